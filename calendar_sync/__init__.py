@@ -1,0 +1,1 @@
+"""calendar-sync: follow-up after missed therapy sessions, inside Google Calendar."""
