@@ -1,0 +1,5 @@
+"""Placeholder."""
+
+from flask import Blueprint
+
+bp = Blueprint("sandbox_gmail", __name__)
