@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("sandbox_calendar", __name__)
