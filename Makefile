@@ -1,0 +1,41 @@
+# One command for each loop people run; CI calls the same targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo run test test-postgres lint format clean
+
+# Reinstall when the dependencies change.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/calendar-sync demo
+
+run: $(STAMP)
+	$(BIN)/calendar-sync run
+
+lint: $(STAMP)
+	$(BIN)/ruff check calendar_sync tests
+	$(BIN)/ruff format --check calendar_sync tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+# The whole suite again with the app on Postgres (storage tests use both in every run).
+test-postgres: $(STAMP)
+	TEST_DATABASE=postgres $(BIN)/pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format calendar_sync tests
+	$(BIN)/ruff check --fix calendar_sync tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

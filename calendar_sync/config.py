@@ -1,0 +1,154 @@
+"""Every setting of the service, read from the environment with a documented default.
+
+This is the one place that knows setting names. ``SETTINGS`` is also the source of the
+configuration table in the README (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely; the message says which setting and why."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "DATABASE_URL",
+        "sqlite:///<instance>/calendar_sync.sqlite3",
+        "SQLAlchemy URL of the database; `postgresql+psycopg://user:pass@host/db` for Postgres.",
+    ),
+    Setting(
+        "SECRET_KEY",
+        "generated into `<instance>/secret_key`",
+        "Signs the dashboard's cookies and the links in emails.",
+    ),
+    Setting(
+        "TOKEN_ENCRYPTION_KEYS",
+        "generated into `<instance>/token_keys`",
+        "Comma-separated Fernet keys for Google tokens at rest; the first encrypts, all decrypt "
+        "(put a new key first to rotate).",
+    ),
+    Setting(
+        "PUBLIC_URL",
+        "http://127.0.0.1:5000",
+        "Address people and Google reach the service at. Plain HTTP only on a loopback address.",
+    ),
+    Setting(
+        "GOOGLE_CLIENT_SECRETS",
+        "<instance>/client_secret.json",
+        "OAuth client JSON as downloaded from Google Cloud Console; its `auth_uri` and "
+        "`token_uri` are used as given.",
+    ),
+    Setting(
+        "GOOGLE_API_ROOT",
+        "https://www.googleapis.com/",
+        "Root of Google's APIs: Calendar at `<root>calendar/v3/`, Gmail at `<root>gmail/v1/`, "
+        "user info at `<root>oauth2/v2/userinfo`. The sandbox's address in the demo and tests.",
+    ),
+    Setting("LOG_LEVEL", "INFO", "Level of the service's log (`DEBUG`, `INFO`, `WARNING`)."),
+)
+
+
+def load(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
+    """Read every setting from ``environ``, generating development secrets on first use.
+
+    :raises ConfigError: when a value is unusable (for example plain HTTP on a public address).
+    """
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is not None and raw != "":
+            values[setting.name] = setting.parse(raw)
+    values.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'calendar_sync.sqlite3'}")
+    values.setdefault("PUBLIC_URL", "http://127.0.0.1:5000")
+    values.setdefault("GOOGLE_CLIENT_SECRETS", str(instance_path / "client_secret.json"))
+    values.setdefault("GOOGLE_API_ROOT", "https://www.googleapis.com/")
+    values.setdefault("LOG_LEVEL", "INFO")
+    if "SECRET_KEY" not in values:
+        values["SECRET_KEY"] = _generated(instance_path / "secret_key", secrets.token_urlsafe)
+    if "TOKEN_ENCRYPTION_KEYS" not in values:
+        values["TOKEN_ENCRYPTION_KEYS"] = _generated(
+            instance_path / "token_keys", lambda _n: Fernet.generate_key().decode()
+        )
+    return values
+
+
+def finish(config: dict[str, Any]) -> None:
+    """Check the merged configuration and derive what follows from it.
+
+    :raises ConfigError: on a setting the service must not run with.
+    """
+    public = urlsplit(config["PUBLIC_URL"])
+    if public.scheme not in ("http", "https") or not public.hostname:
+        raise ConfigError(f"PUBLIC_URL must be an http(s) address, got {config['PUBLIC_URL']!r}")
+    # OAuth over plain HTTP is only acceptable where nothing leaves the machine.
+    config["OAUTH_ALLOW_HTTP"] = public.scheme == "http"
+    if public.scheme == "http" and not is_loopback(public.hostname):
+        raise ConfigError(
+            "PUBLIC_URL uses plain HTTP on a non-loopback address; "
+            "Google sign-in needs HTTPS there (use https://, or 127.0.0.1 for development)"
+        )
+    config["PUBLIC_URL"] = config["PUBLIC_URL"].rstrip("/")
+    root = config["GOOGLE_API_ROOT"]
+    config["GOOGLE_API_ROOT"] = root if root.endswith("/") else root + "/"
+    keys = [k.strip() for k in str(config["TOKEN_ENCRYPTION_KEYS"]).split(",") if k.strip()]
+    for key in keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("TOKEN_ENCRYPTION_KEYS holds a key that is not a Fernet key") from exc
+    if not keys:
+        raise ConfigError("TOKEN_ENCRYPTION_KEYS is empty")
+    config["TOKEN_ENCRYPTION_KEYS"] = keys
+    if config["PUBLIC_URL"].startswith("https://"):
+        config["SESSION_COOKIE_SECURE"] = True
+    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _generated(path: Path, make: Callable[[int], str]) -> str:
+    """Return the secret stored at ``path``, creating it (readable by the owner only) if absent."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make(32)
+    # O_EXCL: two processes starting at once must not each write a different secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value

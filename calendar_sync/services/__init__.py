@@ -1,0 +1,1 @@
+"""Services: each orchestrates one piece of work across the domain and the adapters."""

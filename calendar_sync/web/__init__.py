@@ -1,0 +1,14 @@
+"""The web edge: blueprints and what every response carries."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import home, security
+
+
+def register(app: Flask) -> None:
+    security.init_app(app)
+    app.register_blueprint(home.bp)
+    # make url_for("index") == url_for("home.index")
+    app.add_url_rule("/", endpoint="index")

@@ -1,0 +1,139 @@
+"""Fixtures shared by the whole suite: a fresh database per test, the app, a browser.
+
+Postgres and chromium tests are skipped with the reason when the machine lacks them, except
+when ``TEST_REQUIRE_ALL=1`` (set by CI), where a missing part is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from calendar_sync import create_app
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+REQUIRE_ALL = os.environ.get("TEST_REQUIRE_ALL") == "1"
+
+
+def missing(reason: str) -> None:
+    """Skip with ``reason``, or fail when the run must not skip anything."""
+    if REQUIRE_ALL:
+        pytest.fail(f"{reason} (TEST_REQUIRE_ALL=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty Postgres database, dropped after the test."""
+    import psycopg
+
+    admin = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"calendar_sync_test_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        missing(f"no PostgreSQL server at {admin}: {exc.__class__.__name__}")
+        raise  # unreachable: missing() always raises
+    with connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        finally:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'calendar_sync.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs once on SQLite and once on Postgres."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """SQLite by default; ``TEST_DATABASE=postgres`` runs the app tests on Postgres."""
+    backend = os.environ.get("TEST_DATABASE", "sqlite")
+    return str(request.getfixturevalue(f"{backend}_url"))
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "PUBLIC_URL": "http://127.0.0.1:5000",
+        "GOOGLE_CLIENT_SECRETS": str(tmp_path / "client_secret.json"),
+    }
+
+
+@pytest.fixture
+def app(
+    app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Flask]:
+    monkeypatch.setenv("CALENDAR_SYNC_INSTANCE", str(tmp_path / "instance"))
+    application = create_app(app_config)
+    yield application
+    application.extensions["database"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright."""
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        missing(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def live_app(app: Flask) -> Iterator[str]:
+    """The app served over real HTTP on a free loopback port; yields its base URL."""
+    from calendar_sync.sandbox.server import serve_in_thread
+
+    server = serve_in_thread(app)
+    yield server.url.rstrip("/")
+    server.stop()
