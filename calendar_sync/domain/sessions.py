@@ -1,0 +1,159 @@
+"""A therapy session as the domain sees it, and the rule deciding which events are sessions.
+
+The calendar adapter translates provider vocabulary (event status, ``responseStatus``,
+``transparency``...) into these types; nothing here knows the provider's field names.
+The event title never enters a :class:`Session`: it may hold a patient's initials, so the
+adapter keeps only the bracketed tags (see :func:`extract_title_tags`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from calendar_sync.domain.times import optional_utc, to_utc
+
+_TAG = re.compile(r"\[([^\[\]]+)\]")
+
+
+class CancelledBy(Enum):
+    """Who cancelled a session that is no longer on the calendar."""
+
+    PATIENT = "patient"
+    THERAPIST = "therapist"
+
+
+class PatientResponse(Enum):
+    """The patient's answer to the calendar invitation."""
+
+    NO_ANSWER = "no_answer"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """The event was cancelled or deleted: by whom, and when that was first known."""
+
+    by: CancelledBy
+    at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", to_utc(self.at, "Cancellation.at"))
+
+
+@dataclass(frozen=True)
+class Session:
+    """One calendar event that is a therapy session.
+
+    All datetimes are stored in UTC so that arithmetic is in absolute time; ``time_zone``
+    is the therapist's zone, used only to show times. Each "changed at" field is when the
+    value was first seen to change (the adapter's sync time, or the provider's last-update
+    time at that sync), which is what decides precedence between marks.
+
+    :raises ValueError: on a naive datetime, an end not after the start, or a value whose
+        change time is missing.
+    """
+
+    event_id: str
+    calendar_id: str
+    patient_key: str | None
+    start: datetime
+    end: datetime
+    time_zone: ZoneInfo
+    cancelled: Cancellation | None = None
+    patient_response: PatientResponse = PatientResponse.NO_ANSWER
+    patient_response_at: datetime | None = None
+    color_id: str | None = None
+    color_changed_at: datetime | None = None
+    title_tags: frozenset[str] = field(default_factory=frozenset)
+    tags_changed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            object.__setattr__(self, name, to_utc(getattr(self, name), f"Session.{name}"))
+        for name in ("patient_response_at", "color_changed_at", "tags_changed_at"):
+            value = optional_utc(getattr(self, name), f"Session.{name}")
+            object.__setattr__(self, name, value)
+        if self.end <= self.start:
+            raise ValueError("Session.end must be after Session.start")
+        if not self.event_id or not self.calendar_id:
+            raise ValueError("Session needs an event_id and a calendar_id")
+        if self.patient_response is PatientResponse.DECLINED and self.patient_response_at is None:
+            raise ValueError("a declined invitation needs patient_response_at")
+        if self.color_id is not None and self.color_changed_at is None:
+            raise ValueError("a colour needs color_changed_at")
+        if self.title_tags and self.tags_changed_at is None:
+            raise ValueError("title tags need tags_changed_at")
+        object.__setattr__(self, "title_tags", frozenset(t.lower() for t in self.title_tags))
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        """The identity of the session: (calendar id, event id)."""
+        return (self.calendar_id, self.event_id)
+
+
+def extract_title_tags(title: str) -> frozenset[str]:
+    """The bracketed tags in an event title, lower-cased, without brackets.
+
+    ``"AB [No-Show] [ late ]"`` gives ``{"no-show", "late"}``.
+    """
+    return frozenset(tag.strip().lower() for tag in _TAG.findall(title) if tag.strip())
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What :func:`is_session` needs to know about a calendar event.
+
+    ``other_attendees`` counts people invited besides the therapist (rooms and other
+    resources excluded by the adapter).
+    """
+
+    title: str
+    all_day: bool = False
+    shows_as_free: bool = False
+    therapist_declined: bool = False
+    other_attendees: int = 0
+
+
+@dataclass(frozen=True)
+class SessionRules:
+    """How a therapist's events are recognised as sessions.
+
+    ``title_pattern`` is a regular expression searched case-insensitively in the title
+    (for example ``r"^session\\b"`` or ``r"\\(T\\)"``); ``None`` disables it.
+    ``one_attendee_is_session``: an event with exactly one invited person other than the
+    therapist is a session; this is how most therapists who invite patients work.
+
+    :raises ValueError: if ``title_pattern`` is not a valid regular expression.
+    """
+
+    title_pattern: str | None = None
+    one_attendee_is_session: bool = True
+
+    def __post_init__(self) -> None:
+        if self.title_pattern is not None:
+            try:
+                re.compile(self.title_pattern)
+            except re.error as exc:
+                raise ValueError(f"title_pattern is not a valid regular expression: {exc}") from exc
+
+
+def is_session(facts: EventFacts, rules: SessionRules) -> bool:
+    """Whether an event is a therapy session under the therapist's rules.
+
+    Never: an all-day event, an event shown as free (a note or a reminder, not a booking),
+    or an event the therapist declined. Otherwise yes when it has exactly one other
+    attendee (if enabled) or its title matches the therapist's pattern.
+    """
+    if facts.all_day or facts.shows_as_free or facts.therapist_declined:
+        return False
+    if rules.one_attendee_is_session and facts.other_attendees == 1:
+        return True
+    if rules.title_pattern is not None:
+        return re.search(rules.title_pattern, facts.title, re.IGNORECASE) is not None
+    return False
