@@ -10,7 +10,10 @@ from typing import Any
 from flask import Flask
 
 from . import config as settings
+from .google.oauth import allow_plain_http
+from .services.connections import ConnectionKeeper
 from .storage import Database
+from .storage.crypto import TokenCipher
 
 # Templates and static files sit at the top of the repository, beside the package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +46,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["database"] = database
     if app.config["AUTO_MIGRATE"]:
         database.upgrade()
+    if app.config["OAUTH_ALLOW_HTTP"]:
+        allow_plain_http()
+    app.extensions["connections"] = ConnectionKeeper(
+        database=database,
+        cipher=TokenCipher(app.config["TOKEN_ENCRYPTION_KEYS"]),
+        client_secrets_path=app.config["GOOGLE_CLIENT_SECRETS"],
+        api_root=app.config["GOOGLE_API_ROOT"],
+    )
 
     from .web import register
 

@@ -60,3 +60,18 @@ class GoogleConnection(Base):
     problem: Mapped[str | None] = mapped_column(Text())
     # Bumped on every token change, so two workers refreshing at once cannot both win.
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SignInAttempt(Base):
+    """One trip through Google's consent page, kept server-side between redirect and callback.
+
+    The PKCE verifier never leaves the server; ``browser_binding`` ties the attempt to the
+    browser that started it, so a callback replayed in another browser is refused.
+    """
+
+    __tablename__ = "sign_in_attempts"
+
+    state: Mapped[str] = mapped_column(String(128), primary_key=True)
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    browser_binding: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
