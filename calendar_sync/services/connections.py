@@ -126,7 +126,7 @@ class ConnectionKeeper:
             raise GoogleApiError(0, "refreshFailed", "could not refresh the access token") from exc
         except google.auth.exceptions.TransportError as exc:
             raise GoogleApiError(0, "transport", "Google could not be reached") from exc
-        token: str = credentials.token
+        token = str(credentials.token)
         # google-auth keeps expiries as naive UTC.
         expiry = credentials.expiry
         expires_at = expiry.replace(tzinfo=UTC) if expiry else now + timedelta(seconds=3500)
