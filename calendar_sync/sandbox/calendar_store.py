@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import calendar_events as ev
+from . import freebusy
 from .calendar_listing import SYNC_FORBIDDEN, ListQuery, collect
 from .calendar_tokens import PageState, TokenBook
 from .errors import GoogleError
@@ -393,6 +394,14 @@ class CalendarStore:
                 query,
                 page_token=page_token,
                 max_results=max_results,
+            )
+
+    def freebusy(self, account: str, body: dict) -> dict:
+        """``freebusy.query``. Every sandbox calendar's free/busy is visible to every account,
+        as inside one Google Workspace domain; "primary" means the caller's."""
+        with self._lock:
+            return freebusy.answer(
+                body, lambda cid: self._calendars.get(account if cid == "primary" else cid)
             )
 
     def invalidate_sync_tokens(self, calendar_id: str) -> int:

@@ -1,0 +1,107 @@
+"""Control endpoints for the calendar part of the sandbox (no auth; tests and the demo).
+
+They act as the people and machinery around a therapist's calendar: a patient answering
+an invitation, the inbox that would have received Google's emails, Google expiring sync
+tokens, and the push queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from .errors import GoogleError
+from .state import current_state
+
+bp = Blueprint("sandbox_calendar_control", __name__, url_prefix="/_sandbox")
+
+
+def _json() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise GoogleError(400, "parseError", "A JSON object body is required.")
+    return data
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise GoogleError(400, "required", f"Required: {key}.")
+    return value
+
+
+@bp.post("/calendar/accounts/<email>/calendars")
+def add_calendar(email: str) -> tuple[Response, int]:
+    """A secondary calendar for an existing account: {"summary", "timeZone"?, "id"?}."""
+    data = _json()
+    entry = current_state().calendar.add_calendar(
+        email, _text(data, "summary"), str(data.get("timeZone") or "UTC"), data.get("id")
+    )
+    return jsonify(entry), 201
+
+
+@bp.post("/calendar/<calendarId>/events")
+def seed_event(calendarId: str) -> tuple[Response, int]:
+    """Insert an event as the calendar's owner, validated like ``events.insert``.
+
+    ``?sendUpdates=`` is honoured as on the real endpoint.
+    """
+    store = current_state().calendar
+    owner = store.owner_of(calendarId)
+    event = store.insert_event(owner, calendarId, _json(), request.args.get("sendUpdates"))
+    return jsonify(event), 201
+
+
+@bp.post("/calendar/<calendarId>/events/<eventId>/respond")
+def respond(calendarId: str, eventId: str) -> Response:
+    """An attendee answers: {"email", "response": accepted|declined|tentative|needsAction}."""
+    data = _json()
+    event = current_state().calendar.respond(
+        calendarId, eventId, _text(data, "email"), _text(data, "response")
+    )
+    return jsonify(event)
+
+
+@bp.get("/calendar/updates")
+def updates() -> Response:
+    """Every event change with its ``sendUpdates`` and recipients (``?calendarId=``)."""
+    log = current_state().calendar.invitations
+    return jsonify({"changes": log.changes(request.args.get("calendarId"))})
+
+
+@bp.get("/calendar/invitations")
+def invitations() -> Response:
+    """What Google would have emailed (``?email=`` to one attendee)."""
+    log = current_state().calendar.invitations
+    return jsonify({"messages": log.messages(request.args.get("email"))})
+
+
+@bp.post("/calendar/<calendarId>/invalidate-sync-tokens")
+def invalidate_sync_tokens(calendarId: str) -> Response:
+    """Every sync token of the calendar answers 410 from now on."""
+    store = current_state().calendar
+    store.owner_of(calendarId)
+    return jsonify({"invalidated": store.invalidate_sync_tokens(calendarId)})
+
+
+@bp.get("/calendar/channels")
+def channels() -> Response:
+    return jsonify({"channels": current_state().calendar.push.channels()})
+
+
+@bp.get("/calendar/deliveries")
+def deliveries() -> Response:
+    """Push notifications attempted, with the HTTP status each receiver answered."""
+    return jsonify({"deliveries": current_state().calendar.push.deliveries()})
+
+
+@bp.post("/push/flush")
+def flush() -> Response:
+    """Wait until queued push notifications were attempted (``{"timeout": seconds}``)."""
+    data = request.get_json(silent=True) or {}
+    timeout = float(data.get("timeout", 10)) if isinstance(data, dict) else 10.0
+    drained = current_state().calendar.push.flush(timeout)
+    return jsonify(
+        {"drained": drained, "deliveries": len(current_state().calendar.push.deliveries())}
+    )
