@@ -18,7 +18,6 @@ DEFAULT_CLIENT_KEY = "_default_client"
 # What Google sends for each injectable failure: (status, reason) -> (domain, message).
 FAULT_SHAPES: dict[tuple[int, str], tuple[str, str]] = {
     (429, "rateLimitExceeded"): ("usageLimits", "Rate Limit Exceeded"),
-    (429, "RESOURCE_EXHAUSTED"): ("usageLimits", "Resource has been exhausted (e.g. check quota)."),
     (403, "rateLimitExceeded"): ("usageLimits", "Rate Limit Exceeded"),
     (403, "userRateLimitExceeded"): ("usageLimits", "User Rate Limit Exceeded"),
     (403, "quotaExceeded"): ("usageLimits", "Calendar usage limits exceeded."),

@@ -10,6 +10,7 @@ import google.oauth2.credentials
 from googleapiclient.discovery import build
 
 from . import create_sandbox_app
+from .scopes import normalize_scopes
 from .server import SandboxServer
 from .state import SandboxState
 
@@ -72,7 +73,9 @@ class RunningSandbox:
             token_uri=tokens["token_uri"],
             client_id=tokens["client_id"],
             client_secret=tokens["client_secret"],
-            scopes=scopes,
+            # Google answers with the full names of the sign-in scopes ("email" comes back as
+            # .../userinfo.email); holding those avoids a missing-scopes warning on refresh.
+            scopes=sorted(normalize_scopes(scopes)),
         )
 
     def api_endpoint(self, name: str) -> str:
@@ -83,11 +86,13 @@ class RunningSandbox:
         """A real googleapiclient service for ``name``/``version`` authorised as ``email``."""
         return self.build(name, version, self.credentials(email, scopes))
 
-    def build(self, name: str, version: str, credentials: Any) -> Any:
+    def build(self, name: str, version: str, credentials: Any = None, http: Any = None) -> Any:
+        """Build a service against the sandbox from credentials, or from an authorised http."""
         return build(
             name,
             version,
             credentials=credentials,
+            http=http,
             client_options={"api_endpoint": self.api_endpoint(name)},
             static_discovery=True,
             cache_discovery=False,
