@@ -320,3 +320,20 @@ def test_patient_response_and_invitations(sandbox: Any, calendar: Any) -> None:
     seen = calendar.events().get(calendarId="primary", eventId=invited["id"]).execute()
     assert seen["attendees"][0]["responseStatus"] == "declined"
     assert seen["etag"] != invited["etag"]
+
+
+def test_secondary_calendar_from_the_control_api(sandbox: Any, calendar: Any) -> None:
+    entry = sandbox.control(
+        "POST",
+        f"calendar/accounts/{THERAPIST}/calendars",
+        {"summary": "Practice", "timeZone": "America/New_York"},
+    )
+    assert entry["id"].endswith("@group.calendar.google.com")
+    listed = calendar.calendarList().list().execute()["items"]
+    assert [(c["id"], c.get("primary", False)) for c in listed] == [
+        (THERAPIST, True),
+        (entry["id"], False),
+    ]
+    event = calendar.events().insert(calendarId=entry["id"], body=session()).execute()
+    assert event["organizer"]["email"] == entry["id"]
+    assert event["start"]["dateTime"] == "2024-03-04T04:00:00-05:00"
