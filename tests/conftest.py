@@ -6,10 +6,12 @@ when ``TEST_REQUIRE_ALL=1`` (set by CI), where a missing part is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +139,60 @@ def live_app(app: Flask) -> Iterator[str]:
     server = serve_in_thread(app)
     yield server.url.rstrip("/")
     server.stop()
+
+
+@pytest.fixture
+def google_sandbox() -> Iterator[Any]:
+    """The Google sandbox, served over HTTP on a free loopback port."""
+    from calendar_sync.sandbox.testing import RunningSandbox
+
+    running = RunningSandbox()
+    yield running
+    running.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class SandboxedApp:
+    """The app configured against the sandbox, and served at ``url`` (its PUBLIC_URL)."""
+
+    app: Flask
+    url: str
+    sandbox: Any
+
+
+@pytest.fixture
+def sandboxed_app(
+    app_config: dict[str, Any],
+    google_sandbox: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[SandboxedApp]:
+    """The app wired to the sandbox as it would be to Google, served over real HTTP."""
+    from calendar_sync.sandbox.server import serve_in_thread
+
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    secrets = google_sandbox.register_client([public_url + "/oauth2/callback"])
+    secrets_path = tmp_path / "client_secret.json"
+    secrets_path.write_text(json.dumps(secrets))
+    monkeypatch.setenv("CALENDAR_SYNC_INSTANCE", str(tmp_path / "instance"))
+    application = create_app(
+        {
+            **app_config,
+            "PUBLIC_URL": public_url,
+            "GOOGLE_API_ROOT": google_sandbox.url,
+            "GOOGLE_CLIENT_SECRETS": str(secrets_path),
+        }
+    )
+    server = serve_in_thread(application, port=port)
+    yield SandboxedApp(application, public_url, google_sandbox)
+    server.stop()
+    application.extensions["database"].dispose()

@@ -151,6 +151,26 @@ def _grant(token: dict[str, Any], now: datetime) -> Grant:
     )
 
 
+def fetch_profile(access_token: str, api_root: str) -> dict[str, Any]:
+    """Who signed in: Google's user info (``id``, ``email``, ``name``).
+
+    :raises GoogleApiError: when Google does not answer with a profile.
+    """
+    from google.oauth2.credentials import Credentials
+    from googleapiclient.errors import HttpError
+
+    from .client import GoogleApis
+
+    apis = GoogleApis(Credentials(access_token), api_root)
+    try:
+        profile: dict[str, Any] = apis.oauth2.userinfo().get().execute()
+    except HttpError as exc:
+        raise GoogleApiError(exc.resp.status, "userinfo", "could not read who signed in") from exc
+    if not profile.get("id"):
+        raise GoogleApiError(0, "noProfile", "Google did not say who signed in")
+    return profile
+
+
 def revoke(client: OAuthClient, token: str) -> bool:
     """Revoke a grant at Google. True when Google confirms or already forgot the token."""
     try:

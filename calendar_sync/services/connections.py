@@ -34,6 +34,17 @@ NEEDS_REAUTH = "needs_reauth"
 ACTIVE = "active"
 
 
+@dataclass(frozen=True)
+class ConnectionSummary:
+    status: str
+    problem: str | None
+    connected_at: datetime
+
+    @property
+    def needs_reauth(self) -> bool:
+        return self.status == NEEDS_REAUTH
+
+
 @dataclass
 class ConnectionKeeper:
     """The one place that reads, refreshes and writes Google tokens."""
@@ -100,6 +111,27 @@ class ConnectionKeeper:
         with self.database.transaction() as session:
             connection = self._load(session, therapist_id)
             return frozenset(connection.granted_scopes.split()) if connection else frozenset()
+
+    def revocable_token(self, therapist_id: int) -> str | None:
+        """The token whose revocation ends the whole grant (the refresh token if any)."""
+        with self.database.transaction() as session:
+            connection = self._load(session, therapist_id)
+            if connection is None:
+                return None
+            sealed = connection.refresh_token_encrypted or connection.access_token_encrypted
+            return self.cipher.decrypt(sealed) if sealed else None
+
+    def connection_summary(self, therapist_id: int) -> ConnectionSummary | None:
+        """What the dashboard shows of the connection; no token leaves this class."""
+        with self.database.transaction() as session:
+            connection = self._load(session, therapist_id)
+            if connection is None:
+                return None
+            return ConnectionSummary(
+                status=connection.status,
+                problem=connection.problem,
+                connected_at=connection.connected_at,
+            )
 
     def mark_needs_reauth(self, therapist_id: int, problem: str) -> None:
         with self.database.transaction() as session:

@@ -1,0 +1,37 @@
+"""Disconnecting a therapist: revoke the grant, stop push channels, delete their data."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import delete
+
+from ..google import GoogleApiError, ReauthorizationNeeded
+from ..google.oauth import revoke
+from ..storage.models import Therapist
+from .connections import ConnectionKeeper
+
+log = logging.getLogger(__name__)
+
+
+def disconnect_therapist(app: Flask, therapist_id: int, *, now: datetime) -> bool:
+    """Undo the connection entirely. True when Google confirmed the revocation.
+
+    Channels are stopped first, while the grant still works; the data goes even when
+    Google cannot be reached, since the therapist asked for it to go.
+    """
+    keeper: ConnectionKeeper = app.extensions["connections"]
+    stop_channels = app.extensions.get("stop_channels")
+    if stop_channels is not None:
+        try:
+            stop_channels(therapist_id, now)
+        except (GoogleApiError, ReauthorizationNeeded):
+            log.warning("therapist %s: push channels could not be stopped", therapist_id)
+    token = keeper.revocable_token(therapist_id)
+    revoked = token is not None and revoke(keeper.client, token)
+    with keeper.database.transaction() as session:
+        session.execute(delete(Therapist).where(Therapist.id == therapist_id))
+    log.info("therapist %s disconnected (revoked at Google: %s)", therapist_id, revoked)
+    return revoked

@@ -1,0 +1,213 @@
+"""Signing in: the Google connect flow, and who the signed-in therapist is.
+
+The same button connects a new therapist and signs a returning one in. The OAuth ``state``
+and PKCE verifier live on the server (``sign_in_attempts``); the browser holds only a random
+binding, so a callback opened in another browser, a forged state, or a reused one is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import delete, select
+from werkzeug.wrappers import Response
+
+from ..google import GoogleApiError
+from ..google.oauth import Grant, authorization_url, exchange_code, fetch_profile
+from ..services.connections import ConnectionKeeper
+from ..storage import Database
+from ..storage.models import SignInAttempt, Therapist
+from . import csrf
+
+bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
+
+# Long enough to read a consent page; short enough that a stale state is useless.
+ATTEMPT_LIFETIME = timedelta(minutes=15)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def redirect_uri() -> str:
+    return current_app.config["PUBLIC_URL"] + "/oauth2/callback"
+
+
+def _database() -> Database:
+    database: Database = current_app.extensions["database"]
+    return database
+
+
+def _keeper() -> ConnectionKeeper:
+    keeper: ConnectionKeeper = current_app.extensions["connections"]
+    return keeper
+
+
+def _binding_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_therapist() is None:
+            return redirect(url_for("index"))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def current_therapist() -> Therapist | None:
+    """The therapist signed in on this request, or None."""
+    if "therapist" not in g:
+        therapist_id = session.get("therapist_id")
+        found = None
+        if therapist_id is not None:
+            with _database().transaction() as db:
+                found = db.get(Therapist, therapist_id)
+        g.therapist = found
+    therapist: Therapist | None = g.therapist
+    return therapist
+
+
+@bp.get("/connect")
+def connect() -> Response:
+    """Send the browser to Google's consent page."""
+    return _start(force_consent=request.args.get("consent") == "1", login_hint=None)
+
+
+def _start(*, force_consent: bool, login_hint: str | None) -> Response:
+    now = datetime.now(UTC)
+    binding = secrets.token_urlsafe(32)
+    state = secrets.token_urlsafe(32)
+    # RFC 7636 allows 43-128 characters; 64 random bytes give 86.
+    verifier = secrets.token_urlsafe(64)
+    with _database().transaction() as db:
+        db.execute(delete(SignInAttempt).where(SignInAttempt.created_at < now - ATTEMPT_LIFETIME))
+        db.add(
+            SignInAttempt(
+                state=state,
+                code_verifier=verifier,
+                browser_binding=_binding_hash(binding),
+                created_at=now,
+            )
+        )
+    session["sign_in_binding"] = binding
+    try:
+        url = authorization_url(
+            _keeper().client,
+            redirect_uri=redirect_uri(),
+            state=state,
+            code_verifier=verifier,
+            login_hint=login_hint,
+            force_consent=force_consent,
+        )
+    except GoogleApiError:
+        log.exception("sign-in cannot start: the OAuth client is not configured")
+        flash("Google sign-in is not set up on this server yet (see the README).", "error")
+        return redirect(url_for("index"))
+    return redirect(url)
+
+
+@bp.get("/oauth2/callback")
+def callback() -> Response | tuple[str, int]:
+    """Google's answer: check it belongs to this browser, keep the tokens, sign in."""
+    now = datetime.now(UTC)
+    attempt = _take_attempt(request.args.get("state", ""), now)
+    if attempt is None:
+        return render_template("auth/refused.html"), 400
+    if request.args.get("error"):
+        flash("Google sign-in was cancelled; nothing was connected.", "error")
+        return redirect(url_for("index"))
+    code = request.args.get("code")
+    if not code:
+        return render_template("auth/refused.html"), 400
+    keeper = _keeper()
+    try:
+        grant = exchange_code(
+            keeper.client,
+            redirect_uri=redirect_uri(),
+            code=code,
+            code_verifier=attempt.code_verifier,
+            now=now,
+        )
+        profile = _profile(grant, keeper)
+    except GoogleApiError as exc:
+        log.warning("sign-in failed at the code exchange: %s", exc.reason)
+        return render_template("auth/refused.html"), 400
+    with _database().transaction() as db:
+        therapist = db.scalar(select(Therapist).where(Therapist.google_subject == profile["id"]))
+        if therapist is None:
+            therapist = Therapist(
+                google_subject=str(profile["id"]),
+                email=str(profile.get("email", "")),
+                display_name=str(profile.get("name") or ""),
+                time_zone="UTC",
+                created_at=now,
+            )
+            db.add(therapist)
+            db.flush()
+            log.info("therapist %s connected", therapist.id)
+        else:
+            therapist.email = str(profile.get("email", therapist.email))
+        keeper.save_grant(db, therapist.id, grant, now)
+        therapist_id = therapist.id
+    session.clear()
+    session["therapist_id"] = therapist_id
+    csrf.token()
+    if not keeper.has_refresh_token(therapist_id):
+        # No long-lived token stored or sent: only a shown consent yields one.
+        return _start(force_consent=True, login_hint=str(profile.get("email") or "") or None)
+    return redirect(url_for("dashboard.index"))
+
+
+def _take_attempt(state: str, now: datetime) -> SignInAttempt | None:
+    """The attempt this browser started with ``state``, used up; None if not valid."""
+    binding = session.pop("sign_in_binding", None)
+    if not state or not binding:
+        return None
+    with _database().transaction() as db:
+        attempt = db.get(SignInAttempt, state)
+        if attempt is None:
+            return None
+        db.delete(attempt)
+    if attempt.created_at < now - ATTEMPT_LIFETIME:
+        return None
+    if not hmac.compare_digest(attempt.browser_binding, _binding_hash(str(binding))):
+        return None
+    return attempt
+
+
+def _profile(grant: Grant, keeper: ConnectionKeeper) -> dict[str, Any]:
+    return fetch_profile(grant.access_token, keeper.api_root)
+
+
+@bp.post("/signout")
+def signout() -> Response:
+    session.clear()
+    return redirect(url_for("index"))
+
+
+def require_therapist() -> Therapist:
+    therapist = current_therapist()
+    if therapist is None:
+        abort(401)
+    return therapist

@@ -1,0 +1,219 @@
+"""The connect flow, end to end against the Google sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+from sqlalchemy import delete, select, text
+
+from calendar_sync.google import ReauthorizationNeeded
+from calendar_sync.google.client import GoogleApis
+from calendar_sync.google.oauth import GMAIL_SEND
+from calendar_sync.storage.models import GoogleConnection, SignInAttempt, Therapist
+
+THERAPIST = "dr.rivera@example.test"
+
+
+@pytest.fixture
+def env(sandboxed_app: Any) -> Any:
+    sandboxed_app.sandbox.add_account(THERAPIST, "Dr Alex Rivera", "Europe/London")
+    return sandboxed_app
+
+
+def consent(
+    browser: requests.Session, env: Any, *, untick: tuple[str, ...] = (), decision: str = "allow"
+) -> str:
+    """Click Connect, answer the sandbox's consent page; returns the callback URL."""
+    start = browser.get(env.url + "/connect", allow_redirects=False)
+    assert start.status_code == 302
+    page = requests.get(start.headers["Location"], timeout=10)
+    assert page.status_code == 200, page.text
+    request_id = re.search(r'name="request_id" value="([^"]+)"', page.text)
+    assert request_id is not None
+    scopes = [s for s in re.findall(r'name="scope" value="([^"]+)"', page.text) if s not in untick]
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert action is not None
+    answer = requests.post(
+        urljoin(env.sandbox.url, action.group(1)),
+        data={
+            "request_id": request_id.group(1),
+            "account": THERAPIST,
+            "scope": scopes,
+            "decision": decision,
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code in (302, 303), answer.text
+    location = answer.headers["Location"]
+    if location.startswith("/"):
+        location = env.sandbox.url.rstrip("/") + location
+    return str(location)
+
+
+def connect(env: Any, **kwargs: Any) -> requests.Session:
+    browser = requests.Session()
+    callback = consent(browser, env, **kwargs)
+    done = browser.get(callback, timeout=10)
+    assert done.status_code == 200, done.text
+    return browser
+
+
+def stored_connection(env: Any) -> GoogleConnection:
+    with env.app.extensions["database"].transaction() as db:
+        return db.scalars(select(GoogleConnection)).one()
+
+
+def test_connect_signs_in_and_stores_encrypted_tokens(env: Any) -> None:
+    browser = connect(env)
+    dashboard = browser.get(env.url + "/dashboard", timeout=10)
+    assert f"Connected as <strong>{THERAPIST}</strong>" in dashboard.text
+    connection = stored_connection(env)
+    assert connection.status == "active"
+    assert GMAIL_SEND in connection.granted_scopes.split()
+    # At rest the column holds a Fernet token, and no Google token appears in the row.
+    database = env.app.extensions["database"]
+    with database.engine.connect() as raw:
+        row = raw.execute(text("SELECT * FROM google_connections")).mappings().one()
+    keeper = env.app.extensions["connections"]
+    refresh = keeper.cipher.decrypt(row["refresh_token_encrypted"])
+    access = keeper.cipher.decrypt(row["access_token_encrypted"])
+    assert row["refresh_token_encrypted"].startswith("gAAAAA")
+    assert refresh not in str(dict(row)) and access not in str(dict(row))
+    assert refresh in env.sandbox.state.refresh_tokens
+
+
+def test_unticked_gmail_switches_email_off_and_says_so(env: Any) -> None:
+    browser = connect(env, untick=(GMAIL_SEND,))
+    dashboard = browser.get(env.url + "/dashboard", timeout=10)
+    assert 'id="switched-off"' in dashboard.text
+    assert "check-in emails from your Gmail address" in dashboard.text
+    assert GMAIL_SEND not in stored_connection(env).granted_scopes.split()
+
+
+def test_cancelled_consent_connects_nothing(env: Any) -> None:
+    browser = requests.Session()
+    callback = consent(browser, env, decision="deny")
+    answer = browser.get(callback, timeout=10)
+    assert answer.status_code == 200
+    assert "cancelled" in answer.text
+    with env.app.extensions["database"].transaction() as db:
+        assert db.scalars(select(Therapist)).all() == []
+
+
+def test_forged_state_is_refused(env: Any) -> None:
+    browser = requests.Session()
+    browser.get(env.url + "/connect", allow_redirects=False)
+    answer = browser.get(env.url + "/oauth2/callback?state=forged&code=4/0abc", timeout=10)
+    assert answer.status_code == 400
+    assert "could not be completed" in answer.text
+
+
+def test_callback_in_another_browser_is_refused(env: Any) -> None:
+    callback = consent(requests.Session(), env)
+    other = requests.Session()
+    other.get(env.url + "/", timeout=10)
+    assert other.get(callback, timeout=10).status_code == 400
+
+
+def test_missing_verifier_is_refused(env: Any) -> None:
+    browser = requests.Session()
+    callback = consent(browser, env)
+    with env.app.extensions["database"].transaction() as db:
+        db.execute(delete(SignInAttempt))
+    assert browser.get(callback, timeout=10).status_code == 400
+
+
+def test_reused_callback_is_refused(env: Any) -> None:
+    browser = requests.Session()
+    callback = consent(browser, env)
+    assert browser.get(callback, timeout=10).status_code == 200
+    assert browser.get(callback, timeout=10).status_code == 400
+
+
+def test_sign_in_again_without_refresh_token_keeps_the_stored_one(env: Any) -> None:
+    connect(env)
+    keeper = env.app.extensions["connections"]
+    first = keeper.cipher.decrypt(stored_connection(env).refresh_token_encrypted)
+    # A returning therapist is not shown consent, so Google sends no refresh token.
+    browser = requests.Session()
+    callback = consent(browser, env)
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    assert env.sandbox.state.codes[code].consent_shown is False
+    assert browser.get(callback, timeout=10).status_code == 200
+    assert keeper.cipher.decrypt(stored_connection(env).refresh_token_encrypted) == first
+    assert stored_connection(env).status == "active"
+
+
+def test_revoked_grant_pauses_and_asks_to_reconnect(env: Any) -> None:
+    browser = connect(env)
+    keeper = env.app.extensions["connections"]
+    therapist_id = stored_connection(env).therapist_id
+    env.sandbox.control("POST", "grants/revoke", {"email": THERAPIST})
+    later = datetime.now(UTC) + timedelta(hours=2)  # the stored access token has expired
+    with pytest.raises(ReauthorizationNeeded):
+        keeper.apis(therapist_id, later)
+    assert stored_connection(env).status == "needs_reauth"
+    calls_before = env.sandbox.control("GET", "calls").get("oauth.token", 0)
+    with pytest.raises(ReauthorizationNeeded):
+        keeper.apis(therapist_id, later)
+    # no retrying a dead grant
+    assert env.sandbox.control("GET", "calls").get("oauth.token", 0) == calls_before
+    dashboard = browser.get(env.url + "/dashboard", timeout=10)
+    assert 'id="reauth"' in dashboard.text
+    # connecting again (consent shown) brings the connection back
+    connect(env)
+    assert stored_connection(env).status == "active"
+    assert keeper.apis(therapist_id, later).credentials.valid
+
+
+def test_two_workers_refreshing_at_once_leave_a_valid_token(env: Any) -> None:
+    connect(env)
+    keeper = env.app.extensions["connections"]
+    therapist_id = stored_connection(env).therapist_id
+    later = datetime.now(UTC) + timedelta(hours=2)
+    results: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(keeper.apis(therapist_id, later))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 2
+    for apis in results:
+        assert apis.oauth2.userinfo().get().execute()["email"] == THERAPIST
+    stored = keeper.credentials(therapist_id, datetime.now(UTC))
+    assert (
+        GoogleApis(stored, keeper.api_root).oauth2.userinfo().get().execute()["email"] == THERAPIST
+    )
+
+
+def test_disconnect_revokes_and_deletes(env: Any) -> None:
+    browser = connect(env)
+    page = browser.get(env.url + "/settings/disconnect", timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    # without the form's token nothing happens
+    assert browser.post(env.url + "/settings/disconnect", timeout=10).status_code == 400
+    assert stored_connection(env).status == "active"
+    done = browser.post(
+        env.url + "/settings/disconnect", data={"csrf_token": token.group(1)}, timeout=10
+    )
+    assert done.status_code == 200
+    assert "Disconnected" in done.text
+    with env.app.extensions["database"].transaction() as db:
+        assert db.scalars(select(Therapist)).all() == []
+        assert db.scalars(select(GoogleConnection)).all() == []
+    assert all(grant.revoked for grant in env.sandbox.state.grants.values())
+    assert browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10).status_code == 302
