@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import copy
 import re
 import secrets
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -243,8 +245,26 @@ def parse_instance_id(event_id: str) -> tuple[str, datetime | date] | None:
     return None
 
 
-def duration_of(event: dict, calendar_zone: str) -> timedelta:
-    """How long each occurrence lasts (days for all-day events)."""
-    start, _ = parse_event_time(event["start"], "start", calendar_zone)
-    end, _ = parse_event_time(event["end"], "end", calendar_zone)
-    return end - start  # type: ignore[operator]
+def html_link(event_id: str, calendar_id: str) -> str:
+    """The web link Google gives an event: its id and calendar, base64 in ``eid``."""
+    eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode().rstrip("=")
+    return f"https://www.google.com/calendar/event?eid={eid}"
+
+
+def check_etag(current: dict, if_match: str | None) -> None:
+    """:raises GoogleError: 412 ``conditionNotMet`` when ``If-Match`` names another version."""
+    if if_match and if_match != "*" and if_match != current.get("etag"):
+        raise GoogleError(412, "conditionNotMet", "Precondition Failed")
+
+
+def merge_patch(current: dict, patch: dict) -> dict:
+    """Patch semantics: objects merge field by field, arrays and scalars replace, null clears."""
+    merged = copy.deepcopy(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_patch(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

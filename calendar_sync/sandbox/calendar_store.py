@@ -7,7 +7,6 @@ API share the store.
 
 from __future__ import annotations
 
-import base64
 import copy
 import itertools
 import threading
@@ -178,7 +177,7 @@ class CalendarStore:
             event.update(
                 kind="calendar#event",
                 id=event_id,
-                htmlLink=_html_link(event_id, calendar.id),
+                htmlLink=ev.html_link(event_id, calendar.id),
                 created=now,
                 creator={"email": account, "self": True},
                 organizer=_organizer(calendar, account),
@@ -236,7 +235,7 @@ class CalendarStore:
         with self._lock:
             calendar = self.calendar(account, calendar_id)
             current, _ = self._materialise(calendar, event_id)
-            _check_etag(current, if_match)
+            ev.check_etag(current, if_match)
             writable = {k: copy.deepcopy(body[k]) for k in ev.WRITABLE_FIELDS if k in body}
             if replace:
                 changed = {k: v for k, v in current.items() if k not in ev.WRITABLE_FIELDS}
@@ -244,7 +243,7 @@ class CalendarStore:
                 changed.setdefault("status", "confirmed")
                 changed.setdefault("reminders", {"useDefault": True})
             else:
-                changed = _merge(current, writable)
+                changed = ev.merge_patch(current, writable)
             if "recurringEventId" in current:
                 changed.pop("recurrence", None)
             self._validate(calendar, changed, current)
@@ -274,7 +273,7 @@ class CalendarStore:
             current, stored = self._materialise(calendar, event_id)
             if stored and current.get("status") == "cancelled":
                 raise GoogleError(410, "deleted", "Resource has been deleted")
-            _check_etag(current, if_match)
+            ev.check_etag(current, if_match)
             previous = copy.deepcopy(current)
             current["status"] = "cancelled"
             current["sequence"] = current.get("sequence", 0) + 1
@@ -419,26 +418,3 @@ def _organizer(calendar: Calendar, account: str) -> dict:
         return {"email": account, "self": True}
     # Events on a secondary calendar are organised by the calendar itself.
     return {"email": calendar.id, "displayName": calendar.summary, "self": True}
-
-
-def _html_link(event_id: str, calendar_id: str) -> str:
-    eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode().rstrip("=")
-    return f"https://www.google.com/calendar/event?eid={eid}"
-
-
-def _check_etag(current: dict, if_match: str | None) -> None:
-    if if_match and if_match != "*" and if_match != current.get("etag"):
-        raise GoogleError(412, "conditionNotMet", "Precondition Failed")
-
-
-def _merge(current: dict, patch: dict) -> dict:
-    """Patch semantics: objects merge field by field, arrays and scalars replace, null clears."""
-    merged = copy.deepcopy(current)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

@@ -169,3 +169,26 @@ def test_weekly_series_keeps_wall_clock_time_across_dst(store: CalendarStore) ->
     # British Summer Time starts on 31 March 2024: same 09:00, offset moves to +01:00.
     assert starts == ["2024-03-18T09:00:00Z", "2024-03-25T09:00:00Z", "2024-04-01T09:00:00+01:00"]
     assert listed["items"][2]["id"] == series["id"] + "_20240401T080000Z"
+
+
+def test_cancelled_instance_reaches_incremental_sync_with_its_series(store: CalendarStore) -> None:
+    series = store.insert_event(
+        THERAPIST,
+        "primary",
+        {
+            "start": {"dateTime": "2024-03-04T09:00:00", "timeZone": "Europe/London"},
+            "end": {"dateTime": "2024-03-04T09:50:00", "timeZone": "Europe/London"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=4"],
+        },
+    )
+    token = store.list_events(THERAPIST, "primary", ListQuery())["nextSyncToken"]
+    store.delete_event(THERAPIST, "primary", series["id"] + "_20240311T090000Z")
+    [change] = store.list_events(THERAPIST, "primary", ListQuery(), sync_token=token)["items"]
+    assert change["status"] == "cancelled"
+    assert change["recurringEventId"] == series["id"]
+    assert change["originalStartTime"] == {
+        "dateTime": "2024-03-11T09:00:00Z",
+        "timeZone": "Europe/London",
+    }
+    expanded = store.list_events(THERAPIST, "primary", ListQuery(single_events=True))["items"]
+    assert len(expanded) == 3
