@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as settings
+from . import logs
 from .google.oauth import allow_plain_http
 from .services.connections import ConnectionKeeper
 from .storage import Database
@@ -40,7 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     settings.finish(app.config)
-    logging.getLogger("calendar_sync").setLevel(app.config["LOG_LEVEL"])
+    logs.install(app.config["LOG_LEVEL"])
 
     database = Database(app.config["DATABASE_URL"])
     app.extensions["database"] = database
