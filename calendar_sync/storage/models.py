@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import UTCDateTime
@@ -74,4 +74,158 @@ class SignInAttempt(Base):
     state: Mapped[str] = mapped_column(String(128), primary_key=True)
     code_verifier: Mapped[str] = mapped_column(String(128))
     browser_binding: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SessionRulesRow(Base):
+    """How one therapist's events are recognised as sessions (``domain.sessions.SessionRules``).
+
+    No row means the defaults: an event with exactly one invited person is a session.
+    """
+
+    __tablename__ = "session_rules"
+
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), primary_key=True
+    )
+    title_pattern: Mapped[str | None] = mapped_column(String(255))
+    one_attendee_is_session: Mapped[bool] = mapped_column(Boolean(), default=True)
+
+
+class Patient(Base):
+    """A patient as the therapist writes them in event titles, for those who do not invite.
+
+    ``name`` is the name or initials as written ("AB", "Sam"); matched as a whole word.
+    """
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    do_not_email: Mapped[bool] = mapped_column(Boolean(), default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CalendarRow(Base):
+    """One of the therapist's Google calendars, its sync state and its push channel.
+
+    ``last_error`` and ``watch_problem`` are plain words for the dashboard, never personal
+    data. Only a SHA-256 of the channel's secret token is kept.
+    """
+
+    __tablename__ = "calendars"
+    __table_args__ = (UniqueConstraint("therapist_id", "google_calendar_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapists.id", ondelete="CASCADE"))
+    google_calendar_id: Mapped[str] = mapped_column(String(1024))
+    summary: Mapped[str] = mapped_column(String(1024), default="")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_primary: Mapped[bool] = mapped_column(Boolean(), default=False)
+    # Whether the calendar holds sessions: synced, watched. New calendars: only the primary.
+    selected: Mapped[bool] = mapped_column(Boolean(), default=False)
+    # When the calendar list stopped showing it (unsubscribed or deleted); not synced then.
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sync_token: Mapped[str | None] = mapped_column(Text())
+    last_full_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text())
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    channel_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    channel_token_hash: Mapped[str | None] = mapped_column(String(64))
+    channel_resource_id: Mapped[str | None] = mapped_column(String(255))
+    channel_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    watch_problem: Mapped[str | None] = mapped_column(Text())
+    watch_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A push notification asked for a sync; cleared by the sync that follows it.
+    sync_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PushChannel(Base):
+    """Every push channel ever opened, so an old one can still be recognised and stopped.
+
+    Written before ``events.watch`` is called: a channel opened by a process that died
+    before recording the answer is still ours when its notifications arrive.
+    """
+
+    __tablename__ = "push_channels"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("calendars.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CalendarEventRow(Base):
+    """One event of a calendar as last synced (a recurring series arrives as instances).
+
+    ``title`` is kept to match patients and read tags; it is never logged. Times are aware
+    UTC; ``time_zone`` is the event's own zone, for display. The ``*_changed_at`` columns say
+    when the current colour, title tags and patient answer were first seen.
+    """
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (UniqueConstraint("calendar_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    recurring_event_id: Mapped[str | None] = mapped_column(String(1024))
+    original_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(32), default="confirmed")
+    title: Mapped[str] = mapped_column(Text(), default="")
+    start: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    all_day: Mapped[bool] = mapped_column(Boolean(), default=False)
+    transparency: Mapped[str] = mapped_column(String(32), default="opaque")
+    color_id: Mapped[str | None] = mapped_column(String(16))
+    color_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    tags_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The therapist's own answer (needsAction, accepted, declined, tentative), if invited.
+    my_response: Mapped[str | None] = mapped_column(String(32))
+    # JSON list of {"email", "responseStatus", "self", "organizer", "resource"}.
+    attendees_json: Mapped[str] = mapped_column(Text(), default="[]")
+    organizer_is_self: Mapped[bool] = mapped_column(Boolean(), default=True)
+    patient_email: Mapped[str | None] = mapped_column(String(320))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
+    patient_response: Mapped[str | None] = mapped_column(String(32))
+    patient_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_session: Mapped[bool] = mapped_column(Boolean(), default=False)
+    created_by_service: Mapped[bool] = mapped_column(Boolean(), default=False)
+    google_updated: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    etag: Mapped[str | None] = mapped_column(String(255))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the event was first seen cancelled or gone from the calendar.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CreatedEvent(Base):
+    """An event the service itself created: how it recognises its own events.
+
+    Recorded before ``events.insert`` (the id is chosen by the service), so recognition never
+    depends on event fields a person can change or Google can drop.
+    """
+
+    __tablename__ = "created_events"
+    __table_args__ = (UniqueConstraint("calendar_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    # What it was created for, e.g. "reschedule_proposal".
+    purpose: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
