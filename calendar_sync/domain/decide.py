@@ -21,11 +21,10 @@ from calendar_sync.domain.decisions import (
 )
 from calendar_sync.domain.explain import explain
 from calendar_sync.domain.fees import fee_due
-from calendar_sync.domain.ladder import counts_toward_ladder, ladder_step
 from calendar_sync.domain.marks import Mark, MarkSource, resolve_outcome
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.domain.patients import Patient
-from calendar_sync.domain.policy import ActionKind, Policy
+from calendar_sync.domain.policy import ActionKind, Policy, counts_toward_ladder, ladder_step
 from calendar_sync.domain.sessions import Session
 from calendar_sync.domain.times import to_utc
 from calendar_sync.domain.unmarked import (

@@ -120,6 +120,11 @@ class MarkRules:
                 raise ValueError(f"MarkRules.{name} cannot map to UNMARKED")
             object.__setattr__(self, name, mapping)
 
+    def __hash__(self) -> int:
+        # The mappings are read-only views, so hashing their items is safe and keeps
+        # a Policy usable as a cache key.
+        return hash((frozenset(self.colors.items()), frozenset(self.tags.items())))
+
 
 def patient_cancel_outcome(start: datetime, cancelled_at: datetime, notice: timedelta) -> Outcome:
     """Classify a cancellation by the patient against the notice window.

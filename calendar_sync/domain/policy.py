@@ -5,14 +5,16 @@ Every default is documented in ``docs/policy.md`` with the reason it was chosen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from calendar_sync.domain.marks import MarkRules
 from calendar_sync.domain.money import Money
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.domain.sessions import SessionRules
+from calendar_sync.domain.times import to_utc
 from calendar_sync.domain.unmarked import UnmarkedRules
 
 
@@ -165,3 +167,23 @@ class Policy:
         if outcome is Outcome.LATE_CANCEL:
             return self.late_cancel_fee
         return None
+
+
+def counts_toward_ladder(outcome: Outcome, policy: Policy) -> bool:
+    """Whether a session with ``outcome`` is a miss on the ladder under ``policy``."""
+    if outcome is Outcome.NO_SHOW:
+        return True
+    return outcome is Outcome.LATE_CANCEL and policy.late_cancels_count
+
+
+def ladder_step(start: datetime, miss_starts: Iterable[datetime], window: timedelta) -> int:
+    """The step of a miss starting at ``start``: how many misses fall in the window ending then.
+
+    ``miss_starts`` are the start times of the same patient's misses, including this one.
+    A miss counts when it started after ``start - window`` and not after ``start``, so later
+    misses never change an earlier session's step, and a miss exactly ``window`` before no
+    longer counts.
+    """
+    end = to_utc(start, "start")
+    begin = end - window
+    return sum(1 for miss in miss_starts if begin < to_utc(miss, "miss start") <= end)

@@ -9,10 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calendar_sync.domain.ladder import counts_toward_ladder, ladder_step
 from calendar_sync.domain.money import Money
 from calendar_sync.domain.outcomes import Outcome
-from calendar_sync.domain.policy import LADDER_ACTIONS, ActionKind, Policy
+from calendar_sync.domain.policy import (
+    LADDER_ACTIONS,
+    ActionKind,
+    Policy,
+    counts_toward_ladder,
+    ladder_step,
+)
 
 A = ActionKind
 START = datetime(2025, 9, 1, 10, 0, tzinfo=UTC)
@@ -123,3 +128,11 @@ def test_step_is_monotone_in_the_misses_in_the_window(hours: list[int], extra: i
     policy = Policy()
     step_actions = policy.actions_for_step(max(after, 1))
     assert step_actions  # every step, however high, has something to do
+
+
+def test_equal_policies_hash_alike() -> None:
+    custom = Policy(no_show_fee=Money(100, "EUR"))
+    assert hash(Policy()) == hash(Policy())
+    assert {Policy(): "default", custom: "custom"}[Policy(no_show_fee=Money(100, "EUR"))] == (
+        "custom"
+    )
