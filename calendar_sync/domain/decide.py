@@ -64,7 +64,8 @@ def assess(
     """The outcome of one session at ``now``: its latest mark, else the unmarked convention."""
     history = is_history(session.end, connected_at)
     outcome, winner = resolve_outcome(session, marks, policy.marks, policy.notice_window, now)
-    if winner is not None or history:
+    # An "undo" leaves the session unmarked, so the therapist's convention applies again.
+    if (winner is not None and outcome is not Outcome.UNMARKED) or history:
         return Assessment(
             session,
             outcome,

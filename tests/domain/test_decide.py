@@ -119,6 +119,19 @@ def test_sessions_that_need_nothing(changes: dict[str, Any]) -> None:
     assert run([session(**changes)], START + 5 * timedelta(days=1)) == []
 
 
+def test_undo_hands_the_session_back_to_the_convention() -> None:
+    made = session()
+    marks = [
+        mark(made, Outcome.ATTENDED, made.end),
+        mark(made, Outcome.UNMARKED, made.end + HOUR),
+    ]
+    reminder = only(run([made], made.end + 3 * HOUR, marks))
+    assert reminder.kinds == {A.REMIND_THERAPIST_TO_MARK}
+    assumed = only(run([made], made.end + 20 * HOUR, marks))
+    assert assumed.outcome is Outcome.NO_SHOW
+    assert assumed.assumed
+
+
 def test_first_connect_rule() -> None:
     before = session("old", CONNECTED - 2 * HOUR, color_id="11", color_changed_at=CONNECTED)
     ending_at_connect = session("edge", CONNECTED - timedelta(minutes=50))
