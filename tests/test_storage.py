@@ -65,3 +65,18 @@ def test_naive_datetime_is_refused(sqlite_url: str) -> None:
             )
         )
     database.dispose()
+
+
+def test_migrations_and_models_agree_exactly(any_database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    database = Database(any_database_url)
+    database.upgrade()
+    try:
+        with database.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            differences = compare_metadata(context, Base.metadata)
+        assert differences == []
+    finally:
+        database.dispose()

@@ -108,6 +108,9 @@ class Patient(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     do_not_email: Mapped[bool] = mapped_column(Boolean(), default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A payer that forbids missed-appointment fees, for example.
+    fee_exempt: Mapped[bool] = mapped_column(Boolean(), default=False)
+    fee_exempt_reason: Mapped[str] = mapped_column(Text(), default="")
 
 
 class CalendarRow(Base):
@@ -228,4 +231,88 @@ class CreatedEvent(Base):
     event_id: Mapped[str] = mapped_column(String(1024))
     # What it was created for, e.g. "reschedule_proposal".
     purpose: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TherapistSettingsRow(Base):
+    """A therapist's follow-up policy and practice details, as JSON (see services/settings)."""
+
+    __tablename__ = "therapist_settings"
+
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), primary_key=True
+    )
+    policy_json: Mapped[str] = mapped_column(Text(), default="{}")
+    practice_json: Mapped[str] = mapped_column(Text(), default="{}")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SessionMark(Base):
+    """A mark the therapist made outside the calendar: on the dashboard or by a link.
+
+    Every mark is kept (the latest wins), so the history shows what changed and when.
+    """
+
+    __tablename__ = "session_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    outcome: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FollowUpAction(Base):
+    """One action the service decided on, recorded once under its idempotency key.
+
+    Written in the same transaction as the messages and proposals it causes, so a decision
+    is either wholly recorded with its effects queued, or not at all.
+    """
+
+    __tablename__ = "follow_up_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
+    outcome: Mapped[str] = mapped_column(String(32))
+    step: Mapped[int | None] = mapped_column(Integer)
+    # send | offer_to_therapist
+    delivery: Mapped[str] = mapped_column(String(32))
+    # queued | offered | dismissed | not_possible
+    status: Mapped[str] = mapped_column(String(32))
+    explanation: Mapped[str] = mapped_column(Text(), default="")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeeEntry(Base):
+    """A line of a patient's fee ledger: a charge for a miss, or a waiver of one."""
+
+    __tablename__ = "fee_entries"
+    __table_args__ = (UniqueConstraint("therapist_id", "calendar_id", "event_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
+    patient_key: Mapped[str] = mapped_column(String(64))
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    # charge | waiver
+    kind: Mapped[str] = mapped_column(String(16))
+    minor_units: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text(), default="")
+    session_start: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

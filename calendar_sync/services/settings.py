@@ -1,0 +1,170 @@
+"""A therapist's settings as stored: the follow-up policy and the practice's details.
+
+The policy is kept as JSON in one row per therapist, so adding a setting needs no schema
+change; unknown keys are ignored and missing ones take the domain's defaults. Session
+rules live in their own table (``session_rules``), which sync reads directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ..domain.marks import MarkRules
+from ..domain.money import Money
+from ..domain.outcomes import Outcome
+from ..domain.policy import ActionKind, Policy
+from ..domain.sessions import SessionRules
+from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
+from ..storage.models import SessionRulesRow, TherapistSettingsRow
+
+
+@dataclass(frozen=True)
+class PracticeProfile:
+    """How the practice signs its messages; shown to patients, so no clinical words."""
+
+    practice_name: str = ""
+    signature: str = ""
+    contact_phone: str = ""
+
+
+@dataclass(frozen=True)
+class TherapistSettings:
+    policy: Policy
+    practice: PracticeProfile
+
+
+def _hours(delta: timedelta) -> float:
+    return delta.total_seconds() / 3600
+
+
+def _money(value: Money | None) -> dict[str, Any] | None:
+    return None if value is None else {"minor_units": value.minor_units, "currency": value.currency}
+
+
+def policy_to_json(policy: Policy) -> dict[str, Any]:
+    """The policy as plain JSON (session rules excepted: they have their own table)."""
+    return {
+        "rolling_window_days": policy.rolling_window.days,
+        "notice_window_hours": _hours(policy.notice_window),
+        "late_cancels_count": policy.late_cancels_count,
+        "no_show_fee": _money(policy.no_show_fee),
+        "late_cancel_fee": _money(policy.late_cancel_fee),
+        "charge_assumed_no_shows": policy.charge_assumed_no_shows,
+        "unmarked": {
+            "convention": policy.unmarked.convention.value,
+            "reminder_delay_hours": _hours(policy.unmarked.reminder_delay),
+            "hold_hours": _hours(policy.unmarked.hold),
+        },
+        "late_bound_days": policy.late_bound.days,
+        "ladder": [sorted(kind.value for kind in step) for step in policy.ladder],
+        "uncounted_late_cancel_actions": sorted(
+            kind.value for kind in policy.uncounted_late_cancel_actions
+        ),
+        "marks": {
+            "colors": {key: value.value for key, value in policy.marks.colors.items()},
+            "tags": {key: value.value for key, value in policy.marks.tags.items()},
+        },
+    }
+
+
+def policy_from_json(data: dict[str, Any], sessions: SessionRules | None = None) -> Policy:
+    """Rebuild a policy; anything absent takes the default.
+
+    :raises ValueError: when a value is out of range or unknown (the message says which).
+    """
+    base = Policy()
+    unmarked = data.get("unmarked", {})
+    marks = data.get("marks", {})
+
+    def money(value: Any) -> Money | None:
+        return None if not value else Money(int(value["minor_units"]), str(value["currency"]))
+
+    try:
+        return Policy(
+            rolling_window=timedelta(days=int(data.get("rolling_window_days", 90))),
+            notice_window=timedelta(hours=float(data.get("notice_window_hours", 24))),
+            late_cancels_count=bool(data.get("late_cancels_count", base.late_cancels_count)),
+            no_show_fee=money(data.get("no_show_fee")),
+            late_cancel_fee=money(data.get("late_cancel_fee")),
+            charge_assumed_no_shows=bool(data.get("charge_assumed_no_shows", False)),
+            unmarked=UnmarkedRules(
+                convention=UnmarkedConvention(
+                    unmarked.get("convention", base.unmarked.convention.value)
+                ),
+                reminder_delay=timedelta(hours=float(unmarked.get("reminder_delay_hours", 2))),
+                hold=timedelta(hours=float(unmarked.get("hold_hours", 20))),
+            ),
+            late_bound=timedelta(days=int(data.get("late_bound_days", 3))),
+            ladder=tuple(
+                frozenset(ActionKind(kind) for kind in step)
+                for step in data.get("ladder", [sorted(k.value for k in s) for s in base.ladder])
+            ),
+            uncounted_late_cancel_actions=frozenset(
+                ActionKind(kind)
+                for kind in data.get(
+                    "uncounted_late_cancel_actions",
+                    [k.value for k in base.uncounted_late_cancel_actions],
+                )
+            ),
+            marks=MarkRules(
+                colors={k: Outcome(v) for k, v in marks["colors"].items()}
+                if "colors" in marks
+                else base.marks.colors,
+                tags={k: Outcome(v) for k, v in marks["tags"].items()}
+                if "tags" in marks
+                else base.marks.tags,
+            ),
+            sessions=sessions or SessionRules(),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"the stored policy is malformed ({exc.__class__.__name__})") from exc
+
+
+def load_settings(db: DbSession, therapist_id: int) -> TherapistSettings:
+    """The therapist's settings, defaults where nothing was saved."""
+    row = db.get(TherapistSettingsRow, therapist_id)
+    rules_row = db.scalar(
+        select(SessionRulesRow).where(SessionRulesRow.therapist_id == therapist_id)
+    )
+    rules = (
+        SessionRules(rules_row.title_pattern, rules_row.one_attendee_is_session)
+        if rules_row is not None
+        else SessionRules()
+    )
+    if row is None:
+        return TherapistSettings(Policy(sessions=rules), PracticeProfile())
+    policy = policy_from_json(json.loads(row.policy_json or "{}"), rules)
+    practice = PracticeProfile(**json.loads(row.practice_json or "{}"))
+    return TherapistSettings(policy, practice)
+
+
+def save_settings(
+    db: DbSession, therapist_id: int, settings: TherapistSettings, now: datetime
+) -> None:
+    """Store ``settings`` (session rules included) for the therapist."""
+    row = db.get(TherapistSettingsRow, therapist_id)
+    if row is None:
+        row = TherapistSettingsRow(therapist_id=therapist_id)
+        db.add(row)
+    row.policy_json = json.dumps(policy_to_json(settings.policy), sort_keys=True)
+    row.practice_json = json.dumps(asdict(settings.practice), sort_keys=True)
+    row.updated_at = now
+    rules_row = db.scalar(
+        select(SessionRulesRow).where(SessionRulesRow.therapist_id == therapist_id)
+    )
+    if rules_row is None:
+        rules_row = SessionRulesRow(therapist_id=therapist_id)
+        db.add(rules_row)
+    rules_row.title_pattern = settings.policy.sessions.title_pattern
+    rules_row.one_attendee_is_session = settings.policy.sessions.one_attendee_is_session
+    db.flush()
+
+
+def with_policy(settings: TherapistSettings, policy: Policy) -> TherapistSettings:
+    return replace(settings, policy=policy)
