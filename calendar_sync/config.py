@@ -34,6 +34,20 @@ def _int(value: str) -> int:
     return int(value)
 
 
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ConfigError(f"expected a positive number of seconds, got {value!r}")
+    return number
+
+
+def _push_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ("auto", "on", "off"):
+        raise ConfigError(f"PUSH_NOTIFICATIONS must be auto, on or off, got {value!r}")
+    return mode
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATABASE_URL",
@@ -69,6 +83,20 @@ SETTINGS: tuple[Setting, ...] = (
         "user info at `<root>oauth2/v2/userinfo`. The sandbox's address in the demo and tests.",
     ),
     Setting("LOG_LEVEL", "INFO", "Level of the service's log (`DEBUG`, `INFO`, `WARNING`)."),
+    Setting(
+        "PUSH_NOTIFICATIONS",
+        "auto",
+        "Google push notifications for calendar changes: `on`, `off`, or `auto` (on when "
+        "`PUBLIC_URL` is HTTPS or `GOOGLE_API_ROOT` is a loopback address). Polling always runs.",
+        _push_mode,
+    ),
+    Setting(
+        "POLL_INTERVAL_SECONDS",
+        "900",
+        "A selected calendar is synced by the cycle when its last sync is older than this "
+        "(push notifications sync sooner).",
+        _positive_int,
+    ),
 )
 
 
@@ -87,6 +115,8 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     values.setdefault("GOOGLE_CLIENT_SECRETS", str(instance_path / "client_secret.json"))
     values.setdefault("GOOGLE_API_ROOT", "https://www.googleapis.com/")
     values.setdefault("LOG_LEVEL", "INFO")
+    values.setdefault("PUSH_NOTIFICATIONS", "auto")
+    values.setdefault("POLL_INTERVAL_SECONDS", 900)
     if "SECRET_KEY" not in values:
         values["SECRET_KEY"] = _generated(instance_path / "secret_key", secrets.token_urlsafe)
     if "TOKEN_ENCRYPTION_KEYS" not in values:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import google_auth_httplib2  # type: ignore[import-untyped]  # the package ships no types
+import httplib2
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 
@@ -13,6 +15,10 @@ from googleapiclient.discovery import build
 _SERVICE_PATHS = {"calendar": "calendar/v3/", "gmail": "", "oauth2": ""}
 _VERSIONS = {"calendar": "v3", "gmail": "v1", "oauth2": "v2"}
 
+# Seconds to wait for Google's answer before giving up on a connection (then retried by
+# ``retry.execute``); without it httplib2 would wait for ever on a hung connection.
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
 
 @dataclass
 class GoogleApis:
@@ -20,16 +26,21 @@ class GoogleApis:
 
     credentials: Credentials
     api_root: str
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
     _built: dict[str, Any] | None = None
 
     def _service(self, name: str) -> Any:
         if self._built is None:
             self._built = {}
         if name not in self._built:
+            # Each service gets its own connection: httplib2.Http is not thread-safe.
+            http = google_auth_httplib2.AuthorizedHttp(
+                self.credentials, http=httplib2.Http(timeout=self.timeout)
+            )
             self._built[name] = build(
                 name,
                 _VERSIONS[name],
-                credentials=self.credentials,
+                http=http,
                 client_options={"api_endpoint": self.api_root + _SERVICE_PATHS[name]},
                 # The discovery documents ship with the library: nothing is fetched.
                 static_discovery=True,

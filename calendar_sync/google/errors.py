@@ -14,6 +14,8 @@ class GoogleApiError(RuntimeError):
         super().__init__(f"Google answered {status} {reason}: {message}")
         self.status = status
         self.reason = reason
+        # Set by the retry policy: whether trying again could succeed (rate limit, 5xx).
+        self.retryable = False
 
 
 class SyncTokenExpired(GoogleApiError):

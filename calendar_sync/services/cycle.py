@@ -31,4 +31,7 @@ def run_cycle(app: Flask, *, now: datetime, dry_run: bool) -> CycleReport:
     database = app.extensions["database"]
     with database.transaction() as session:
         count = session.scalar(select(func.count()).select_from(Therapist)) or 0
-    return CycleReport(now=now, dry_run=dry_run, therapists=count)
+    from .sync import sync_all
+
+    entries = sync_all(app, now=now, dry_run=dry_run)
+    return CycleReport(now=now, dry_run=dry_run, therapists=count, entries=entries)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, csrf, dashboard, home, security
+from . import auth, csrf, dashboard, home, security, webhooks
 
 
 def register(app: Flask) -> None:
     security.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(home.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     # make url_for("index") == url_for("home.index")

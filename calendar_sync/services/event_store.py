@@ -1,0 +1,278 @@
+"""Stored events: applying what Google listed, recognising sessions and their patients.
+
+Titles are kept to read tags and match the patient directory; they never reach a log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..domain.sessions import (
+    Cancellation,
+    CancelledBy,
+    EventFacts,
+    PatientResponse,
+    SessionRules,
+    extract_title_tags,
+    is_session,
+)
+from ..domain.sessions import Session as DomainSession
+from ..google.events import CANCELLED, CalendarEvent
+from ..storage.models import CalendarEventRow, CalendarRow, CreatedEvent, Patient
+
+_CHUNK = 500
+
+
+@dataclass
+class Applied:
+    """What applying one listing changed."""
+
+    upserted: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """What judging an event needs besides the event: rules, patients, our own events."""
+
+    rules: SessionRules
+    patients: tuple[Patient, ...]
+    created_ids: frozenset[str]
+
+
+def load_context(session: Session, calendar: CalendarRow, rules: SessionRules) -> Context:
+    patients = tuple(
+        session.scalars(select(Patient).where(Patient.therapist_id == calendar.therapist_id))
+    )
+    created = frozenset(
+        session.scalars(
+            select(CreatedEvent.event_id).where(CreatedEvent.calendar_id == calendar.id)
+        )
+    )
+    return Context(rules, patients, created)
+
+
+def _name_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)", re.IGNORECASE)
+
+
+def match_patient(
+    event: CalendarEvent, patients: Iterable[Patient]
+) -> tuple[str | None, Patient | None]:
+    """The patient of an event: (email, directory entry), either may be None.
+
+    An invited patient is the one attendee besides the therapist; otherwise the directory
+    entry whose name or initials stand as a whole word in the title, when exactly one does.
+    """
+    others = event.others
+    email = others[0].email if len(others) == 1 else None
+    patients = tuple(patients)
+    if email is not None:
+        for patient in patients:
+            if patient.email and patient.email.lower() == email.lower():
+                return email, patient
+        return email, None
+    if others:
+        return None, None
+    found = [p for p in patients if _name_pattern(p.name).search(event.title)]
+    if len(found) == 1:
+        return found[0].email, found[0]
+    return None, None
+
+
+def _changed_at(event: CalendarEvent, now: datetime) -> datetime:
+    # Google's last-modified time is when the change happened, or later; never after now.
+    return min(event.updated, now) if event.updated is not None else now
+
+
+def _apply_one(
+    row: CalendarEventRow, event: CalendarEvent, context: Context, now: datetime, new: bool
+) -> None:
+    changed_at = _changed_at(event, now)
+    if new or row.color_id != event.color_id:
+        row.color_changed_at = changed_at if event.color_id is not None else None
+    if new or extract_title_tags(row.title or "") != extract_title_tags(event.title):
+        row.tags_changed_at = changed_at if extract_title_tags(event.title) else None
+    email, patient = match_patient(event, context.patients)
+    response = event.others[0].response if email and len(event.others) == 1 else None
+    if new or response != row.patient_response:
+        row.patient_response_at = changed_at if response is not None else None
+    row.patient_response = response
+    row.patient_email = email
+    row.patient_id = patient.id if patient is not None else None
+    row.recurring_event_id = event.recurring_event_id
+    row.original_start = event.original_start
+    row.status = event.status
+    row.title = event.title
+    row.start = event.start
+    row.end = event.end
+    row.time_zone = event.time_zone
+    row.all_day = event.all_day
+    row.transparency = event.transparency
+    row.color_id = event.color_id
+    row.my_response = event.my_response
+    row.attendees_json = json.dumps([a.as_json() for a in event.attendees])
+    row.organizer_is_self = event.organizer_is_self
+    row.google_updated = event.updated
+    row.etag = event.etag
+    row.synced_at = now
+    row.cancelled_at = None
+    row.created_by_service = (
+        event.event_id in context.created_ids or event.recurring_event_id in context.created_ids
+    )
+    facts = EventFacts(
+        title=event.title,
+        all_day=event.all_day,
+        shows_as_free=event.transparency == "transparent",
+        therapist_declined=event.my_response == "declined",
+        other_attendees=len(event.others),
+    )
+    row.is_session = not row.created_by_service and is_session(facts, context.rules)
+
+
+def apply_events(
+    session: Session,
+    calendar: CalendarRow,
+    events: list[CalendarEvent],
+    context: Context,
+    now: datetime,
+    window: tuple[datetime, datetime],
+) -> Applied:
+    """Upsert listed events by (calendar, event id); a cancelled one is marked, not removed.
+
+    An event not stored yet is only added when it overlaps ``window``, so the store stays
+    the window a full sync covers.
+    """
+    result = Applied()
+    ids = [e.event_id for e in events]
+    stored: dict[str, CalendarEventRow] = {}
+    for offset in range(0, len(ids), _CHUNK):
+        chunk = ids[offset : offset + _CHUNK]
+        stored.update(
+            (row.event_id, row)
+            for row in session.scalars(
+                select(CalendarEventRow).where(
+                    CalendarEventRow.calendar_id == calendar.id,
+                    CalendarEventRow.event_id.in_(chunk),
+                )
+            )
+        )
+    for event in events:
+        row = stored.get(event.event_id)
+        if event.cancelled:
+            if row is not None and row.cancelled_at is None:
+                row.status = CANCELLED
+                row.cancelled_at = now
+                row.synced_at = now
+                result.cancelled += 1
+            continue
+        new = row is None
+        if row is None:
+            inside = (
+                event.start is not None
+                and event.start < window[1]
+                and (event.end or event.start) > window[0]
+            )
+            if not inside:
+                result.skipped += 1
+                continue
+            row = CalendarEventRow(
+                calendar_id=calendar.id, event_id=event.event_id, first_seen_at=now
+            )
+            session.add(row)
+            stored[event.event_id] = row
+        _apply_one(row, event, context, now, new)
+        result.upserted += 1
+    return result
+
+
+def mark_missing(
+    session: Session,
+    calendar: CalendarRow,
+    listed_ids: set[str],
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> int:
+    """After a full listing: stored events inside the window it no longer returned are gone."""
+    candidates = session.scalars(
+        select(CalendarEventRow.event_id).where(
+            CalendarEventRow.calendar_id == calendar.id,
+            CalendarEventRow.cancelled_at.is_(None),
+            CalendarEventRow.start >= window[0],
+            CalendarEventRow.start < window[1],
+        )
+    ).all()
+    gone = [event_id for event_id in candidates if event_id not in listed_ids]
+    for offset in range(0, len(gone), _CHUNK):
+        session.execute(
+            update(CalendarEventRow)
+            .where(
+                CalendarEventRow.calendar_id == calendar.id,
+                CalendarEventRow.event_id.in_(gone[offset : offset + _CHUNK]),
+            )
+            .values(status=CANCELLED, cancelled_at=now, synced_at=now)
+        )
+    return len(gone)
+
+
+def as_session(row: CalendarEventRow, calendar: CalendarRow, time_zone: ZoneInfo) -> DomainSession:
+    """The domain's view of a stored session (``time_zone``: the therapist's, for display).
+
+    A cancelled event counts as cancelled by the therapist unless the patient had declined:
+    the calendar alone cannot tell more. :raises ValueError: when times are missing.
+    """
+    if row.start is None or row.end is None:
+        raise ValueError("a session needs a start and an end")
+    response = {
+        "accepted": PatientResponse.ACCEPTED,
+        "tentative": PatientResponse.TENTATIVE,
+        "declined": PatientResponse.DECLINED,
+    }.get(row.patient_response or "", PatientResponse.NO_ANSWER)
+    cancellation = None
+    if row.cancelled_at is not None:
+        by = CancelledBy.PATIENT if response is PatientResponse.DECLINED else CancelledBy.THERAPIST
+        cancellation = Cancellation(by=by, at=row.cancelled_at)
+    tags = extract_title_tags(row.title or "")
+    end = row.end if row.end > row.start else row.start + timedelta(minutes=1)
+    return DomainSession(
+        event_id=row.event_id,
+        calendar_id=calendar.google_calendar_id,
+        patient_key=row.patient_email or (f"patient-{row.patient_id}" if row.patient_id else None),
+        start=row.start,
+        end=end,
+        time_zone=time_zone,
+        cancelled=cancellation,
+        patient_response=response,
+        patient_response_at=row.patient_response_at
+        if response is not PatientResponse.NO_ANSWER
+        else None,
+        color_id=row.color_id,
+        color_changed_at=row.color_changed_at if row.color_id else None,
+        title_tags=tags,
+        tags_changed_at=(row.tags_changed_at or row.synced_at) if tags else None,
+    )
+
+
+def record_created_event(
+    session: Session, calendar: CalendarRow, event_id: str, purpose: str, now: datetime
+) -> CreatedEvent:
+    """Remember an event the service is about to create (call before ``events.insert``)."""
+    created = CreatedEvent(
+        therapist_id=calendar.therapist_id,
+        calendar_id=calendar.id,
+        event_id=event_id,
+        purpose=purpose,
+        created_at=now,
+    )
+    session.add(created)
+    session.flush()
+    return created

@@ -1,0 +1,352 @@
+"""Push notifications: a channel per selected calendar, renewed before it expires.
+
+Each channel has its own random secret token; only its SHA-256 is stored, and a
+notification is believed only when its token hashes to it (compared in constant time).
+A notification for one of our older channels stops that channel; anything else is refused
+without touching Google. Polling (``POLL_INTERVAL_SECONDS``) stays on as a safety net.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+from sqlalchemy import select
+
+from ..config import is_loopback
+from ..google import GoogleApiError
+from ..google.calendars import stop_channel, watch_events
+from ..google.client import GoogleApis
+from ..storage import Database
+from ..storage.models import CalendarRow, PushChannel
+from .sync_queue import queue_for
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/google/calendar"
+# Asked for at each watch; Google may grant less, and the answer's expiration is used.
+CHANNEL_LIFETIME = timedelta(days=7)
+# A channel expiring sooner than this is replaced at the next cycle.
+RENEWAL_MARGIN = timedelta(hours=24)
+# A channel recorded but never confirmed (the process died during events.watch) is ours to
+# stop once this old; younger, its confirmation may still be on its way.
+PENDING_GRACE = timedelta(minutes=5)
+
+
+def push_enabled(config: dict[str, Any] | Any) -> bool:
+    """Whether calendars get push channels under ``PUSH_NOTIFICATIONS`` (auto, on, off).
+
+    ``auto`` is on when Google can reach the service (``PUBLIC_URL`` is HTTPS) or when the
+    Google API root is itself on this machine (the sandbox reaches a loopback address).
+    """
+    mode = str(config.get("PUSH_NOTIFICATIONS", "auto")).lower()
+    if mode in ("on", "off"):
+        return mode == "on"
+    if str(config["PUBLIC_URL"]).startswith("https://"):
+        return True
+    return is_loopback(urlsplit(str(config["GOOGLE_API_ROOT"])).hostname or "")
+
+
+def webhook_address(config: dict[str, Any] | Any) -> str:
+    return str(config["PUBLIC_URL"]).rstrip("/") + WEBHOOK_PATH
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(stored_hash: str | None, given: str | None) -> bool:
+    if not stored_hash or not given:
+        return False
+    return hmac.compare_digest(hash_token(given), stored_hash)
+
+
+def new_channel_id(calendar_id: int) -> str:
+    """``cs-<calendar row id>-<random>``: at most 64 characters, as Google requires."""
+    return f"cs-{calendar_id}-{secrets.token_urlsafe(24)}"[:64]
+
+
+def _needs_channel(calendar: CalendarRow, now: datetime, interval: timedelta) -> bool:
+    if calendar.channel_id is not None:
+        expires = calendar.channel_expires_at
+        return expires is None or expires - RENEWAL_MARGIN <= now
+    if calendar.watch_problem is None or calendar.watch_attempted_at is None:
+        return True
+    # A refused channel is tried again once per poll interval, not at every cycle.
+    return calendar.watch_attempted_at <= now - interval
+
+
+def _calendars(database: Database, therapist_id: int) -> list[CalendarRow]:
+    with database.transaction() as session:
+        return list(
+            session.scalars(
+                select(CalendarRow)
+                .where(CalendarRow.therapist_id == therapist_id)
+                .order_by(CalendarRow.id)
+            )
+        )
+
+
+def plan_channels(app: Flask, therapist_id: int, now: datetime) -> list[str]:
+    """What :func:`maintain_channels` would do, for a dry run."""
+    enabled = push_enabled(app.config)
+    interval = timedelta(seconds=int(app.config["POLL_INTERVAL_SECONDS"]))
+    lines = []
+    for calendar in _calendars(app.extensions["database"], therapist_id):
+        wanted = enabled and calendar.selected and calendar.gone_at is None
+        if wanted and _needs_channel(calendar, now, interval):
+            verb = "renew" if calendar.channel_id else "open"
+            lines.append(
+                f"therapist {therapist_id}: would {verb} the channel of calendar {calendar.id}"
+            )
+        elif not wanted and calendar.channel_id is not None:
+            lines.append(
+                f"therapist {therapist_id}: would stop the channel of calendar {calendar.id}"
+            )
+    return lines
+
+
+def maintain_channels(
+    app: Flask,
+    apis: GoogleApis,
+    therapist_id: int,
+    now: datetime,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Open, renew and stop the therapist's channels as selection and push settings say.
+
+    Never raises for Google's refusals: a calendar without a channel is polled, and the
+    reason is kept in ``watch_problem`` for the dashboard.
+    """
+    database: Database = app.extensions["database"]
+    enabled = push_enabled(app.config)
+    interval = timedelta(seconds=int(app.config["POLL_INTERVAL_SECONDS"]))
+    prefix = f"therapist {therapist_id}"
+    lines = []
+    for calendar in _calendars(database, therapist_id):
+        wanted = enabled and calendar.selected and calendar.gone_at is None
+        if wanted and _needs_channel(calendar, now, interval):
+            lines.append(f"{prefix}: {open_channel(app, apis, calendar.id, now, sleep=sleep)}")
+        elif not wanted and calendar.channel_id is not None:
+            _retire_current(database, calendar.id)
+            lines.append(f"{prefix}: stopped the channel of calendar {calendar.id}")
+    stopped = stop_old_channels(database, apis, therapist_id, now, sleep=sleep)
+    if stopped:
+        lines.append(f"{prefix}: stopped {stopped} old channel(s)")
+    return lines
+
+
+def open_channel(
+    app: Flask,
+    apis: GoogleApis,
+    calendar_id: int,
+    now: datetime,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Open a new channel for the calendar; the one it replaces is stopped afterwards."""
+    database: Database = app.extensions["database"]
+    token = secrets.token_urlsafe(32)
+    channel_id = new_channel_id(calendar_id)
+    with database.transaction() as session:
+        calendar = session.get(CalendarRow, calendar_id)
+        assert calendar is not None
+        google_id = calendar.google_calendar_id
+        # Recorded first, so its notifications are recognised even if we die mid-call.
+        session.add(
+            PushChannel(
+                id=channel_id, calendar_id=calendar_id, token_hash=hash_token(token), created_at=now
+            )
+        )
+    try:
+        channel = watch_events(
+            apis.calendar,
+            google_id,
+            channel_id=channel_id,
+            token=token,
+            address=webhook_address(app.config),
+            expires_at=now + CHANNEL_LIFETIME,
+            sleep=sleep,
+        )
+    except GoogleApiError as exc:
+        words = _watch_words(exc)
+        with database.transaction() as session:
+            if exc.status != 0:
+                # Google refused, so no channel exists; after a timeout one may.
+                pending = session.get(PushChannel, channel_id)
+                if pending is not None:
+                    session.delete(pending)
+            calendar = session.get(CalendarRow, calendar_id)
+            assert calendar is not None
+            calendar.watch_problem = words
+            calendar.watch_attempted_at = now
+        log.warning("calendar %s: watch refused: %s %s", calendar_id, exc.status, exc.reason)
+        return f"calendar {calendar_id}: polled only ({words})"
+    with database.transaction() as session:
+        record = session.get(PushChannel, channel_id)
+        assert record is not None
+        record.resource_id = channel.resource_id
+        record.expires_at = channel.expires_at
+        calendar = session.get(CalendarRow, calendar_id)
+        assert calendar is not None
+        renewed = calendar.channel_id is not None
+        calendar.channel_id = channel_id
+        calendar.channel_token_hash = hash_token(token)
+        calendar.channel_resource_id = channel.resource_id
+        calendar.channel_expires_at = channel.expires_at
+        calendar.watch_problem = None
+        calendar.watch_attempted_at = now
+    return f"calendar {calendar_id}: channel {'renewed' if renewed else 'opened'}"
+
+
+def _watch_words(exc: GoogleApiError) -> str:
+    if exc.status == 400:
+        return "Google would not send notifications to this service's address."
+    if exc.status in (401, 403):
+        return "Google refused notifications for this calendar; it is checked regularly."
+    return "Notifications could not be set up yet; the calendar is checked regularly."
+
+
+def _retire_current(database: Database, calendar_id: int) -> None:
+    """Forget the calendar's current channel (it is stopped with the other old ones)."""
+    with database.transaction() as session:
+        calendar = session.get(CalendarRow, calendar_id)
+        assert calendar is not None
+        calendar.channel_id = None
+        calendar.channel_token_hash = None
+        calendar.channel_resource_id = None
+        calendar.channel_expires_at = None
+
+
+def stop_old_channels(
+    database: Database,
+    apis: GoogleApis,
+    therapist_id: int,
+    now: datetime,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Stop every confirmed channel of the therapist that is no longer a calendar's current one.
+
+    Expired ones are only marked: Google has already let them go.
+    """
+    with database.transaction() as session:
+        current = select(CalendarRow.channel_id).where(CalendarRow.channel_id.is_not(None))
+        old = session.execute(
+            select(PushChannel.id, PushChannel.resource_id, PushChannel.expires_at)
+            .join(CalendarRow, CalendarRow.id == PushChannel.calendar_id)
+            .where(
+                CalendarRow.therapist_id == therapist_id,
+                PushChannel.stopped_at.is_(None),
+                PushChannel.resource_id.is_not(None),
+                PushChannel.id.not_in(current),
+            )
+        ).all()
+    stopped = 0
+    for channel_id, resource_id, expires_at in old:
+        if expires_at is None or expires_at > now:
+            try:
+                stop_channel(apis.calendar, channel_id, str(resource_id), sleep=sleep)
+            except GoogleApiError as exc:
+                log.warning("a channel could not be stopped yet: %s %s", exc.status, exc.reason)
+                continue
+            stopped += 1
+        _mark_stopped(database, channel_id, now)
+    return stopped
+
+
+def _mark_stopped(database: Database, channel_id: str, now: datetime) -> None:
+    with database.transaction() as session:
+        record = session.get(PushChannel, channel_id)
+        if record is not None and record.stopped_at is None:
+            record.stopped_at = now
+
+
+@dataclass(frozen=True)
+class Notification:
+    """The headers of one push notification (Google sends no body)."""
+
+    channel_id: str | None
+    token: str | None
+    resource_id: str | None
+    state: str | None
+
+
+def receive(app: Flask, notification: Notification, now: datetime) -> int:
+    """Judge a notification and queue what it asks for; returns the HTTP status to answer.
+
+    403 for a wrong or missing token and 404 for a channel that is not ours, in both cases
+    without any write or Google call. ``sync`` messages are only acknowledged.
+    """
+    database: Database = app.extensions["database"]
+    if not notification.channel_id:
+        return 404
+    with database.transaction() as session:
+        calendar = session.scalar(
+            select(CalendarRow).where(CalendarRow.channel_id == notification.channel_id)
+        )
+        if calendar is not None:
+            if not token_matches(calendar.channel_token_hash, notification.token):
+                return 403
+            calendar_id, wanted = calendar.id, calendar.selected and calendar.gone_at is None
+        else:
+            record = session.get(PushChannel, notification.channel_id)
+            if record is None:
+                return 404
+            if not token_matches(record.token_hash, notification.token):
+                return 403
+            confirmed = record.resource_id is not None
+            young = record.created_at > now - PENDING_GRACE
+            resource_id = record.resource_id or notification.resource_id
+            if record.stopped_at is None and resource_id and (confirmed or not young):
+                queue_for(app).request(("stop", record.id, resource_id))
+            return 200
+    if notification.state == "sync" or not wanted:
+        return 200
+    if queue_for(app).request(("sync", calendar_id)):
+        with database.transaction() as session:
+            calendar = session.get(CalendarRow, calendar_id)
+            if calendar is not None and calendar.sync_requested_at is None:
+                calendar.sync_requested_at = now
+    return 200
+
+
+def run_queued_job(app: Flask, job: tuple[Any, ...]) -> None:
+    """The queue's worker: sync a calendar, or stop an old channel, as of the wall clock."""
+    from ..google import ReauthorizationNeeded
+    from .sync import sync_calendar_safely
+
+    # The worker is an edge of the service, like the command line: it reads the clock.
+    now = datetime.now(UTC)
+    database: Database = app.extensions["database"]
+    kind, key = job[0], job[1]
+    with database.transaction() as session:
+        if kind == "sync":
+            calendar = session.get(CalendarRow, key)
+        else:
+            record = session.get(PushChannel, key)
+            calendar = session.get(CalendarRow, record.calendar_id) if record else None
+        if calendar is None:
+            return
+        therapist_id = calendar.therapist_id
+    try:
+        apis = app.extensions["connections"].apis(therapist_id, now)
+        if kind == "sync":
+            sync_calendar_safely(database, apis, key, now)
+        else:
+            stop_channel(apis.calendar, key, job[2])
+            _mark_stopped(database, key, now)
+    except ReauthorizationNeeded:
+        log.info("therapist %s: queued work skipped, access must be renewed", therapist_id)
+    except GoogleApiError as exc:
+        log.warning("queued %s failed: %s %s", kind, exc.status, exc.reason)

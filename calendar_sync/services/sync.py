@@ -1,0 +1,300 @@
+"""Keeping the stored events of every selected calendar in step with Google.
+
+The first sync of a calendar lists a bounded window (:data:`PAST_WINDOW` back,
+:data:`FUTURE_WINDOW` ahead) with series expanded into instances, and keeps the
+``nextSyncToken``; later syncs ask only for changes since that token. A 410 drops the token
+and lists the window again: events are upserted by (calendar, event id), so nothing is
+duplicated, and stored events the window no longer holds are marked cancelled. A server
+that gives no sync token gets the window listed at every sync.
+
+:func:`sync_all` is what the cycle runs: calendars whose last sync is older than
+``POLL_INTERVAL_SECONDS``, or that a push notification asked for, are synced, and push
+channels are kept open. A failing therapist or calendar never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..google import GoogleApiError, ReauthorizationNeeded, SyncTokenExpired
+from ..google.client import GoogleApis
+from ..google.events import Listing, list_events
+from ..storage import Database
+from ..storage.models import CalendarRow, GoogleConnection
+from .calendars import refresh_calendar_list, session_rules
+from .event_store import apply_events, load_context, mark_missing
+
+log = logging.getLogger(__name__)
+
+# Sessions older than this no longer need following up (the policy's longest step is weeks,
+# a fee dispute months); newer ones and a year ahead cover reschedules and series.
+PAST_WINDOW = timedelta(days=120)
+FUTURE_WINDOW = timedelta(days=365)
+
+# One sync at a time per calendar in this process (the push worker and a cycle may meet).
+_calendar_locks: dict[int, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one calendar's sync did."""
+
+    calendar_id: int
+    full: bool
+    upserted: int
+    cancelled: int
+    token_expired: bool = False
+    error: str | None = None
+
+    def line(self) -> str:
+        if self.error:
+            return f"calendar {self.calendar_id}: not synced ({self.error})"
+        kind = "full sync" if self.full else "incremental sync"
+        if self.token_expired:
+            kind = "full sync (sync token expired)"
+        return (
+            f"calendar {self.calendar_id}: {kind}, "
+            f"{self.upserted} event(s) updated, {self.cancelled} cancelled"
+        )
+
+
+def sync_window(now: datetime) -> tuple[datetime, datetime]:
+    return now - PAST_WINDOW, now + FUTURE_WINDOW
+
+
+def _lock_for(calendar_id: int) -> threading.Lock:
+    with _locks_guard:
+        return _calendar_locks.setdefault(calendar_id, threading.Lock())
+
+
+def sync_calendar(
+    database: Database,
+    apis: GoogleApis,
+    calendar_id: int,
+    now: datetime,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncResult:
+    """Sync one calendar (row id) as of ``now``.
+
+    :raises GoogleApiError: when Google fails (after retries); nothing is written then.
+    :raises ReauthorizationNeeded: the grant is gone.
+    """
+    with _lock_for(calendar_id):
+        with database.transaction() as session:
+            calendar = session.get(CalendarRow, calendar_id)
+            if calendar is None:
+                raise LookupError("no such calendar")
+            google_id, token = calendar.google_calendar_id, calendar.sync_token
+        window = sync_window(now)
+        listing: Listing | None = None
+        expired = False
+        if token is not None:
+            try:
+                listing = list_events(apis.calendar, google_id, sync_token=token, sleep=sleep)
+            except SyncTokenExpired:
+                expired = True
+        if listing is None:
+            listing = list_events(
+                apis.calendar, google_id, time_min=window[0], time_max=window[1], sleep=sleep
+            )
+        full = token is None or expired
+        with database.transaction() as session:
+            calendar = session.get(CalendarRow, calendar_id)
+            assert calendar is not None
+            context = load_context(session, calendar, session_rules(session, calendar.therapist_id))
+            applied = apply_events(session, calendar, listing.events, context, now, window)
+            cancelled = applied.cancelled
+            if full:
+                listed = {e.event_id for e in listing.events if not e.cancelled}
+                cancelled += mark_missing(session, calendar, listed, window, now)
+                calendar.last_full_sync_at = now
+            # None when the server keeps no tokens: the next sync lists the window again.
+            calendar.sync_token = listing.next_sync_token
+            calendar.last_sync_at = now
+            calendar.last_error = None
+            calendar.last_error_at = None
+            if listing.time_zone:
+                calendar.time_zone = listing.time_zone
+            if calendar.sync_requested_at is not None and calendar.sync_requested_at <= now:
+                calendar.sync_requested_at = None
+        return SyncResult(calendar_id, full, applied.upserted, cancelled, expired)
+
+
+def error_words(exc: Exception) -> str:
+    """What went wrong, in plain words for the dashboard; never personal data."""
+    if isinstance(exc, GoogleApiError):
+        if exc.status == 0:
+            return "Google could not be reached; the next cycle tries again."
+        if exc.retryable:
+            return "Google asked us to slow down; the next cycle tries again."
+        if exc.status == 404:
+            return "This calendar is no longer available to the service."
+        if exc.status in (401, 403):
+            return "Google refused access to this calendar."
+        return f"Google answered with an error ({exc.status} {exc.reason}); will try again."
+    return "The sync failed unexpectedly; the next cycle tries again."
+
+
+def record_error(database: Database, calendar_id: int, exc: Exception, now: datetime) -> str:
+    words = error_words(exc)
+    with database.transaction() as session:
+        calendar = session.get(CalendarRow, calendar_id)
+        if calendar is not None:
+            calendar.last_error = words
+            calendar.last_error_at = now
+    status = getattr(exc, "status", "-")
+    reason = getattr(exc, "reason", "-")
+    # Only the class and Google's codes: messages may quote addresses or titles.
+    log.warning(
+        "calendar %s: sync failed: %s %s %s", calendar_id, type(exc).__name__, status, reason
+    )
+    return words
+
+
+def sync_calendar_safely(
+    database: Database,
+    apis: GoogleApis,
+    calendar_id: int,
+    now: datetime,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncResult:
+    """:func:`sync_calendar`, with any failure but lost access recorded on the calendar.
+
+    :raises ReauthorizationNeeded: the grant is gone (the caller pauses the therapist).
+    """
+    try:
+        return sync_calendar(database, apis, calendar_id, now, sleep=sleep)
+    except ReauthorizationNeeded:
+        raise
+    except Exception as exc:  # one calendar's failure must not stop the others
+        return SyncResult(
+            calendar_id, False, 0, 0, error=record_error(database, calendar_id, exc, now)
+        )
+
+
+def _due(calendar: CalendarRow, now: datetime, interval: timedelta) -> bool:
+    return calendar.last_sync_at is None or calendar.last_sync_at <= now - interval
+
+
+def sync_all(
+    app: Flask,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Sync every connected therapist's due calendars and keep their channels; report lines.
+
+    With ``dry_run`` nothing is called or written: the lines say what would be done.
+    """
+    database: Database = app.extensions["database"]
+    with database.transaction() as session:
+        therapist_ids = list(
+            session.scalars(
+                select(GoogleConnection.therapist_id)
+                .where(GoogleConnection.status == "active")
+                .order_by(GoogleConnection.therapist_id)
+            )
+        )
+    lines: list[str] = []
+    for therapist_id in therapist_ids:
+        try:
+            lines.extend(sync_therapist(app, therapist_id, now=now, dry_run=dry_run, sleep=sleep))
+        except ReauthorizationNeeded:
+            app.extensions["connections"].mark_needs_reauth(
+                therapist_id,
+                "Google no longer accepts this connection. Please connect again; "
+                "nothing has been lost.",
+            )
+            lines.append(f"therapist {therapist_id}: paused until Google access is renewed")
+        except Exception as exc:  # one therapist's failure must not stop the others
+            log.error("therapist %s: sync failed: %s", therapist_id, type(exc).__name__)
+            with database.transaction() as session:
+                for calendar in _selected(session, therapist_id):
+                    calendar.last_error = error_words(exc)
+                    calendar.last_error_at = now
+            lines.append(f"therapist {therapist_id}: not synced ({error_words(exc)})")
+    return lines
+
+
+def _selected(session: Session, therapist_id: int) -> list[CalendarRow]:
+    return list(
+        session.scalars(
+            select(CalendarRow)
+            .where(
+                CalendarRow.therapist_id == therapist_id,
+                CalendarRow.selected.is_(True),
+                CalendarRow.gone_at.is_(None),
+            )
+            .order_by(CalendarRow.id)
+        )
+    )
+
+
+def sync_therapist(
+    app: Flask,
+    therapist_id: int,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """One therapist's share of a cycle: calendar list, due calendars, push channels.
+
+    :raises ReauthorizationNeeded: the grant is gone.
+    """
+    from . import push
+
+    database: Database = app.extensions["database"]
+    interval = timedelta(seconds=int(app.config["POLL_INTERVAL_SECONDS"]))
+    with database.transaction() as session:
+        known = list(
+            session.scalars(select(CalendarRow).where(CalendarRow.therapist_id == therapist_id))
+        )
+        list_due = not known or any(_due(c, now, interval) for c in known if c.selected)
+    prefix = f"therapist {therapist_id}"
+    if dry_run:
+        lines = [f"{prefix}: would refresh the calendar list"] if list_due else []
+        with database.transaction() as session:
+            for calendar in _selected(session, therapist_id):
+                if calendar.sync_requested_at is not None:
+                    lines.append(f"{prefix}: would sync calendar {calendar.id} (push request)")
+                elif _due(calendar, now, interval):
+                    lines.append(f"{prefix}: would sync calendar {calendar.id} (poll)")
+        lines.extend(push.plan_channels(app, therapist_id, now))
+        return lines
+    keeper = app.extensions["connections"]
+    apis: GoogleApis = keeper.apis(therapist_id, now)
+    lines = []
+    if list_due:
+        try:
+            count = refresh_calendar_list(
+                database, apis, therapist_id, keeper.granted_scopes(therapist_id), now, sleep=sleep
+            )
+            lines.append(f"{prefix}: {count} calendar(s) on the list")
+        except GoogleApiError as exc:
+            log.warning("therapist %s: calendar list failed: %s", therapist_id, exc.reason)
+            lines.append(f"{prefix}: calendar list not refreshed ({error_words(exc)})")
+    with database.transaction() as session:
+        due = [
+            c.id
+            for c in _selected(session, therapist_id)
+            if c.sync_requested_at is not None or _due(c, now, interval)
+        ]
+    for calendar_id in due:
+        result = sync_calendar_safely(database, apis, calendar_id, now, sleep=sleep)
+        lines.append(f"{prefix}: {result.line()}")
+    lines.extend(push.maintain_channels(app, apis, therapist_id, now, sleep=sleep))
+    return lines

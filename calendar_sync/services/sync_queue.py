@@ -1,0 +1,105 @@
+"""A coalescing in-process queue: a burst of push notifications becomes one sync.
+
+Google may send many notifications for one change (and one per change in a busy calendar).
+A job already waiting absorbs new requests for the same key, so at most one run is waiting
+and one running per calendar. The queue lives in memory: what it holds is also written to
+the database (``calendars.sync_requested_at``), so the polling cycle picks requests up if
+the process dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Flask, Any], None]
+
+
+class CoalescingQueue:
+    """Pending keys in arrival order, worked off by one daemon thread started on first use."""
+
+    def __init__(self, app: Flask, handler: Handler) -> None:
+        self._app = app
+        self._handler = handler
+        self._lock = threading.Condition()
+        self._pending: dict[Hashable, None] = {}
+        self._running: Hashable | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def request(self, key: Hashable) -> bool:
+        """Ask for a run for ``key``; False (and nothing queued) when one is already waiting."""
+        with self._lock:
+            if self._closed or key in self._pending:
+                return False
+            self._pending[key] = None
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name="calendar-sync-queue", daemon=True
+                )
+                self._thread.start()
+            self._lock.notify_all()
+            return True
+
+    def pending(self) -> list[Hashable]:
+        with self._lock:
+            return list(self._pending)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is waiting or running; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: not self._pending and self._running is None, timeout=timeout
+            )
+
+    def close(self) -> None:
+        """Finish the job in hand, drop the rest, and let the worker end."""
+        with self._lock:
+            self._closed = True
+            self._pending.clear()
+            self._lock.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(lambda: self._pending or self._closed)
+                if self._closed:
+                    return
+                key = next(iter(self._pending))
+                del self._pending[key]
+                self._running = key
+            try:
+                self._handler(self._app, key)
+            except Exception as exc:  # the worker must outlive any one job
+                log.error("queued job failed: %s", type(exc).__name__)
+            finally:
+                with self._lock:
+                    self._running = None
+                    self._lock.notify_all()
+
+
+def queue_for(app: Flask) -> CoalescingQueue:
+    """The app's queue, created on first use (its handler runs syncs and channel stops)."""
+    queue = app.extensions.get("sync_queue")
+    if queue is None:
+        from .push import run_queued_job
+
+        with _CREATE_LOCK:
+            queue = app.extensions.get("sync_queue")
+            if queue is None:
+                queue = CoalescingQueue(app, run_queued_job)
+                app.extensions["sync_queue"] = queue
+    assert isinstance(queue, CoalescingQueue)
+    return queue
+
+
+_CREATE_LOCK = threading.Lock()
