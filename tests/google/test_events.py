@@ -1,0 +1,132 @@
+"""Google's event JSON becomes plain values; the pagination loop fetches every page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from calendar_sync.google.client import GoogleApis
+from calendar_sync.google.events import list_events, parse_event
+from calendar_sync.google.oauth import CALENDAR_EVENTS
+from calendar_sync.sandbox.testing import RunningSandbox
+
+THERAPIST = "dr.haddad@example.test"
+
+
+def test_a_timed_event_is_kept_in_absolute_utc_across_dst() -> None:
+    # 30 March 2026 is British Summer Time: 09:00 in London is 08:00 UTC.
+    event = parse_event(
+        {
+            "id": "abc123",
+            "status": "confirmed",
+            "summary": "SP",
+            "start": {"dateTime": "2026-03-30T09:00:00+01:00", "timeZone": "Europe/London"},
+            "end": {"dateTime": "2026-03-30T09:50:00+01:00", "timeZone": "Europe/London"},
+            "updated": "2026-03-20T10:00:00.000Z",
+            "colorId": "11",
+        },
+        "UTC",
+    )
+    assert event.start == datetime(2026, 3, 30, 8, 0, tzinfo=UTC)
+    assert event.start.astimezone(ZoneInfo("Europe/London")).hour == 9
+    assert event.time_zone == "Europe/London"
+    assert event.updated == datetime(2026, 3, 20, 10, 0, tzinfo=UTC)
+    assert (event.color_id, event.all_day, event.cancelled) == ("11", False, False)
+
+
+def test_an_all_day_event_starts_at_midnight_in_the_calendar_zone() -> None:
+    event = parse_event(
+        {"id": "day1", "start": {"date": "2026-07-01"}, "end": {"date": "2026-07-02"}},
+        "Europe/London",
+    )
+    assert event.all_day
+    assert event.start == datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
+
+
+def test_a_cancelled_instance_may_carry_only_its_ids() -> None:
+    event = parse_event(
+        {
+            "id": "series_20260406T080000Z",
+            "status": "cancelled",
+            "recurringEventId": "series",
+            "originalStartTime": {"dateTime": "2026-04-06T09:00:00+01:00"},
+        },
+        "Europe/London",
+    )
+    assert event.cancelled and event.start is None
+    assert event.recurring_event_id == "series"
+    assert event.original_start == datetime(2026, 4, 6, 8, 0, tzinfo=UTC)
+
+
+def test_attendees_tell_the_owner_patients_and_rooms_apart() -> None:
+    event = parse_event(
+        {
+            "id": "e1",
+            "start": {"dateTime": "2026-03-30T09:00:00Z"},
+            "end": {"dateTime": "2026-03-30T10:00:00Z"},
+            "organizer": {"email": "dr.haddad@example.test", "self": True},
+            "attendees": [
+                {"email": "dr.haddad@example.test", "self": True, "responseStatus": "declined"},
+                {"email": "pat@example.test", "responseStatus": "accepted"},
+                {"email": "room-2@example.test", "resource": True},
+            ],
+        },
+        "UTC",
+    )
+    assert event.my_response == "declined"
+    assert [a.email for a in event.others] == ["pat@example.test"]
+    assert event.others[0].response == "accepted"
+    assert event.organizer_is_self
+
+
+def test_an_invitation_from_someone_else_is_not_organised_by_the_owner() -> None:
+    event = parse_event(
+        {
+            "id": "e2",
+            "start": {"dateTime": "2026-03-30T09:00:00Z"},
+            "end": {"dateTime": "2026-03-30T10:00:00Z"},
+            "organizer": {"email": "colleague@example.test"},
+        },
+        "UTC",
+    )
+    assert not event.organizer_is_self
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    running = RunningSandbox()
+    yield running
+    running.stop()
+
+
+def test_every_page_is_fetched_and_the_last_gives_the_sync_token(
+    sandbox: RunningSandbox,
+) -> None:
+    apis = GoogleApis(sandbox.credentials(THERAPIST, [CALENDAR_EVENTS]), sandbox.url)
+    for day in range(1, 8):
+        sandbox.control(
+            "POST",
+            f"calendar/{THERAPIST}/events",
+            {
+                "summary": f"Session {day}",
+                "start": {"dateTime": f"2026-05-0{day}T10:00:00Z"},
+                "end": {"dateTime": f"2026-05-0{day}T11:00:00Z"},
+            },
+        )
+
+    listing = list_events(
+        apis.calendar,
+        THERAPIST,
+        time_min=datetime(2026, 4, 1, tzinfo=UTC),
+        time_max=datetime(2026, 6, 1, tzinfo=UTC),
+        page_size=3,
+    )
+
+    assert listing.pages == 3
+    assert len({e.event_id for e in listing.events}) == 7
+    assert listing.next_sync_token
+    changes = list_events(apis.calendar, THERAPIST, sync_token=listing.next_sync_token)
+    assert changes.events == [] and changes.next_sync_token
