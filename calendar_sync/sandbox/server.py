@@ -29,12 +29,48 @@ class _QuietHandler(WSGIRequestHandler):
             log.debug("sandbox server error while handling a request")
 
 
+class _InFlight:
+    """WSGI middleware counting requests still being handled, so a stop can wait for them.
+
+    The client has its answer before the handling thread has finished its own clean-up
+    (closing the response, returning database connections); stopping in between would
+    leave that work running against resources the caller is about to tear down.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.count = 0
+        self.idle = threading.Condition()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        with self.idle:
+            self.count += 1
+        try:
+            iterable = self.app(environ, start_response)
+            try:
+                yield from iterable
+            finally:
+                # WSGI: the server must close what the app returned (Flask's teardown).
+                close = getattr(iterable, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            with self.idle:
+                self.count -= 1
+                self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: self.count == 0, timeout=timeout)
+
+
 class SandboxServer:
     """A running threaded WSGI server; ``url`` ends with a slash, ``stop()`` shuts it down."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._in_flight = _InFlight(app)
         self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler
+            host, port, self._in_flight, threaded=True, request_handler=_QuietHandler
         )
         self.host = host
         self.port = self._server.server_port
@@ -46,6 +82,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         self._server.shutdown()
+        self._in_flight.wait_idle(timeout=10)
         self._server.server_close()
         self._thread.join(timeout=5)
 
