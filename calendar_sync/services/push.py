@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..config import is_loopback
 from ..google import GoogleApiError
@@ -37,8 +37,8 @@ WEBHOOK_PATH = "/webhooks/google/calendar"
 CHANNEL_LIFETIME = timedelta(days=7)
 # A channel expiring sooner than this is replaced at the next cycle.
 RENEWAL_MARGIN = timedelta(hours=24)
-# A channel recorded but never confirmed (the process died during events.watch) is ours to
-# stop once this old; younger, its confirmation may still be on its way.
+# A channel recorded but never confirmed (the process died during events.watch) is stopped
+# by the cycle once this old; younger, its confirmation may still be on its way.
 PENDING_GRACE = timedelta(minutes=5)
 
 
@@ -195,15 +195,17 @@ def open_channel(
     with database.transaction() as session:
         record = session.get(PushChannel, channel_id)
         assert record is not None
+        # Confirmation is what sets the expiry: a channel without one is still pending.
+        expires_at = channel.expires_at or now + CHANNEL_LIFETIME
         record.resource_id = channel.resource_id
-        record.expires_at = channel.expires_at
+        record.expires_at = expires_at
         calendar = session.get(CalendarRow, calendar_id)
         assert calendar is not None
         renewed = calendar.channel_id is not None
         calendar.channel_id = channel_id
         calendar.channel_token_hash = hash_token(token)
         calendar.channel_resource_id = channel.resource_id
-        calendar.channel_expires_at = channel.expires_at
+        calendar.channel_expires_at = expires_at
         calendar.watch_problem = None
         calendar.watch_attempted_at = now
     return f"calendar {calendar_id}: channel {'renewed' if renewed else 'opened'}"
@@ -250,6 +252,11 @@ def stop_old_channels(
                 PushChannel.stopped_at.is_(None),
                 PushChannel.resource_id.is_not(None),
                 PushChannel.id.not_in(current),
+                # Unconfirmed channels get time for their watch call to finish.
+                or_(
+                    PushChannel.expires_at.is_not(None),
+                    PushChannel.created_at <= now - PENDING_GRACE,
+                ),
             )
         ).all()
     stopped = 0
@@ -305,11 +312,13 @@ def receive(app: Flask, notification: Notification, now: datetime) -> int:
                 return 404
             if not token_matches(record.token_hash, notification.token):
                 return 403
-            confirmed = record.resource_id is not None
-            young = record.created_at > now - PENDING_GRACE
-            resource_id = record.resource_id or notification.resource_id
-            if record.stopped_at is None and resource_id and (confirmed or not young):
-                queue_for(app).request(("stop", record.id, resource_id))
+            if record.stopped_at is None and record.expires_at is not None:
+                # A confirmed channel that was replaced: ours, and no longer wanted.
+                queue_for(app).request(("stop", record.id, str(record.resource_id)))
+            elif record.stopped_at is None and record.resource_id is None:
+                # Not confirmed yet (its watch call may still be answering, or its process
+                # died): keep the resource id so the cycle can stop it if it stays orphaned.
+                record.resource_id = notification.resource_id
             return 200
     if notification.state == "sync" or not wanted:
         return 200
