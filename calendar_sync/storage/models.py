@@ -316,3 +316,74 @@ class FeeEntry(Base):
     reason: Mapped[str] = mapped_column(Text(), default="")
     session_start: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EmailTemplateOverride(Base):
+    """One part (subject, text or html) of an email template as the therapist edited it.
+
+    Checked against the sample context when saved (``mail.template_store.save``); no row
+    means the shipped default.
+    """
+
+    __tablename__ = "email_templates"
+    __table_args__ = (UniqueConstraint("therapist_id", "name", "part"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapists.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    part: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(Text())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """One email to send exactly once, rendered when it was decided (the exact text shown).
+
+    ``key`` is the idempotency key of the action that caused it. ``status`` moves
+    pending -> claimed -> sending -> sent | unknown | failed, or held / cancelled by the
+    therapist (see ``services.outbox``). ``last_error`` is plain words, never personal data.
+    """
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    # The template name, e.g. "first_checkin".
+    kind: Mapped[str] = mapped_column(String(64))
+    # patient | therapist
+    recipient_role: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text())
+    text: Mapped[str] = mapped_column(Text())
+    html: Mapped[str] = mapped_column(Text())
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    provider_message_id: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DevMail(Base):
+    """A message the ``dev`` mail backend kept instead of sending (shown on the dashboard)."""
+
+    __tablename__ = "dev_mail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    # The outbox key: a second copy of one message cannot be stored.
+    outbox_key: Mapped[str] = mapped_column(String(255), unique=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text())
+    # The whole MIME message, as it would have gone out.
+    raw: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
