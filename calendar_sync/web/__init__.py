@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, csrf, dashboard, home, security, webhooks
+from . import auth, csrf, dashboard, home, marks, security, webhooks
 
 
 def register(app: Flask) -> None:
@@ -14,5 +14,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(marks.bp)
     # make url_for("index") == url_for("home.index")
     app.add_url_rule("/", endpoint="index")

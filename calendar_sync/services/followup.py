@@ -1,0 +1,328 @@
+"""Turning decisions into what patients and therapists receive, each exactly once.
+
+For every therapist the cycle loads the sessions, marks, patients and policy, asks the
+domain what is due (``decide``), and for each action whose idempotency key is new records
+the action together with its effects (outbox messages, a reschedule proposal, a fee) in one
+transaction: a crash leaves either all of them or none, and the next cycle redoes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ..domain.decide import assess, decide
+from ..domain.decisions import Decision, Delivery, PlannedAction
+from ..domain.marks import Mark
+from ..domain.patients import Patient as DomainPatient
+from ..domain.policy import ActionKind
+from ..domain.sessions import Session
+from ..storage import Database
+from ..storage.models import (
+    CalendarEventRow,
+    CalendarRow,
+    FeeEntry,
+    FollowUpAction,
+    GoogleConnection,
+    Patient,
+    Therapist,
+)
+from .event_store import as_session
+from .marks import stored_marks
+from .settings import TherapistSettings, load_settings
+
+log = logging.getLogger(__name__)
+
+_PATIENT_EMAIL_KINDS = frozenset(
+    {ActionKind.EMAIL_CHECKIN, ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY}
+)
+
+
+@dataclass
+class Inputs:
+    """Everything ``decide`` needs for one therapist, plus what the effects need."""
+
+    therapist: Therapist
+    settings: TherapistSettings
+    connected_at: datetime
+    zone: ZoneInfo
+    sessions: list[Session]
+    marks: list[Mark]
+    patients: dict[str, DomainPatient]
+    patient_rows: dict[str, Patient]
+    event_rows: dict[tuple[str, str], CalendarEventRow]
+
+
+def patient_key(patient_id: int) -> str:
+    """The opaque key the domain and reports use for a patient (no name, no address)."""
+    return f"P{patient_id}"
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def link_patients(db: DbSession, therapist_id: int, now: datetime) -> None:
+    """Give every invited patient a directory entry, so settings (opt-out, fees) apply."""
+    rows = db.scalars(
+        select(CalendarEventRow)
+        .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+        .where(
+            CalendarRow.therapist_id == therapist_id,
+            CalendarEventRow.is_session.is_(True),
+            CalendarEventRow.patient_id.is_(None),
+            CalendarEventRow.patient_email.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return
+    known = {
+        (p.email or "").lower(): p
+        for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id))
+    }
+    for row in rows:
+        email = (row.patient_email or "").lower()
+        patient = known.get(email)
+        if patient is None:
+            patient = Patient(
+                therapist_id=therapist_id,
+                name="",
+                email=email,
+                do_not_email=False,
+                fee_exempt=False,
+                fee_exempt_reason="",
+                created_at=now,
+            )
+            db.add(patient)
+            db.flush()
+            known[email] = patient
+        row.patient_id = patient.id
+
+
+def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | None:
+    """The therapist's recent sessions as the domain sees them; None when not connected."""
+    therapist = db.get(Therapist, therapist_id)
+    connection = db.scalar(
+        select(GoogleConnection).where(GoogleConnection.therapist_id == therapist_id)
+    )
+    if therapist is None or connection is None:
+        return None
+    settings = load_settings(db, therapist_id)
+    policy = settings.policy
+    zone = _zone(therapist.time_zone)
+    # Far enough back to count every miss on the ladder of a session still being acted on.
+    since = now - policy.rolling_window - policy.late_bound - timedelta(days=2)
+    found = db.execute(
+        select(CalendarEventRow, CalendarRow)
+        .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+        .where(
+            CalendarRow.therapist_id == therapist_id,
+            CalendarRow.selected.is_(True),
+            CalendarEventRow.is_session.is_(True),
+            CalendarEventRow.start >= since,
+            CalendarEventRow.start <= now,
+        )
+    ).all()
+    patient_rows = {
+        patient_key(p.id): p
+        for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id))
+    }
+    sessions: list[Session] = []
+    event_rows: dict[tuple[str, str], CalendarEventRow] = {}
+    for row, calendar in found:
+        # Our own proposals become sessions only once the patient accepts them.
+        if row.created_by_service and row.patient_response != "accepted":
+            continue
+        try:
+            session = as_session(row, calendar, zone)
+        except ValueError:
+            log.warning("therapist %s: an event without usable times was skipped", therapist_id)
+            continue
+        key = patient_key(row.patient_id) if row.patient_id is not None else None
+        session = replace(session, patient_key=key)
+        if session.ref in event_rows:
+            continue
+        event_rows[session.ref] = row
+        sessions.append(session)
+    refs = set(event_rows)
+    marks = [mark for mark in stored_marks(db, therapist_id) if mark.ref in refs]
+    patients = {
+        key: DomainPatient(
+            key=key,
+            do_not_email=row.do_not_email,
+            fee_exempt=row.fee_exempt,
+            fee_exempt_reason=row.fee_exempt_reason,
+        )
+        for key, row in patient_rows.items()
+    }
+    return Inputs(
+        therapist,
+        settings,
+        connection.connected_at,
+        zone,
+        sessions,
+        marks,
+        patients,
+        patient_rows,
+        event_rows,
+    )
+
+
+def pending(db: DbSession, decisions: list[Decision]) -> list[tuple[Decision, list[PlannedAction]]]:
+    """Each decision with the actions not yet recorded (by idempotency key)."""
+    keys = [action.idempotency_key for d in decisions for action in d.actions]
+    done: set[str] = set()
+    for offset in range(0, len(keys), 500):
+        done.update(
+            db.scalars(
+                select(FollowUpAction.key).where(
+                    FollowUpAction.key.in_(keys[offset : offset + 500])
+                )
+            )
+        )
+    result = []
+    for decision in decisions:
+        new = [a for a in decision.actions if a.idempotency_key not in done]
+        if new:
+            result.append((decision, new))
+    return result
+
+
+def follow_up_therapist(
+    app: Flask, therapist_id: int, *, now: datetime, dry_run: bool
+) -> list[str]:
+    """Decide and record what is due for one therapist; lines in plain words for the report."""
+    database: Database = app.extensions["database"]
+    with database.transaction() as db:
+        if not dry_run:
+            link_patients(db, therapist_id, now)
+        inputs = load_inputs(db, therapist_id, now)
+        if inputs is None:
+            return []
+        decisions = decide(
+            inputs.sessions,
+            inputs.marks,
+            inputs.patients,
+            inputs.settings.policy,
+            inputs.connected_at,
+            now,
+        )
+        due = pending(db, decisions)
+    if dry_run:
+        return [f"therapist {therapist_id}: would act: {d.explanation}" for d, _ in due]
+    from .effects import Effects
+
+    effects = Effects(app, inputs, now)
+    lines: list[str] = []
+    reminders: list[tuple[Decision, PlannedAction]] = []
+    for decision, actions in due:
+        reminders += [
+            (decision, a) for a in actions if a.kind is ActionKind.REMIND_THERAPIST_TO_MARK
+        ]
+        rest = [a for a in actions if a.kind is not ActionKind.REMIND_THERAPIST_TO_MARK]
+        if rest:
+            lines.append(effects.apply(decision, rest))
+    if reminders:
+        lines.append(effects.remind_to_mark(reminders))
+    return [f"therapist {therapist_id}: {line}" for line in lines if line]
+
+
+def follow_up_all(app: Flask, *, now: datetime, dry_run: bool) -> list[str]:
+    """Follow up for every connected therapist; one failure never stops the others."""
+    database: Database = app.extensions["database"]
+    with database.transaction() as db:
+        ids = list(
+            db.scalars(
+                select(GoogleConnection.therapist_id).where(GoogleConnection.status == "active")
+            )
+        )
+    lines: list[str] = []
+    for therapist_id in ids:
+        try:
+            lines += follow_up_therapist(app, therapist_id, now=now, dry_run=dry_run)
+        except Exception:
+            log.exception("therapist %s: follow-up failed; will retry next cycle", therapist_id)
+            lines.append(f"therapist {therapist_id}: follow-up failed, retried next cycle")
+    return lines
+
+
+def record_actions(
+    db: DbSession, inputs: Inputs, decision: Decision, actions: list[PlannedAction], now: datetime
+) -> None:
+    row = inputs.event_rows[decision.session.ref]
+    for action in actions:
+        db.add(
+            FollowUpAction(
+                therapist_id=inputs.therapist.id,
+                key=action.idempotency_key,
+                kind=action.kind.value,
+                calendar_id=decision.session.calendar_id,
+                event_id=decision.session.event_id,
+                patient_id=row.patient_id,
+                outcome=decision.outcome.value,
+                step=decision.step,
+                delivery=action.delivery.value,
+                status="offered" if action.delivery is Delivery.OFFER_TO_THERAPIST else "queued",
+                explanation=decision.explanation,
+                due_at=action.due_at,
+                created_at=now,
+            )
+        )
+    db.flush()
+
+
+def record_fee(db: DbSession, inputs: Inputs, decision: Decision, now: datetime) -> None:
+    if decision.fee is None or decision.session.patient_key is None:
+        return
+    row = inputs.event_rows[decision.session.ref]
+    db.add(
+        FeeEntry(
+            therapist_id=inputs.therapist.id,
+            patient_id=row.patient_id,
+            patient_key=decision.session.patient_key,
+            calendar_id=decision.session.calendar_id,
+            event_id=decision.session.event_id,
+            kind="charge",
+            minor_units=decision.fee.minor_units,
+            currency=decision.fee.currency,
+            reason=decision.outcome.label,
+            session_start=decision.session.start,
+            created_at=now,
+        )
+    )
+
+
+def history_for(inputs: Inputs, key: str, now: datetime) -> list[tuple[Session, str]]:
+    """The patient's recent sessions, newest first, with their outcome in words."""
+    from .compose import OUTCOME_WORDS
+
+    by_ref: dict[tuple[str, str], list[Mark]] = defaultdict(list)
+    for mark in inputs.marks:
+        by_ref[mark.ref].append(mark)
+    mine = sorted(
+        (s for s in inputs.sessions if s.patient_key == key), key=lambda s: s.start, reverse=True
+    )
+    policy = inputs.settings.policy
+    return [
+        (
+            s,
+            OUTCOME_WORDS[assess(s, by_ref[s.ref], policy, inputs.connected_at, now).outcome],
+        )
+        for s in mine[:8]
+    ]
+
+
+def digest_key(actions: list[PlannedAction]) -> str:
+    joined = "\n".join(sorted(a.idempotency_key for a in actions))
+    return "unmarked_reminder:" + hashlib.sha256(joined.encode()).hexdigest()[:32]

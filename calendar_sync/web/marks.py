@@ -1,0 +1,122 @@
+"""Marking sessions: from the dashboard, and from the one-click links in reminder emails.
+
+A link opens a page with a single button rather than marking on the GET itself: mail
+scanners open links to check them, and must not mark sessions by doing so.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..domain.marks import MarkSource
+from ..domain.outcomes import Outcome
+from ..services.compose import when_words
+from ..services.marks import MARKABLE, InvalidMarkLink, MarkRequest, read_mark_link, record_mark
+from ..storage import Database
+from ..storage.models import CalendarEventRow, CalendarRow, Therapist
+from . import csrf
+from .auth import login_required, require_therapist
+
+bp = Blueprint("marks", __name__)
+
+
+def _database() -> Database:
+    database: Database = current_app.extensions["database"]
+    return database
+
+
+def _event(therapist_id: int, calendar_id: str, event_id: str) -> CalendarEventRow | None:
+    """The therapist's own session, or None: nobody marks another therapist's sessions."""
+    with _database().transaction() as db:
+        return db.scalar(
+            select(CalendarEventRow)
+            .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+            .where(
+                CalendarRow.therapist_id == therapist_id,
+                CalendarRow.google_calendar_id == calendar_id,
+                CalendarEventRow.event_id == event_id,
+            )
+        )
+
+
+def _when(row: CalendarEventRow, therapist: Therapist) -> str:
+    from .dashboard import therapist_zone
+
+    return when_words(row.start, therapist_zone(therapist)) if row.start else "an unknown time"
+
+
+@bp.post("/sessions/mark")
+@login_required
+def mark_from_dashboard() -> Response:
+    therapist = require_therapist()
+    try:
+        outcome = Outcome(request.form.get("outcome", ""))
+    except ValueError:
+        abort(400, description="Unknown mark.")
+    if outcome not in MARKABLE and outcome is not Outcome.UNMARKED:
+        abort(400, description="Unknown mark.")
+    calendar_id = request.form.get("calendar_id", "")
+    event_id = request.form.get("event_id", "")
+    row = _event(therapist.id, calendar_id, event_id)
+    if row is None:
+        abort(404)
+    with _database().transaction() as db:
+        record_mark(
+            db,
+            therapist_id=therapist.id,
+            calendar_id=calendar_id,
+            event_id=event_id,
+            outcome=outcome,
+            source=MarkSource.DASHBOARD,
+            now=datetime.now(UTC),
+        )
+    label = MARKABLE.get(outcome, "unmarked")
+    flash(f"Session on {_when(row, therapist)} marked: {label}.", "info")
+    return redirect(request.form.get("next") or url_for("dashboard.index"))
+
+
+def _read(token: str) -> tuple[MarkRequest, CalendarEventRow, Therapist]:
+    try:
+        wanted = read_mark_link(current_app.config["SECRET_KEY"], token, datetime.now(UTC))
+    except InvalidMarkLink as exc:
+        abort(410 if exc.expired else 400, description="This link is not valid any more.")
+    with _database().transaction() as db:
+        therapist = db.get(Therapist, wanted.therapist_id)
+    row = _event(wanted.therapist_id, wanted.calendar_id, wanted.event_id)
+    if therapist is None or row is None:
+        abort(404)
+    return wanted, row, therapist
+
+
+@bp.get("/m/<token>")
+def confirm_link_mark(token: str) -> str:
+    wanted, row, therapist = _read(token)
+    return render_template(
+        "marks/confirm.html",
+        token=token,
+        when=_when(row, therapist),
+        label=MARKABLE[wanted.outcome],
+    )
+
+
+@bp.post("/m/<token>")
+@csrf.exempt  # the signed token is the credential, and it names exactly one mark
+def mark_from_link(token: str) -> str:
+    wanted, row, therapist = _read(token)
+    with _database().transaction() as db:
+        record_mark(
+            db,
+            therapist_id=therapist.id,
+            calendar_id=wanted.calendar_id,
+            event_id=wanted.event_id,
+            outcome=wanted.outcome,
+            source=MarkSource.LINK,
+            now=datetime.now(UTC),
+        )
+    return render_template(
+        "marks/done.html", when=_when(row, therapist), label=MARKABLE[wanted.outcome]
+    )
