@@ -387,3 +387,101 @@ class DevMail(Base):
     # The whole MIME message, as it would have gone out.
     raw: Mapped[str] = mapped_column(Text())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RescheduleProposal(Base):
+    """One new time offered in the calendar for a missed session: one row per attempt.
+
+    ``key`` is the follow-up action's idempotency key; ``event_id`` (our event in
+    ``calendar_id``) is derived from it and ``attempt``, so a retry can never create a second
+    event. ``alternatives_json`` lists the other slots offered (``[{"start", "end"}]``).
+    ``last_error`` is plain words for the dashboard, never personal data.
+    """
+
+    __tablename__ = "reschedule_proposals"
+    __table_args__ = (
+        UniqueConstraint("therapist_id", "key", "attempt"),
+        UniqueConstraint("calendar_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(ForeignKey("therapists.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(128))
+    missed_calendar_id: Mapped[str] = mapped_column(String(1024))
+    missed_event_id: Mapped[str] = mapped_column(String(1024))
+    # The missed session's time: the length to offer and the patient's usual day and hour.
+    missed_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    missed_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    patient_email: Mapped[str] = mapped_column(String(320))
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    # planned | proposed | accepted | declined | exhausted | expired | withdrawn | no_slot
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    slot_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    slot_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    alternatives_json: Mapped[str] = mapped_column(Text(), default="[]")
+    answer_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text())
+
+
+class TherapistNotice(Base):
+    """Something the therapist should know, shown on the dashboard until read.
+
+    ``text`` is plain words without patient names: a session is named by its date and time.
+    """
+
+    __tablename__ = "therapist_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PatientLink(Base):
+    """A single-use link sent to a patient; the signed token carries only ``id``."""
+
+    __tablename__ = "patient_links"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    # choose_time | barrier_survey | will_get_in_touch
+    purpose: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BarrierAnswer(Base):
+    """What got in the way, as the patient answered on their page.
+
+    ``reasons`` is a comma-separated list of fixed codes (transport, cost, work_or_childcare,
+    health, forgot, other); ``other_text`` is the patient's own words, shown only to the
+    therapist and never logged.
+    """
+
+    __tablename__ = "barrier_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    link_id: Mapped[str] = mapped_column(
+        ForeignKey("patient_links.id", ondelete="CASCADE"), unique=True
+    )
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    reasons: Mapped[str] = mapped_column(String(255), default="")
+    other_text: Mapped[str] = mapped_column(Text(), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,240 @@
+"""Single-use links sent to patients, and the answers that come back through them.
+
+A link is a row in ``patient_links`` with a random opaque id; the URL carries that id
+signed with the app's ``SECRET_KEY`` and a salt per purpose (itsdangerous), and nothing
+else: no name, address or session in the token. A link expires (``PATIENT_LINK_DAYS``,
+14 days by default) and works once: :func:`claim` marks it used in the same transaction as
+its effect, so a second submission finds it used and changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..storage.models import BarrierAnswer, CalendarEventRow, CalendarRow, PatientLink
+
+CHOOSE_TIME = "choose_time"
+BARRIER_SURVEY = "barrier_survey"
+WILL_GET_IN_TOUCH = "will_get_in_touch"
+PURPOSES = (CHOOSE_TIME, BARRIER_SURVEY, WILL_GET_IN_TOUCH)
+
+#: The answers the barrier survey offers, in the patient's words.
+BARRIERS: dict[str, str] = {
+    "transport": "Getting there (transport)",
+    "cost": "The cost",
+    "work_or_childcare": "Work or childcare",
+    "health": "Feeling unwell",
+    "forgot": "I forgot",
+    "other": "Something else",
+}
+
+DEFAULT_LINK_DAYS = 14
+_SALT = "calendar-sync.patient-link."
+
+
+class LinkStatus(Enum):
+    """What a presented token turned out to be."""
+
+    VALID = "valid"
+    TAMPERED = "tampered"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    status: LinkStatus
+    link: PatientLink | None = None
+
+
+@dataclass(frozen=True)
+class PatientAnswer:
+    """An answer a patient gave through a link, as the dashboard shows it."""
+
+    kind: str
+    calendar_id: str
+    event_id: str
+    session_start: datetime | None
+    reasons: tuple[str, ...]
+    other_text: str
+    answered_at: datetime
+
+
+def _config(config: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return config if config is not None else current_app.config
+
+
+def _serializer(config: Mapping[str, Any], purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(str(config["SECRET_KEY"]), salt=_SALT + purpose)
+
+
+def link_lifetime(config: Mapping[str, Any] | None = None) -> timedelta:
+    return timedelta(days=int(_config(config).get("PATIENT_LINK_DAYS", DEFAULT_LINK_DAYS)))
+
+
+def issue_link(
+    db_session: Session,
+    *,
+    therapist_id: int,
+    calendar_id: str,
+    event_id: str,
+    purpose: str,
+    now: datetime,
+    config: Mapping[str, Any] | None = None,
+) -> str:
+    """Record a new link about one session and return its absolute URL (from PUBLIC_URL).
+
+    ``config`` defaults to the current Flask app's.
+
+    :raises ValueError: on an unknown purpose.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown link purpose {purpose!r}")
+    settings = _config(config)
+    link = PatientLink(
+        id=secrets.token_urlsafe(24),
+        therapist_id=therapist_id,
+        calendar_id=calendar_id,
+        event_id=event_id,
+        purpose=purpose,
+        created_at=now,
+        expires_at=now + link_lifetime(settings),
+    )
+    db_session.add(link)
+    db_session.flush()
+    token = _serializer(settings, purpose).dumps(link.id)
+    return f"{str(settings['PUBLIC_URL']).rstrip('/')}/p/{token}"
+
+
+def check_token(
+    db_session: Session, token: str, now: datetime, config: Mapping[str, Any] | None = None
+) -> LinkCheck:
+    """What ``token`` is: valid (with its link), tampered, expired or already used."""
+    settings = _config(config)
+    # The signature's own age is a second line of defence; the row's expiry decides.
+    max_age = int((link_lifetime(settings) + timedelta(days=1)).total_seconds())
+    for purpose in PURPOSES:
+        try:
+            link_id = _serializer(settings, purpose).loads(token, max_age=max_age)
+        except SignatureExpired:
+            return LinkCheck(LinkStatus.EXPIRED)
+        except BadSignature:
+            continue
+        link = db_session.get(PatientLink, str(link_id))
+        if link is None or link.purpose != purpose:
+            return LinkCheck(LinkStatus.TAMPERED)
+        if link.used_at is not None:
+            return LinkCheck(LinkStatus.USED, link)
+        if link.expires_at <= now:
+            return LinkCheck(LinkStatus.EXPIRED, link)
+        return LinkCheck(LinkStatus.VALID, link)
+    return LinkCheck(LinkStatus.TAMPERED)
+
+
+def claim(db_session: Session, link_id: str, now: datetime) -> bool:
+    """Mark the link used; False when it already was (or has expired) — do nothing then."""
+    result = db_session.execute(
+        update(PatientLink)
+        .where(
+            PatientLink.id == link_id,
+            PatientLink.used_at.is_(None),
+            PatientLink.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def release(db_session: Session, link_id: str) -> None:
+    """Make a claimed link usable again (its effect could not be carried out)."""
+    db_session.execute(update(PatientLink).where(PatientLink.id == link_id).values(used_at=None))
+
+
+def record_barriers(
+    db_session: Session, link: PatientLink, reasons: list[str], other_text: str, now: datetime
+) -> None:
+    """Store a barrier survey answer; unknown reason codes are dropped."""
+    chosen = [code for code in BARRIERS if code in set(reasons)]
+    db_session.add(
+        BarrierAnswer(
+            therapist_id=link.therapist_id,
+            link_id=link.id,
+            calendar_id=link.calendar_id,
+            event_id=link.event_id,
+            reasons=",".join(chosen),
+            other_text=other_text.strip()[:2000],
+            created_at=now,
+        )
+    )
+    db_session.flush()
+
+
+def session_start(
+    db_session: Session, therapist_id: int, calendar_id: str, event_id: str
+) -> datetime | None:
+    """When the session a link is about started, from the synced calendar (if known)."""
+    return db_session.scalar(
+        select(CalendarEventRow.start)
+        .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
+        .where(
+            CalendarRow.therapist_id == therapist_id,
+            CalendarRow.google_calendar_id == calendar_id,
+            CalendarEventRow.event_id == event_id,
+        )
+    )
+
+
+def answers_for(db_session: Session, therapist_id: int) -> list[PatientAnswer]:
+    """Every answer patients gave the therapist through links, newest first."""
+    answers: list[PatientAnswer] = []
+    surveys = db_session.scalars(
+        select(BarrierAnswer).where(BarrierAnswer.therapist_id == therapist_id)
+    )
+    for row in surveys:
+        answers.append(
+            PatientAnswer(
+                kind=BARRIER_SURVEY,
+                calendar_id=row.calendar_id,
+                event_id=row.event_id,
+                session_start=session_start(
+                    db_session, therapist_id, row.calendar_id, row.event_id
+                ),
+                reasons=tuple(code for code in row.reasons.split(",") if code),
+                other_text=row.other_text,
+                answered_at=row.created_at,
+            )
+        )
+    used = db_session.scalars(
+        select(PatientLink).where(
+            PatientLink.therapist_id == therapist_id,
+            PatientLink.purpose.in_((CHOOSE_TIME, WILL_GET_IN_TOUCH)),
+            PatientLink.used_at.is_not(None),
+        )
+    )
+    for link in used:
+        assert link.used_at is not None
+        answers.append(
+            PatientAnswer(
+                kind=link.purpose,
+                calendar_id=link.calendar_id,
+                event_id=link.event_id,
+                session_start=session_start(
+                    db_session, therapist_id, link.calendar_id, link.event_id
+                ),
+                reasons=(),
+                other_text="",
+                answered_at=link.used_at,
+            )
+        )
+    answers.sort(key=lambda answer: answer.answered_at, reverse=True)
+    return answers

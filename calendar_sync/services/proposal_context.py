@@ -1,0 +1,219 @@
+"""What one step of a reschedule proposal needs: its row, rules, calendars and busy time.
+
+Also the plain words of the proposal: the invitation's title and description (seen by the
+patient: warm, short, no clinical words) and the notices left for the therapist.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..domain.slots import RescheduleRules, Slot
+from ..domain.times import format_local
+from ..google import GoogleApiError
+from ..google import proposals as google
+from ..google.client import GoogleApis
+from ..storage.models import (
+    CalendarEventRow,
+    CalendarRow,
+    RescheduleProposal,
+    Therapist,
+    TherapistSettingsRow,
+)
+
+PLANNED, PROPOSED, ACCEPTED, DECLINED = "planned", "proposed", "accepted", "declined"
+EXHAUSTED, EXPIRED, WITHDRAWN, NO_SLOT = "exhausted", "expired", "withdrawn", "no_slot"
+OPEN_STATES = (PLANNED, PROPOSED)
+
+Sleep = Callable[[float], None]
+
+
+def proposal_event_id(key: str, attempt: int) -> str:
+    """Our event's id for one attempt: 32 characters of base32hex (Google's alphabet)."""
+    digest = hashlib.sha256(f"{key}\x00{attempt}".encode()).digest()[:20]
+    return base64.b32hexencode(digest).decode().lower()
+
+
+def rules_for(db: Session, therapist_id: int) -> RescheduleRules:
+    """The therapist's reschedule rules: ``policy_json["reschedule"]``, else the defaults."""
+    row = db.get(TherapistSettingsRow, therapist_id)
+    stored = json.loads(row.policy_json or "{}").get("reschedule") if row is not None else None
+    return RescheduleRules.from_json(stored) if isinstance(stored, dict) else RescheduleRules()
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass
+class Context:
+    """One proposal row (detached) and everything around it, loaded in one transaction."""
+
+    app: Flask
+    apis: GoogleApis
+    row: RescheduleProposal
+    rules: RescheduleRules
+    zone: ZoneInfo
+    therapist_name: str
+    calendar_row_id: int | None
+    calendar_ids: list[str]
+    response: str | None
+    synced_cancelled: bool
+    sleep: Sleep
+    blocked: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+    @property
+    def length(self) -> timedelta:
+        """The missed session's length: every time offered is as long."""
+        return self.row.missed_end - self.row.missed_start
+
+    def local(self, moment: datetime) -> str:
+        return format_local(moment, self.zone)
+
+
+def load_context(
+    db: Session, app: Flask, apis: GoogleApis, proposal_id: int, now: datetime, sleep: Sleep
+) -> Context:
+    row = db.get_one(RescheduleProposal, proposal_id)
+    therapist = db.get_one(Therapist, row.therapist_id)
+    calendars = list(
+        db.scalars(
+            select(CalendarRow).where(
+                CalendarRow.therapist_id == row.therapist_id, CalendarRow.gone_at.is_(None)
+            )
+        )
+    )
+    own = next((c for c in calendars if c.google_calendar_id == row.calendar_id), None)
+    synced = None
+    if own is not None:
+        synced = db.scalar(
+            select(CalendarEventRow).where(
+                CalendarEventRow.calendar_id == own.id, CalendarEventRow.event_id == row.event_id
+            )
+        )
+    # The patient's other sessions, and the times they already declined for this miss.
+    blocked = [
+        (start, end)
+        for start, end in db.execute(
+            select(CalendarEventRow.start, CalendarEventRow.end)
+            .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
+            .where(
+                CalendarRow.therapist_id == row.therapist_id,
+                func.lower(CalendarEventRow.patient_email) == row.patient_email.lower(),
+                CalendarEventRow.cancelled_at.is_(None),
+                CalendarEventRow.event_id != row.event_id,
+                CalendarEventRow.end > now,
+            )
+        )
+        if start is not None and end is not None
+    ]
+    blocked += [
+        (start, end)
+        for start, end in db.execute(
+            select(RescheduleProposal.slot_start, RescheduleProposal.slot_end).where(
+                RescheduleProposal.therapist_id == row.therapist_id,
+                RescheduleProposal.key == row.key,
+                RescheduleProposal.attempt < row.attempt,
+            )
+        )
+        if start is not None and end is not None
+    ]
+    return Context(
+        app=app,
+        apis=apis,
+        row=row,
+        rules=rules_for(db, row.therapist_id),
+        zone=_zone(therapist.time_zone),
+        therapist_name=therapist.display_name or therapist.email,
+        calendar_row_id=own.id if own is not None else None,
+        calendar_ids=[c.google_calendar_id for c in calendars if c.selected],
+        response=synced.patient_response if synced is not None else None,
+        synced_cancelled=synced is not None and synced.cancelled_at is not None,
+        sleep=sleep,
+        blocked=blocked,
+    )
+
+
+def busy(context: Context, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Busy time between ``start`` and ``end``, our own event of this attempt left out.
+
+    Free/busy merges a calendar's events, so it cannot leave one out: the proposal's own
+    calendar is listed event by event instead, every other selected calendar is asked
+    through free/busy.
+
+    :raises GoogleApiError: when Google cannot tell (never guess a time is free).
+    """
+    row = context.row
+    others = [c for c in context.calendar_ids if c != row.calendar_id]
+    spans = list(context.blocked)
+    if others:
+        spans += google.free_busy(context.apis, others, start, end, sleep=context.sleep)
+    for event in google.events_between(
+        context.apis, row.calendar_id, start, end, sleep=context.sleep
+    ):
+        if (
+            event.event_id == row.event_id
+            or event.cancelled
+            or event.transparency == "transparent"
+            or event.my_response == "declined"
+            or event.start is None
+            or event.end is None
+        ):
+            continue
+        spans.append((event.start, event.end))
+    return google.merge(spans)
+
+
+def conflicts(context: Context, slot: Slot) -> bool:
+    """Whether anything but our own event now sits within the buffer around ``slot``."""
+    buffer = context.rules.buffer
+    spans = busy(context, slot.start - buffer, slot.end + buffer)
+    return any(slot.overlaps(a - buffer, b + buffer) for a, b in spans)
+
+
+def summary(context: Context) -> str:
+    return f"Proposed new time — {context.therapist_name}"
+
+
+def description(context: Context, deadline: datetime, link: str | None) -> str:
+    lines = [
+        f"{context.therapist_name} would like to offer you this new time for your next "
+        f"appointment, in place of the one on {context.local(context.row.missed_start)}.",
+        "",
+        "This is a proposal: please answer Yes to accept it or No to decline it, with the "
+        "buttons on this invitation.",
+    ]
+    if link:
+        lines += ["", f"If another time suits you better, you can pick one here: {link}"]
+    lines += [
+        "",
+        f"If we have not heard from you by {context.local(deadline)}, the offer will be "
+        "withdrawn and the time freed.",
+    ]
+    return "\n".join(lines)
+
+
+def words_for_error(exc: GoogleApiError) -> str:
+    """What went wrong with Google, in plain words for the dashboard (no personal data)."""
+    if exc.status == 0:
+        return "Google could not be reached; the next cycle tries again."
+    if exc.retryable:
+        return "Google asked us to slow down; the next cycle tries again."
+    if exc.status in (401, 403):
+        return "Google refused access to the calendar."
+    if exc.status == 404:
+        return "A calendar needed to find a free time is not available."
+    return f"Google answered with an error ({exc.status} {exc.reason}); the next cycle tries again."

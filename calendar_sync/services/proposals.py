@@ -1,0 +1,344 @@
+"""Offering a new time in the calendar after a missed session, and following the answer.
+
+The orchestration calls :func:`plan_proposal` inside its own transaction (the intent is
+recorded, nothing is sent) and :func:`advance_proposals` once a cycle. Each row is one
+attempt; its event id is derived from the action's idempotency key and the attempt number,
+so after a crash anywhere the next cycle repeats the step harmlessly and never creates a
+second event (see ``proposal_steps``). The patient's page uses :func:`times_to_choose` and
+:func:`choose_time`. States and the reasoning are in ``docs/reschedule.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..domain.decisions import idempotency_key
+from ..domain.policy import ActionKind
+from ..domain.sessions import Session as DomainSession
+from ..domain.slots import Slot, answer_deadline, has_session_soon
+from ..google import GoogleApiError
+from ..google import proposals as google
+from ..storage import Database
+from ..storage.models import CalendarEventRow, CalendarRow, RescheduleProposal
+from . import notices
+from .proposal_context import (
+    ACCEPTED,
+    DECLINED,
+    EXHAUSTED,
+    EXPIRED,
+    NO_SLOT,
+    OPEN_STATES,
+    PLANNED,
+    PROPOSED,
+    WITHDRAWN,
+    Context,
+    Sleep,
+    conflicts,
+    load_context,
+    proposal_event_id,
+    rules_for,
+    words_for_error,
+)
+from .proposal_steps import PURPOSE, free_slots, offer, step
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ACCEPTED",
+    "DECLINED",
+    "EXHAUSTED",
+    "EXPIRED",
+    "NO_SLOT",
+    "PLANNED",
+    "PROPOSED",
+    "PURPOSE",
+    "WITHDRAWN",
+    "advance_proposals",
+    "choose_time",
+    "plan_proposal",
+    "proposal_event_id",
+    "times_to_choose",
+]
+
+
+def plan_proposal(
+    db_session: Session,
+    *,
+    therapist_id: int,
+    session: DomainSession,
+    patient_email: str,
+    key: str,
+    now: datetime,
+) -> int | None:
+    """Record the intent to offer a new time for a missed session; returns the proposal id.
+
+    Runs inside the caller's transaction and calls nothing outside. None (nothing recorded)
+    when a proposal for this miss exists already, or the patient has a session (or an
+    accepted new time) starting within the rules' skip window.
+    """
+    exists = db_session.scalar(
+        select(RescheduleProposal.id).where(
+            RescheduleProposal.therapist_id == therapist_id, RescheduleProposal.key == key
+        )
+    )
+    if exists is not None:
+        return None
+    rules = rules_for(db_session, therapist_id)
+    if has_session_soon(_upcoming(db_session, therapist_id, patient_email, now), rules, now):
+        return None
+    row = _new_row(therapist_id, key, session.calendar_id, session.event_id, 1, now)
+    row.missed_start, row.missed_end, row.patient_email = session.start, session.end, patient_email
+    try:
+        with db_session.begin_nested():
+            db_session.add(row)
+    except IntegrityError:
+        return None  # planned at the same moment by another worker
+    return int(row.id)
+
+
+def _new_row(
+    therapist_id: int, key: str, calendar_id: str, event_id: str, attempt: int, now: datetime
+) -> RescheduleProposal:
+    return RescheduleProposal(
+        therapist_id=therapist_id,
+        key=key,
+        missed_calendar_id=calendar_id,
+        missed_event_id=event_id,
+        calendar_id=calendar_id,
+        event_id=proposal_event_id(key, attempt),
+        attempt=attempt,
+        state=PLANNED,
+        alternatives_json="[]",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _upcoming(db: Session, therapist_id: int, email: str, now: datetime) -> list[datetime]:
+    sessions = db.scalars(
+        select(CalendarEventRow.start)
+        .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
+        .where(
+            CalendarRow.therapist_id == therapist_id,
+            func.lower(CalendarEventRow.patient_email) == email.lower(),
+            CalendarEventRow.is_session.is_(True),
+            CalendarEventRow.cancelled_at.is_(None),
+            CalendarEventRow.start >= now,
+        )
+    )
+    accepted = db.scalars(
+        select(RescheduleProposal.slot_start).where(
+            RescheduleProposal.therapist_id == therapist_id,
+            func.lower(RescheduleProposal.patient_email) == email.lower(),
+            RescheduleProposal.state == ACCEPTED,
+        )
+    )
+    return [s for s in [*sessions, *accepted] if s is not None]
+
+
+def advance_proposals(
+    app: Flask,
+    therapist_id: int,
+    now: datetime,
+    dry_run: bool = False,
+    *,
+    sleep: Sleep = time.sleep,
+) -> list[str]:
+    """Move every open proposal of the therapist on by what happened; report lines.
+
+    With ``dry_run`` nothing is called or written. A Google failure on one proposal is
+    recorded on it (``last_error``) and does not stop the others.
+
+    :raises ReauthorizationNeeded: the therapist's Google access is gone.
+    """
+    database: Database = app.extensions["database"]
+    with database.transaction() as db:
+        rows = list(
+            db.scalars(
+                select(RescheduleProposal)
+                .where(
+                    RescheduleProposal.therapist_id == therapist_id,
+                    RescheduleProposal.state.in_(OPEN_STATES),
+                )
+                .order_by(RescheduleProposal.id)
+            )
+        )
+    if dry_run:
+        return [_describe(row, now) for row in rows]
+    if not rows:
+        return []
+    apis = app.extensions["connections"].apis(therapist_id, now)
+    lines: list[str] = []
+    queue = [row.id for row in rows]
+    while queue:
+        proposal_id = queue.pop(0)
+        try:
+            with database.transaction() as db:
+                context = load_context(db, app, apis, proposal_id, now, sleep)
+            found, follow_up = step(database, context, now)
+        except GoogleApiError as exc:
+            log.warning("proposal %s: Google failed: %s %s", proposal_id, exc.status, exc.reason)
+            found, follow_up = [_failed(database, proposal_id, exc, now)], None
+        lines.extend(found)
+        if follow_up is not None:
+            queue.append(follow_up)
+    return lines
+
+
+def _failed(database: Database, proposal_id: int, exc: GoogleApiError, now: datetime) -> str:
+    words = words_for_error(exc)
+    with database.transaction() as db:
+        row = db.get_one(RescheduleProposal, proposal_id)
+        row.last_error, row.updated_at = words, now
+    return f"proposal {proposal_id}: not advanced ({words})"
+
+
+def _describe(row: RescheduleProposal, now: datetime) -> str:
+    head = f"proposal {row.id}"
+    if row.state == PLANNED:
+        return f"{head}: would offer a new time in the calendar (attempt {row.attempt})"
+    if row.answer_deadline is not None and row.answer_deadline <= now:
+        return f"{head}: would withdraw the offer, unanswered by the deadline"
+    return f"{head}: would follow the patient's answer and check the time is still free"
+
+
+def _latest(
+    db: Session, therapist_id: int, calendar_id: str, event_id: str
+) -> RescheduleProposal | None:
+    return db.scalar(
+        select(RescheduleProposal)
+        .where(
+            RescheduleProposal.therapist_id == therapist_id,
+            RescheduleProposal.missed_calendar_id == calendar_id,
+            RescheduleProposal.missed_event_id == event_id,
+        )
+        .order_by(RescheduleProposal.attempt.desc())
+        .limit(1)
+    )
+
+
+def _context_for_choice(
+    app: Flask, therapist_id: int, calendar_id: str, event_id: str, now: datetime, sleep: Sleep
+) -> Context | None:
+    """The proposal a patient's choice applies to; a new attempt when none is open.
+
+    None when the missed session is unknown (never synced, or without an invited patient).
+    """
+    database: Database = app.extensions["database"]
+    apis = app.extensions["connections"].apis(therapist_id, now)
+    with database.transaction() as db:
+        row = _latest(db, therapist_id, calendar_id, event_id)
+        if row is None or row.state not in OPEN_STATES:
+            missed = db.scalar(
+                select(CalendarEventRow)
+                .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
+                .where(
+                    CalendarRow.therapist_id == therapist_id,
+                    CalendarRow.google_calendar_id == calendar_id,
+                    CalendarEventRow.event_id == event_id,
+                )
+            )
+            if missed is None or missed.start is None or missed.end is None:
+                return None
+            if not missed.patient_email:
+                return None
+            key = (
+                row.key
+                if row
+                else idempotency_key(calendar_id, event_id, ActionKind.PROPOSE_RESCHEDULE)
+            )
+            attempt = row.attempt + 1 if row else 1
+            row = _new_row(therapist_id, key, calendar_id, event_id, attempt, now)
+            row.missed_start, row.missed_end = missed.start, missed.end
+            row.patient_email = missed.patient_email
+            db.add(row)
+            db.flush()
+        proposal_id = row.id
+    with database.transaction() as db:
+        return load_context(db, app, apis, proposal_id, now, sleep)
+
+
+def times_to_choose(
+    app: Flask,
+    therapist_id: int,
+    calendar_id: str,
+    event_id: str,
+    now: datetime,
+    *,
+    sleep: Sleep = time.sleep,
+) -> list[Slot]:
+    """The times a patient may pick for a missed session, best first.
+
+    The other times of the open offer; when there is none, fresh ones from the slot finder.
+
+    :raises GoogleApiError: when Google cannot tell which times are free.
+    """
+    database: Database = app.extensions["database"]
+    with database.transaction() as db:
+        row = _latest(db, therapist_id, calendar_id, event_id)
+        if row is not None and row.state == PROPOSED:
+            return [Slot.from_json(item) for item in json.loads(row.alternatives_json or "[]")]
+    context = _context_for_choice(app, therapist_id, calendar_id, event_id, now, sleep)
+    if context is None:
+        return []
+    return free_slots(context, now)
+
+
+def choose_time(
+    app: Flask,
+    therapist_id: int,
+    calendar_id: str,
+    event_id: str,
+    slot: Slot,
+    now: datetime,
+    *,
+    sleep: Sleep = time.sleep,
+) -> bool:
+    """The patient picked ``slot``: move (or create) our invitation there, as accepted.
+
+    Google tells the patient (sendUpdates=all). False, with nothing changed, when the time
+    is no longer among those offered or no longer free.
+
+    :raises GoogleApiError: when Google fails.
+    """
+    if slot not in times_to_choose(app, therapist_id, calendar_id, event_id, now, sleep=sleep):
+        return False
+    context = _context_for_choice(app, therapist_id, calendar_id, event_id, now, sleep)
+    if context is None or conflicts(context, slot):
+        return False
+    database: Database = app.extensions["database"]
+    row = context.row
+    if row.state == PLANNED:
+        offer(database, context, now, chosen=slot)
+    else:
+        google.move_event(
+            context.apis,
+            row.calendar_id,
+            row.event_id,
+            slot.start,
+            slot.end,
+            context.zone.key,
+            sleep=sleep,
+        )
+    with database.transaction() as db:
+        stored = db.get_one(RescheduleProposal, row.id)
+        stored.state, stored.slot_start, stored.slot_end = ACCEPTED, slot.start, slot.end
+        stored.answer_deadline = answer_deadline(context.rules, slot, now)
+        stored.updated_at, stored.last_error = now, None
+        notices.notify(
+            db,
+            therapist_id,
+            notices.PATIENT_CHOSE_TIME,
+            f"For the session of {context.local(row.missed_start)}, the patient chose "
+            f"{context.local(slot.start)} on their page; the invitation was moved there.",
+            now,
+        )
+    return True
