@@ -1,14 +1,25 @@
-"""One full cycle of the service: what ``tick`` runs, and what the scheduler repeats."""
+"""One full cycle of the service: what ``tick`` runs, and what the scheduler repeats.
+
+The steps run in this order so that each sees the previous one's results: read the
+calendars, decide and record what is due, place reschedule proposals, then send the
+messages whose time has come. Every step is idempotent, so a cycle cut short anywhere is
+finished by the next one.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask
 from sqlalchemy import func, select
 
-from ..storage.models import Therapist
+from ..google import GoogleApiError, ReauthorizationNeeded
+from ..storage import Database
+from ..storage.models import GoogleConnection, Therapist
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,10 +39,26 @@ class CycleReport:
 
 def run_cycle(app: Flask, *, now: datetime, dry_run: bool) -> CycleReport:
     """Run (or, with ``dry_run``, describe) the work due at ``now`` for every therapist."""
-    database = app.extensions["database"]
-    with database.transaction() as session:
-        count = session.scalar(select(func.count()).select_from(Therapist)) or 0
+    from .followup import follow_up_all
+    from .outbox import dispatch_due
+    from .proposals import advance_proposals
     from .sync import sync_all
 
+    database: Database = app.extensions["database"]
+    with database.transaction() as session:
+        count = session.scalar(select(func.count()).select_from(Therapist)) or 0
+        active = list(
+            session.scalars(
+                select(GoogleConnection.therapist_id).where(GoogleConnection.status == "active")
+            )
+        )
     entries = sync_all(app, now=now, dry_run=dry_run)
+    entries += follow_up_all(app, now=now, dry_run=dry_run)
+    for therapist_id in active:
+        try:
+            entries += advance_proposals(app, therapist_id, now, dry_run)
+        except (GoogleApiError, ReauthorizationNeeded) as exc:
+            log.warning("therapist %s: proposals wait for the next cycle (%s)", therapist_id, exc)
+            entries.append(f"therapist {therapist_id}: proposals wait for the next cycle")
+    entries += dispatch_due(app, now, dry_run=dry_run)
     return CycleReport(now=now, dry_run=dry_run, therapists=count, entries=entries)

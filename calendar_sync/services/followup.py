@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,8 +18,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.decide import assess, decide
-from ..domain.decisions import Decision, Delivery, PlannedAction
+from ..domain.decide import decide
+from ..domain.decisions import Decision, PlannedAction
 from ..domain.marks import Mark
 from ..domain.patients import Patient as DomainPatient
 from ..domain.policy import ActionKind
@@ -29,7 +28,6 @@ from ..storage import Database
 from ..storage.models import (
     CalendarEventRow,
     CalendarRow,
-    FeeEntry,
     FollowUpAction,
     GoogleConnection,
     Patient,
@@ -40,10 +38,6 @@ from .marks import stored_marks
 from .settings import TherapistSettings, load_settings
 
 log = logging.getLogger(__name__)
-
-_PATIENT_EMAIL_KINDS = frozenset(
-    {ActionKind.EMAIL_CHECKIN, ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY}
-)
 
 
 @dataclass
@@ -64,6 +58,17 @@ class Inputs:
 def patient_key(patient_id: int) -> str:
     """The opaque key the domain and reports use for a patient (no name, no address)."""
     return f"P{patient_id}"
+
+
+def _key_for(row: CalendarEventRow, by_email: dict[str, int]) -> str | None:
+    if row.patient_id is not None:
+        return patient_key(row.patient_id)
+    email = (row.patient_email or "").lower()
+    if not email:
+        return None
+    if email in by_email:
+        return patient_key(by_email[email])
+    return "N" + hashlib.sha256(email.encode()).hexdigest()[:10]
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -138,6 +143,7 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         patient_key(p.id): p
         for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id))
     }
+    by_email = {(p.email or "").lower(): p.id for p in patient_rows.values() if p.email}
     sessions: list[Session] = []
     event_rows: dict[tuple[str, str], CalendarEventRow] = {}
     for row, calendar in found:
@@ -149,8 +155,7 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         except ValueError:
             log.warning("therapist %s: an event without usable times was skipped", therapist_id)
             continue
-        key = patient_key(row.patient_id) if row.patient_id is not None else None
-        session = replace(session, patient_key=key)
+        session = replace(session, patient_key=_key_for(row, by_email))
         if session.ref in event_rows:
             continue
         event_rows[session.ref] = row
@@ -166,6 +171,11 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         )
         for key, row in patient_rows.items()
     }
+    # Invited patients not yet in the directory get an entry at the next real cycle
+    # (``link_patients``); until then, and in a dry run, they count with default settings.
+    for session in sessions:
+        if session.patient_key and session.patient_key not in patients:
+            patients[session.patient_key] = DomainPatient(key=session.patient_key)
     return Inputs(
         therapist,
         settings,
@@ -255,74 +265,3 @@ def follow_up_all(app: Flask, *, now: datetime, dry_run: bool) -> list[str]:
             log.exception("therapist %s: follow-up failed; will retry next cycle", therapist_id)
             lines.append(f"therapist {therapist_id}: follow-up failed, retried next cycle")
     return lines
-
-
-def record_actions(
-    db: DbSession, inputs: Inputs, decision: Decision, actions: list[PlannedAction], now: datetime
-) -> None:
-    row = inputs.event_rows[decision.session.ref]
-    for action in actions:
-        db.add(
-            FollowUpAction(
-                therapist_id=inputs.therapist.id,
-                key=action.idempotency_key,
-                kind=action.kind.value,
-                calendar_id=decision.session.calendar_id,
-                event_id=decision.session.event_id,
-                patient_id=row.patient_id,
-                outcome=decision.outcome.value,
-                step=decision.step,
-                delivery=action.delivery.value,
-                status="offered" if action.delivery is Delivery.OFFER_TO_THERAPIST else "queued",
-                explanation=decision.explanation,
-                due_at=action.due_at,
-                created_at=now,
-            )
-        )
-    db.flush()
-
-
-def record_fee(db: DbSession, inputs: Inputs, decision: Decision, now: datetime) -> None:
-    if decision.fee is None or decision.session.patient_key is None:
-        return
-    row = inputs.event_rows[decision.session.ref]
-    db.add(
-        FeeEntry(
-            therapist_id=inputs.therapist.id,
-            patient_id=row.patient_id,
-            patient_key=decision.session.patient_key,
-            calendar_id=decision.session.calendar_id,
-            event_id=decision.session.event_id,
-            kind="charge",
-            minor_units=decision.fee.minor_units,
-            currency=decision.fee.currency,
-            reason=decision.outcome.label,
-            session_start=decision.session.start,
-            created_at=now,
-        )
-    )
-
-
-def history_for(inputs: Inputs, key: str, now: datetime) -> list[tuple[Session, str]]:
-    """The patient's recent sessions, newest first, with their outcome in words."""
-    from .compose import OUTCOME_WORDS
-
-    by_ref: dict[tuple[str, str], list[Mark]] = defaultdict(list)
-    for mark in inputs.marks:
-        by_ref[mark.ref].append(mark)
-    mine = sorted(
-        (s for s in inputs.sessions if s.patient_key == key), key=lambda s: s.start, reverse=True
-    )
-    policy = inputs.settings.policy
-    return [
-        (
-            s,
-            OUTCOME_WORDS[assess(s, by_ref[s.ref], policy, inputs.connected_at, now).outcome],
-        )
-        for s in mine[:8]
-    ]
-
-
-def digest_key(actions: list[PlannedAction]) -> str:
-    joined = "\n".join(sorted(a.idempotency_key for a in actions))
-    return "unmarked_reminder:" + hashlib.sha256(joined.encode()).hexdigest()[:32]

@@ -1,0 +1,330 @@
+"""The effects of one decision, recorded with it in one transaction.
+
+Each method opens its own transaction: the action rows (unique by idempotency key), the
+outbox messages (unique by their own key), the proposal intent and the fee commit together
+or not at all. Sending and inserting calendar events happen later, from those records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.orm import Session as DbSession
+
+from ..domain.decide import assess
+from ..domain.decisions import Decision, Delivery, PlannedAction
+from ..domain.marks import Mark
+from ..domain.outcomes import Outcome
+from ..domain.policy import ActionKind
+from ..domain.sessions import Session
+from ..mail.template_store import render_for
+from ..storage import Database
+from ..storage.models import FeeEntry, FollowUpAction
+from . import compose
+from .followup import Inputs
+from .marks import MarkRequest, sign_mark_link
+from .notices import notify
+from .outbox import enqueue
+from .patient_links import issue_link
+from .proposals import plan_proposal
+
+log = logging.getLogger(__name__)
+
+PATIENT_EMAIL_KINDS = frozenset(
+    {ActionKind.EMAIL_CHECKIN, ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY}
+)
+
+_MARK_LINKS = {
+    "attended": Outcome.ATTENDED,
+    "no_show": Outcome.NO_SHOW,
+    "late_cancel": Outcome.LATE_CANCEL,
+    "cancelled": Outcome.CANCELLED_IN_TIME,
+}
+
+
+class Effects:
+    def __init__(self, app: Flask, inputs: Inputs, now: datetime) -> None:
+        self.app = app
+        self.database: Database = app.extensions["database"]
+        self.public_url: str = app.config["PUBLIC_URL"]
+        self.secret_key: str = app.config["SECRET_KEY"]
+        self.inputs = inputs
+        self.now = now
+        therapist = inputs.therapist
+        self.therapist = compose.therapist_context(therapist.display_name, inputs.settings.practice)
+
+    def apply(self, decision: Decision, actions: list[PlannedAction]) -> str:
+        """Record ``actions`` of ``decision`` and queue their effects; a line for the report."""
+        inputs, now = self.inputs, self.now
+        session = decision.session
+        row = inputs.event_rows[session.ref]
+        sending = {a.kind: a for a in actions if a.delivery is Delivery.SEND}
+        with self.database.transaction() as db:
+            record_actions(db, inputs, decision, actions, now)
+            done: list[str] = []
+            if ActionKind.RECORD_FEE in sending:
+                record_fee(db, inputs, decision, now)
+                done.append("fee recorded")
+            patient = inputs.patient_rows.get(session.patient_key or "")
+            patient_email = row.patient_email or (patient.email if patient else None)
+            proposal = None
+            if ActionKind.PROPOSE_RESCHEDULE in sending and patient_email:
+                proposal = plan_proposal(
+                    db,
+                    therapist_id=inputs.therapist.id,
+                    session=session,
+                    patient_email=patient_email,
+                    key=sending[ActionKind.PROPOSE_RESCHEDULE].idempotency_key,
+                    now=now,
+                )
+                done.append("new time to propose" if proposal else "no new time proposed")
+            email_kinds = PATIENT_EMAIL_KINDS & sending.keys()
+            if email_kinds and patient_email:
+                name = self._patient_email(db, decision, sending, patient_email, patient)
+                done.append(f"{name.replace('_', ' ')} queued")
+            for kind, template in (
+                (ActionKind.ALERT_THERAPIST_PATTERN, "pattern_alert"),
+                (ActionKind.ALERT_THERAPIST_TERMINATION_DRAFT, "termination_draft"),
+            ):
+                if kind in sending:
+                    self._therapist_email(db, decision, sending[kind], template)
+                    done.append(f"{template.replace('_', ' ')} queued for you")
+            when = compose.when_words(session.start, inputs.zone)
+            if ActionKind.ALERT_THERAPIST_MISS in sending:
+                notify(
+                    db,
+                    inputs.therapist.id,
+                    "miss",
+                    f"The session on {when} counts as {compose.OUTCOME_WORDS[decision.outcome]}"
+                    " and nothing was sent to the patient (no email on file, or they asked "
+                    "not to be emailed).",
+                    now,
+                )
+                done.append("you were told")
+            offered = [a for a in actions if a.delivery is Delivery.OFFER_TO_THERAPIST]
+            if offered:
+                notify(
+                    db,
+                    inputs.therapist.id,
+                    "late_follow_up",
+                    f"The follow-up for the session on {when} is late, so it was not sent on "
+                    "its own. Review it on the dashboard and send or drop it.",
+                    now,
+                )
+                done.append("offered to you (late)")
+        return f"session {when}: " + (", ".join(done) or "recorded")
+
+    def _patient_email(
+        self,
+        db: Any,
+        decision: Decision,
+        sending: dict[ActionKind, PlannedAction],
+        to: str,
+        patient: Any,
+    ) -> str:
+        inputs, now, session = self.inputs, self.now, decision.session
+        repeat = bool(
+            {ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY} & sending.keys()
+        )
+        name = "repeat_checkin" if repeat else "first_checkin"
+        primary = sending.get(ActionKind.EMAIL_CHECKIN) or next(
+            sending[k] for k in PATIENT_EMAIL_KINDS if k in sending
+        )
+
+        def link(purpose: str) -> str:
+            return issue_link(
+                db,
+                therapist_id=inputs.therapist.id,
+                calendar_id=session.calendar_id,
+                event_id=session.event_id,
+                purpose=purpose,
+                now=now,
+                config=self.app.config,
+            )
+
+        context: dict[str, Any] = {
+            "therapist": self.therapist,
+            "patient": {"first_name": compose.first_name(patient.name if patient else None)},
+            "session": {"when": compose.when_words(session.start, inputs.zone)},
+            "proposal": None,
+            "choose_time_url": link("choose_time"),
+            "get_in_touch_url": link("will_get_in_touch"),
+        }
+        if repeat:
+            context["policy"] = compose.policy_context(inputs.settings.policy, decision.fee)
+            context["survey_url"] = link("barrier_survey")
+        rendered = render_for(db, inputs.therapist.id, name, context)
+        enqueue(
+            db,
+            therapist_id=inputs.therapist.id,
+            key=primary.idempotency_key,
+            kind=name,
+            recipient_role="patient",
+            to=to,
+            rendered=rendered,
+            not_before=primary.due_at,
+            now=now,
+        )
+        return name
+
+    def _history(self, key: str) -> list[dict[str, str]]:
+        return [
+            {"when": compose.when_words(s.start, self.inputs.zone), "outcome": words}
+            for s, words in history_for(self.inputs, key, self.now)
+        ]
+
+    def _therapist_email(
+        self, db: Any, decision: Decision, action: PlannedAction, template: str
+    ) -> None:
+        inputs, session = self.inputs, decision.session
+        key = session.patient_key or ""
+        patient = inputs.patient_rows.get(key)
+        policy = inputs.settings.policy
+        history = self._history(key)
+        context: dict[str, Any] = {
+            "therapist": self.therapist,
+            "patient": {"first_name": compose.first_name(patient.name if patient else None)},
+            "misses_in_window": decision.step or 0,
+            "window_days": policy.rolling_window.days,
+            "history": history,
+            "dashboard_url": self.public_url + "/dashboard",
+        }
+        if template == "pattern_alert":
+            context["survey_answers"] = []
+        enqueue(
+            db,
+            therapist_id=inputs.therapist.id,
+            key=action.idempotency_key,
+            kind=template,
+            recipient_role="therapist",
+            to=inputs.therapist.email,
+            rendered=render_for(db, inputs.therapist.id, template, context),
+            not_before=action.due_at,
+            now=self.now,
+        )
+
+    def remind_to_mark(self, reminders: list[tuple[Decision, PlannedAction]]) -> str:
+        """One email listing every session waiting for a mark, with one-click links."""
+        inputs, now = self.inputs, self.now
+        policy = inputs.settings.policy
+        sessions = []
+        for decision, _action in sorted(reminders, key=lambda pair: pair[0].session.start):
+            session = decision.session
+            row = inputs.event_rows[session.ref]
+            urls = {
+                name: self.public_url
+                + "/m/"
+                + sign_mark_link(
+                    self.secret_key,
+                    MarkRequest(
+                        inputs.therapist.id, session.calendar_id, session.event_id, outcome
+                    ),
+                )
+                for name, outcome in _MARK_LINKS.items()
+            }
+            sessions.append(
+                {
+                    # The therapist's own title: this message goes only to them.
+                    "label": row.title or "Session",
+                    "when": compose.when_words(session.start, inputs.zone),
+                    "mark_urls": urls,
+                    "followup_starts": compose.followup_starts(session.end, policy, inputs.zone),
+                }
+            )
+        actions = [action for _, action in reminders]
+        context = {
+            "therapist": self.therapist,
+            "sessions": sessions,
+            "dashboard_url": self.public_url + "/dashboard",
+        }
+        with self.database.transaction() as db:
+            for decision, action in reminders:
+                record_actions(db, inputs, decision, [action], now)
+            enqueue(
+                db,
+                therapist_id=inputs.therapist.id,
+                key=digest_key(actions),
+                kind="unmarked_reminder",
+                recipient_role="therapist",
+                to=inputs.therapist.email,
+                rendered=render_for(db, inputs.therapist.id, "unmarked_reminder", context),
+                not_before=min(a.due_at for a in actions),
+                now=now,
+            )
+        return f"asked you to mark {len(sessions)} session(s)"
+
+
+def record_actions(
+    db: DbSession, inputs: Inputs, decision: Decision, actions: list[PlannedAction], now: datetime
+) -> None:
+    row = inputs.event_rows[decision.session.ref]
+    for action in actions:
+        db.add(
+            FollowUpAction(
+                therapist_id=inputs.therapist.id,
+                key=action.idempotency_key,
+                kind=action.kind.value,
+                calendar_id=decision.session.calendar_id,
+                event_id=decision.session.event_id,
+                patient_id=row.patient_id,
+                outcome=decision.outcome.value,
+                step=decision.step,
+                delivery=action.delivery.value,
+                status="offered" if action.delivery is Delivery.OFFER_TO_THERAPIST else "queued",
+                explanation=decision.explanation,
+                due_at=action.due_at,
+                created_at=now,
+            )
+        )
+    db.flush()
+
+
+def record_fee(db: DbSession, inputs: Inputs, decision: Decision, now: datetime) -> None:
+    if decision.fee is None or decision.session.patient_key is None:
+        return
+    row = inputs.event_rows[decision.session.ref]
+    db.add(
+        FeeEntry(
+            therapist_id=inputs.therapist.id,
+            patient_id=row.patient_id,
+            patient_key=decision.session.patient_key,
+            calendar_id=decision.session.calendar_id,
+            event_id=decision.session.event_id,
+            kind="charge",
+            minor_units=decision.fee.minor_units,
+            currency=decision.fee.currency,
+            reason=decision.outcome.label,
+            session_start=decision.session.start,
+            created_at=now,
+        )
+    )
+
+
+def history_for(inputs: Inputs, key: str, now: datetime) -> list[tuple[Session, str]]:
+    """The patient's recent sessions, newest first, with their outcome in words."""
+    by_ref: dict[tuple[str, str], list[Mark]] = defaultdict(list)
+    for mark in inputs.marks:
+        by_ref[mark.ref].append(mark)
+    mine = sorted(
+        (s for s in inputs.sessions if s.patient_key == key), key=lambda s: s.start, reverse=True
+    )
+    policy = inputs.settings.policy
+    return [
+        (
+            s,
+            compose.OUTCOME_WORDS[
+                assess(s, by_ref[s.ref], policy, inputs.connected_at, now).outcome
+            ],
+        )
+        for s in mine[:8]
+    ]
+
+
+def digest_key(actions: list[PlannedAction]) -> str:
+    joined = "\n".join(sorted(a.idempotency_key for a in actions))
+    return "unmarked_reminder:" + hashlib.sha256(joined.encode()).hexdigest()[:32]

@@ -1,0 +1,102 @@
+"""A whole cycle against the sandbox: sync, decide, propose, send; then nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from calendar_sync.google.oauth import (
+    CALENDAR_EVENTS,
+    CALENDAR_LIST,
+    EMAIL,
+    FREEBUSY,
+    GMAIL_SEND,
+    OPENID,
+)
+from calendar_sync.services import calendars as calendar_service
+from calendar_sync.services.cycle import run_cycle
+from calendar_sync.storage.models import FollowUpAction
+
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+CONNECTED = NOW - timedelta(days=2)
+THERAPIST = "dr.rivera@example.test"
+PATIENT = "sam.patient@example.test"
+ALL_SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND]
+
+
+@pytest.fixture
+def env(sandboxed_app: Any) -> Any:
+    sandboxed_app.sandbox.control("POST", "clock", {"now": CONNECTED.isoformat()})
+    sandboxed_app.app.config["PUSH_NOTIFICATIONS"] = "off"
+    return sandboxed_app
+
+
+def connected(env: Any, connect: Callable[..., int]) -> int:
+    therapist_id = connect(THERAPIST, CONNECTED, scopes=ALL_SCOPES)
+    keeper = env.app.extensions["connections"]
+    calendar_service.refresh_calendar_list(
+        env.app.extensions["database"],
+        keeper.apis(therapist_id, CONNECTED),
+        therapist_id,
+        keeper.granted_scopes(therapist_id),
+        CONNECTED,
+    )
+    return therapist_id
+
+
+def tick(env: Any, now: datetime) -> list[str]:
+    env.sandbox.control("POST", "clock", {"now": now.isoformat()})
+    return run_cycle(env.app, now=now, dry_run=False).lines()
+
+
+def mail(env: Any) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = env.sandbox.control("GET", "mail")["messages"]
+    return messages
+
+
+def invitations(env: Any, email: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = env.sandbox.control("GET", f"calendar/invitations?email={email}")[
+        "messages"
+    ]
+    return found
+
+
+def test_a_missed_session_gets_one_checkin_and_one_proposal(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    connected(env, connect)
+    env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events",
+        {
+            "summary": "Sam R",
+            "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": "Europe/London"},
+            "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": "Europe/London"},
+            "attendees": [{"email": PATIENT}],
+            "colorId": "11",
+        },
+    )
+    lines = tick(env, NOW)
+    sent = [m for m in mail(env) if PATIENT in m["to"]]
+    assert len(sent) == 1, lines
+    message = sent[0]
+    assert message["from"].endswith(f"<{THERAPIST}>") or message["from"] == THERAPIST
+    assert message["text"] and message["html"]
+    for word in ("therapy", "treatment", "diagnos", "session notes"):
+        assert word not in message["subject"].lower()
+    # the proposal: an event in the therapist's calendar with the patient invited
+    assert len(invitations(env, PATIENT)) == 1, lines
+
+    # a second and a third cycle change nothing
+    for later in (NOW + timedelta(minutes=20), NOW + timedelta(minutes=40)):
+        tick(env, later)
+    assert len([m for m in mail(env) if PATIENT in m["to"]]) == 1
+    assert len(invitations(env, PATIENT)) == 1
+    with env.app.extensions["database"].transaction() as db:
+        keys = db.scalar(select(func.count()).select_from(FollowUpAction))
+        distinct = db.scalar(select(func.count(func.distinct(FollowUpAction.key))))
+    assert keys == distinct and keys
