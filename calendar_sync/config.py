@@ -34,6 +34,14 @@ def _int(value: str) -> int:
     return int(value)
 
 
+def _bool(value: str) -> bool:
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"expected true or false, got {value!r}")
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -97,7 +105,32 @@ SETTINGS: tuple[Setting, ...] = (
         "(push notifications sync sooner).",
         _positive_int,
     ),
+    Setting(
+        "MAIL_BACKEND",
+        "gmail",
+        "How emails leave: `gmail` (from the therapist's own Gmail, so replies reach them), "
+        "`smtp` (a practice mail server, settings below) or `dev` (kept in the database and "
+        "shown on the dashboard; nothing leaves the machine).",
+    ),
+    Setting("SMTP_HOST", "", "Mail server for `MAIL_BACKEND=smtp` (required then)."),
+    Setting("SMTP_PORT", "587", "Port of the mail server.", _positive_int),
+    Setting("SMTP_USERNAME", "", "User name on the mail server; empty to send without login."),
+    Setting("SMTP_PASSWORD", "", "Password on the mail server."),
+    Setting(
+        "SMTP_STARTTLS",
+        "true",
+        "Upgrade the connection with STARTTLS before logging in (`true`/`false`).",
+        _bool,
+    ),
+    Setting(
+        "SMTP_FROM",
+        "",
+        "The practice address emails come from with `smtp` (required then); replies go to the "
+        "therapist (Reply-To).",
+    ),
 )
+
+MAIL_BACKENDS = ("gmail", "smtp", "dev")
 
 
 def load(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
@@ -115,6 +148,9 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
     values.setdefault("GOOGLE_CLIENT_SECRETS", str(instance_path / "client_secret.json"))
     values.setdefault("GOOGLE_API_ROOT", "https://www.googleapis.com/")
     values.setdefault("LOG_LEVEL", "INFO")
+    for setting in SETTINGS:
+        if setting.name.startswith(("MAIL_", "SMTP_")):
+            values.setdefault(setting.name, setting.parse(setting.default))
     values.setdefault("PUSH_NOTIFICATIONS", "auto")
     values.setdefault("POLL_INTERVAL_SECONDS", 900)
     if "SECRET_KEY" not in values:
@@ -153,10 +189,23 @@ def finish(config: dict[str, Any]) -> None:
     if not keys:
         raise ConfigError("TOKEN_ENCRYPTION_KEYS is empty")
     config["TOKEN_ENCRYPTION_KEYS"] = keys
+    _check_mail(config)
     if config["PUBLIC_URL"].startswith("https://"):
         config["SESSION_COOKIE_SECURE"] = True
     config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+
+
+def _check_mail(config: dict[str, Any]) -> None:
+    backend = config.setdefault("MAIL_BACKEND", "gmail")
+    if backend not in MAIL_BACKENDS:
+        raise ConfigError(f"MAIL_BACKEND must be one of {', '.join(MAIL_BACKENDS)}")
+    if backend == "smtp":
+        for name in ("SMTP_HOST", "SMTP_FROM"):
+            if not config.get(name):
+                raise ConfigError(f"MAIL_BACKEND=smtp needs {name}")
+        if config["SMTP_FROM"].count("@") != 1:
+            raise ConfigError("SMTP_FROM must be one email address")
 
 
 def is_loopback(host: str) -> bool:

@@ -1,0 +1,337 @@
+"""The outbox: every email the service sends, each exactly once, and each visible.
+
+A message is enqueued in the same transaction as the decision that caused it, keyed by that
+decision's idempotency key (a second enqueue with the key changes nothing). Dispatch then
+moves it through committed states::
+
+    pending -> claimed -> sending -> sent | unknown | failed
+    (pending, failed) -> held -> pending      by the therapist
+    (pending, held, failed, unknown) -> cancelled
+
+``claimed`` is a lease (worker id, ``claimed_at``); an expired ``claimed`` row was never sent
+and is claimed again. ``sending`` is committed before the provider is called, so a worker
+that dies mid-call leaves a ``sending`` row; once its lease expires the next dispatch marks
+it ``unknown``. ``unknown`` is never sent again automatically: the therapist checks their
+Sent folder and calls :func:`resolve_unknown`. Nothing is logged but ids and states.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..mail.message import build_message
+from ..mail.samples import MESSAGES, THERAPIST_MESSAGES
+from ..mail.templates import RenderedEmail
+from ..mail.transports import Outcome, Sender, SendResult, Transport, transport_for
+from ..storage import Database
+from ..storage.models import OutboxMessage, Therapist
+
+log = logging.getLogger(__name__)
+
+PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
+SENT, UNKNOWN, FAILED, HELD, CANCELLED = "sent", "unknown", "failed", "held", "cancelled"
+STATUSES = (PENDING, CLAIMED, SENDING, SENT, UNKNOWN, FAILED, HELD, CANCELLED)
+ROLES = ("patient", "therapist")
+
+# Longer than any one send can take (Gmail's timeout is 30 s), so a live worker's lease
+# never expires under it; short enough that a dead worker's messages are seen within minutes.
+LEASE = timedelta(minutes=10)
+BATCH = 50
+
+DIED_WHILE_SENDING = (
+    "The service stopped while sending this message: it may have been sent. "
+    "Check your Sent folder, then mark it as sent or not sent."
+)
+
+_WORDS = {
+    "first_checkin": "check-in email",
+    "repeat_checkin": "check-in with the cancellation policy",
+    "reschedule_note": "note offering a new time",
+    "unmarked_reminder": "reminder to mark sessions",
+    "pattern_alert": "alert about a pattern of misses",
+    "termination_draft": "draft about ending the work together",
+}
+
+
+def describe(kind: str, recipient_role: str) -> str:
+    """The message in the therapist's words, without personal data."""
+    whom = "the patient" if recipient_role == "patient" else "you"
+    return f"{_WORDS.get(kind, kind)} to {whom}"
+
+
+def enqueue(
+    db: Session,
+    *,
+    therapist_id: int,
+    key: str,
+    kind: str,
+    recipient_role: str,
+    to: str,
+    rendered: RenderedEmail,
+    not_before: datetime,
+    now: datetime,
+) -> bool:
+    """Add a message to the outbox inside the caller's transaction; False if ``key`` exists.
+
+    With an existing key nothing changes, whatever the other values.
+
+    :raises ValueError: on an unknown kind or role, a draft addressed to a patient, or a
+        recipient that is not one address.
+    """
+    if kind not in MESSAGES:
+        raise ValueError(f"unknown message kind {kind!r}")
+    if recipient_role not in ROLES:
+        raise ValueError(f"unknown recipient role {recipient_role!r}")
+    if kind in THERAPIST_MESSAGES and recipient_role != "therapist":
+        raise ValueError(f"{kind} goes to the therapist only")
+    if to.count("@") != 1 or any(c in to for c in "\r\n<>,; "):
+        raise ValueError("the recipient must be one plain email address")
+    values: dict[str, Any] = {
+        "therapist_id": therapist_id,
+        "key": key,
+        "kind": kind,
+        "recipient_role": recipient_role,
+        "recipient": to,
+        "subject": rendered.subject,
+        "text": rendered.text,
+        "html": rendered.html,
+        "not_before": not_before,
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # ON CONFLICT DO NOTHING: a concurrent enqueue of the same key waits for the other
+    # transaction and then inserts nothing, instead of failing the caller's transaction.
+    dialect = db.get_bind().dialect.name
+    insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert_into(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutboxMessage.id)
+    )
+    return db.execute(statement).first() is not None
+
+
+def dispatch_due(
+    app: Any,
+    now: datetime,
+    therapist_id: int | None = None,
+    dry_run: bool = False,
+    worker_id: str | None = None,
+) -> list[str]:
+    """Send what is due at ``now``; return one plain-words line per message touched.
+
+    Safe to run in several processes at once: each message is claimed by one of them.
+    """
+    database: Database = app.extensions["database"]
+    if dry_run:
+        return [
+            f"Would send the {describe(k, r)} (message {i})."
+            for i, k, r in _due(database, now, therapist_id)
+        ]
+    worker = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    lines = _recover(database, now, therapist_id)
+    claimed = [
+        i for i, _k, _r in _due(database, now, therapist_id) if _claim(database, i, worker, now)
+    ]
+    if claimed:
+        transport = transport_for(app, now)
+        lines += [_send_one(database, transport, message_id, worker, now) for message_id in claimed]
+    return lines
+
+
+def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tuple[int, str, str]]:
+    query = (
+        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient_role)
+        .where(
+            OutboxMessage.not_before <= now,
+            or_(
+                OutboxMessage.status == PENDING,
+                (OutboxMessage.status == CLAIMED) & (OutboxMessage.claimed_at <= now - LEASE),
+            ),
+        )
+        .order_by(OutboxMessage.not_before, OutboxMessage.id)
+        .limit(BATCH)
+    )
+    if therapist_id is not None:
+        query = query.where(OutboxMessage.therapist_id == therapist_id)
+    with database.transaction() as db:
+        return [(row.id, row.kind, row.recipient_role) for row in db.execute(query)]
+
+
+def _recover(database: Database, now: datetime, therapist_id: int | None) -> list[str]:
+    """Mark as unknown what a dead worker left in ``sending`` (its lease ran out)."""
+    query = select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient_role).where(
+        OutboxMessage.status == SENDING, OutboxMessage.claimed_at <= now - LEASE
+    )
+    if therapist_id is not None:
+        query = query.where(OutboxMessage.therapist_id == therapist_id)
+    with database.transaction() as db:
+        stale = list(db.execute(query))
+    lines = []
+    for row in stale:
+        # A single conditional write: only one dispatcher records each recovery.
+        with database.transaction() as db:
+            done: Any = db.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.status == SENDING,
+                    OutboxMessage.claimed_at <= now - LEASE,
+                )
+                .values(status=UNKNOWN, last_error=DIED_WHILE_SENDING, updated_at=now)
+            )
+        if done.rowcount == 1:
+            log.warning("outbox %s: worker died while sending; marked unknown", row.id)
+            lines.append(
+                f"The {describe(row.kind, row.recipient_role)} (message {row.id}) may or may "
+                "not have gone out: please check and mark it."
+            )
+    return lines
+
+
+def _claim(database: Database, message_id: int, worker: str, now: datetime) -> bool:
+    # The UPDATE is the transaction's first statement, so SQLite takes the write lock
+    # (waiting its busy timeout) instead of failing to upgrade a stale read.
+    with database.transaction() as db:
+        result: Any = db.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.not_before <= now,
+                or_(
+                    OutboxMessage.status == PENDING,
+                    (OutboxMessage.status == CLAIMED) & (OutboxMessage.claimed_at <= now - LEASE),
+                ),
+            )
+            .values(status=CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
+        )
+    return bool(result.rowcount == 1)
+
+
+def _move(
+    database: Database,
+    message_id: int,
+    worker: str,
+    from_states: tuple[str, ...],
+    now: datetime,
+    **values: Any,
+) -> bool:
+    with database.transaction() as db:
+        result: Any = db.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.claimed_by == worker,
+                OutboxMessage.status.in_(from_states),
+            )
+            .values(updated_at=now, **values)
+        )
+    return bool(result.rowcount == 1)
+
+
+def _send_one(
+    database: Database, transport: Transport, message_id: int, worker: str, now: datetime
+) -> str:
+    with database.transaction() as db:
+        row = db.get(OutboxMessage, message_id)
+        assert row is not None  # claimed by us a moment ago; rows are never deleted here
+        therapist = db.get(Therapist, row.therapist_id)
+        assert therapist is not None  # the foreign key cascades
+        sender = Sender(therapist.id, therapist.display_name, therapist.email)
+    what = f"The {describe(row.kind, row.recipient_role)} (message {message_id})"
+    blocked = transport.ready(sender, now)
+    if blocked is None:
+        author, reply_to = transport.envelope(sender)
+        rendered = RenderedEmail(row.subject, row.text, row.html)
+        try:
+            message = build_message(
+                rendered, sender=author, to=row.recipient, key=row.key, now=now, reply_to=reply_to
+            )
+        except ValueError:
+            blocked = SendResult(Outcome.REFUSED, "The address cannot be written in an email.")
+    if blocked is not None:
+        _record(database, message_id, worker, (CLAIMED,), blocked, now)
+        return f"{what} was not sent: {blocked.reason}"
+    # Committed before the call: from here on a crash leaves a trace, never a silent resend.
+    if not _move(
+        database,
+        message_id,
+        worker,
+        (CLAIMED,),
+        now,
+        status=SENDING,
+        claimed_at=now,
+        attempts=OutboxMessage.attempts + 1,
+    ):
+        return f"{what} was taken over by another worker."
+    try:
+        result = transport.deliver(sender, message, row.key)
+    except Exception as exc:  # whatever happened, the call may have gone out
+        log.error("outbox %s: %s while sending", message_id, type(exc).__name__)
+        result = SendResult(
+            Outcome.UNKNOWN,
+            "Something went wrong while sending: the message may have been sent. "
+            "Check your Sent folder, then mark it as sent or not sent.",
+        )
+    _record(database, message_id, worker, (SENDING,), result, now)
+    if result.outcome is Outcome.SENT:
+        return f"{what} was sent."
+    return f"{what} was not confirmed: {result.reason}"
+
+
+def _record(
+    database: Database,
+    message_id: int,
+    worker: str,
+    from_states: tuple[str, ...],
+    result: SendResult,
+    now: datetime,
+) -> None:
+    outcome = result.outcome
+    if outcome is Outcome.SENT:
+        # The true outcome wins over an "unknown" set meanwhile by a recovering dispatcher.
+        _move(
+            database,
+            message_id,
+            worker,
+            (*from_states, UNKNOWN),
+            now,
+            status=SENT,
+            sent_at=now,
+            provider_message_id=result.provider_id,
+            last_error=None,
+        )
+    elif outcome is Outcome.UNKNOWN:
+        _move(
+            database, message_id, worker, from_states, now, status=UNKNOWN, last_error=result.reason
+        )
+    elif outcome is Outcome.REFUSED:
+        _move(
+            database, message_id, worker, from_states, now, status=FAILED, last_error=result.reason
+        )
+    else:
+        # Nothing left the machine: it waits for the next dispatch (or the reconnection).
+        _move(
+            database,
+            message_id,
+            worker,
+            from_states,
+            now,
+            status=PENDING,
+            claimed_by=None,
+            claimed_at=None,
+            last_error=result.reason,
+        )
+    log.info("outbox %s: %s", message_id, outcome.value)

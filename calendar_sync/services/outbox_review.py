@@ -1,0 +1,129 @@
+"""What the therapist does with the outbox from the dashboard: see, hold, release, cancel,
+and settle a message whose outcome is unknown.
+
+Every function is scoped by the therapist's id (another therapist's message is never
+touched, and is reported as not found) and works in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..storage.models import OutboxMessage
+from .outbox import CANCELLED, FAILED, HELD, PENDING, SENT, UNKNOWN
+
+#: States shown as needing the therapist: the outcome is unknown, or it could not go out.
+ATTENTION = (UNKNOWN, FAILED)
+
+
+def messages(
+    db: Session, therapist_id: int, statuses: Iterable[str] | None = None, limit: int = 200
+) -> list[OutboxMessage]:
+    """The therapist's messages, newest first (optionally only in ``statuses``)."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.therapist_id == therapist_id)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    if statuses is not None:
+        query = query.where(OutboxMessage.status.in_(list(statuses)))
+    return list(db.scalars(query))
+
+
+def needing_attention(db: Session, therapist_id: int) -> list[OutboxMessage]:
+    """Unknown and failed messages, and pending ones held back by a problem."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.therapist_id == therapist_id,
+            OutboxMessage.status.in_(ATTENTION)
+            | ((OutboxMessage.status == PENDING) & OutboxMessage.last_error.is_not(None)),
+        )
+        .order_by(OutboxMessage.not_before, OutboxMessage.id)
+    )
+    return list(db.scalars(query))
+
+
+def _change(
+    db: Session,
+    therapist_id: int,
+    message_id: int,
+    from_states: tuple[str, ...],
+    now: datetime,
+    **values: Any,
+) -> bool:
+    result: Any = db.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.therapist_id == therapist_id,
+            OutboxMessage.status.in_(from_states),
+        )
+        .values(updated_at=now, **values)
+    )
+    return bool(result.rowcount == 1)
+
+
+def hold(db: Session, therapist_id: int, message_id: int, now: datetime) -> bool:
+    """Keep a message from going out until released. False if it is not pending or failed."""
+    return _change(db, therapist_id, message_id, (PENDING, FAILED), now, status=HELD)
+
+
+def release(db: Session, therapist_id: int, message_id: int, now: datetime) -> bool:
+    """Let a held (or failed, once the cause is fixed) message go at the next dispatch."""
+    return _change(
+        db,
+        therapist_id,
+        message_id,
+        (HELD, FAILED),
+        now,
+        status=PENDING,
+        claimed_by=None,
+        claimed_at=None,
+        last_error=None,
+    )
+
+
+def cancel(db: Session, therapist_id: int, message_id: int, now: datetime) -> bool:
+    """Never send this message. False once it is being sent or was sent."""
+    return _change(
+        db, therapist_id, message_id, (PENDING, HELD, FAILED, UNKNOWN), now, status=CANCELLED
+    )
+
+
+def resolve_unknown(
+    db: Session, therapist_id: int, message_id: int, sent: bool, now: datetime
+) -> bool:
+    """Settle a message whose outcome was unknown, after the therapist checked Sent mail.
+
+    ``sent=True`` records it as sent; ``sent=False`` (it is not in the Sent folder) lets it go
+    at the next dispatch: a person decided, so this is not an automatic resend.
+    """
+    if sent:
+        return _change(
+            db,
+            therapist_id,
+            message_id,
+            (UNKNOWN,),
+            now,
+            status=SENT,
+            sent_at=now,
+            last_error="Marked as sent by you.",
+        )
+    return _change(
+        db,
+        therapist_id,
+        message_id,
+        (UNKNOWN,),
+        now,
+        status=PENDING,
+        claimed_by=None,
+        claimed_at=None,
+        last_error=None,
+    )
