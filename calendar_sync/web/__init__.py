@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, csrf, dashboard, home, marks, security, webhooks
+from . import auth, csrf, dashboard, home, marks, patient, security, settings, webhooks
 
 
 def register(app: Flask) -> None:
@@ -15,5 +15,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(marks.bp)
+    app.register_blueprint(patient.bp)
+    app.register_blueprint(templates_editor.bp)
+    app.register_blueprint(settings.bp)
     # make url_for("index") == url_for("home.index")
     app.add_url_rule("/", endpoint="index")

@@ -1,0 +1,214 @@
+"""Settings: the practice's details, how sessions are recognised and marked, the policy.
+
+Every value is checked by the domain's own types; a refused value is shown beside its
+field and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ..domain.marks import MarkRules
+from ..domain.money import Money
+from ..domain.outcomes import Outcome
+from ..domain.policy import LADDER_ACTIONS, ActionKind, Policy
+from ..domain.sessions import SessionRules
+from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
+from ..services.settings import PracticeProfile, TherapistSettings, load_settings, save_settings
+from ..storage import Database
+from ..storage.models import Therapist
+from .auth import login_required, require_therapist
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+#: Google Calendar's event colours, by id.
+COLORS = {
+    "1": "Lavender",
+    "2": "Sage",
+    "3": "Grape",
+    "4": "Flamingo",
+    "5": "Banana",
+    "6": "Tangerine",
+    "7": "Peacock",
+    "8": "Graphite",
+    "9": "Blueberry",
+    "10": "Basil",
+    "11": "Tomato",
+}
+CONVENTIONS = {
+    UnmarkedConvention.UNMARKED_IS_MISSED: "Unmarked means missed: remind me, then follow up",
+    UnmarkedConvention.UNMARKED_IS_ATTENDED: "Unmarked means attended: I mark only misses",
+    UnmarkedConvention.ALWAYS_ASK: "Always ask me: nothing goes out until I mark",
+}
+MARK_OUTCOMES = (Outcome.ATTENDED, Outcome.NO_SHOW, Outcome.LATE_CANCEL, Outcome.CANCELLED_IN_TIME)
+LADDER_CHOICES = sorted(LADDER_ACTIONS, key=lambda kind: list(ActionKind).index(kind))
+STEPS = 4
+
+
+class FormError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _database() -> Database:
+    database: Database = current_app.extensions["database"]
+    return database
+
+
+def _number(form: Any, name: str, low: float, high: float) -> float:
+    try:
+        value = float(form.get(name, ""))
+    except ValueError:
+        raise FormError(name, "Enter a number.") from None
+    if not low <= value <= high:
+        raise FormError(name, f"Enter a number from {low:g} to {high:g}.")
+    return value
+
+
+def _fee(form: Any, name: str, currency: str) -> Money | None:
+    text = (form.get(name) or "").strip()
+    if not text or text in ("0", "0.00"):
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise FormError(name, "Enter an amount like 40 or 40.00, or leave it empty.") from None
+    if amount <= 0:
+        raise FormError(name, "A fee is more than zero; leave it empty for no fee.")
+    try:
+        return Money(int((amount * 100).to_integral_value()), currency)
+    except ValueError as exc:
+        raise FormError("currency", str(exc)) from None
+
+
+def parse(form: Any, current: TherapistSettings) -> tuple[TherapistSettings, str]:
+    """The settings the form describes, and the therapist's time zone.
+
+    :raises FormError: naming the field that holds a value the service cannot use.
+    """
+    zone = (form.get("time_zone") or "UTC").strip()
+    if zone not in available_timezones():
+        raise FormError("time_zone", "Choose a time zone such as Europe/London.")
+    currency = (form.get("currency") or "GBP").strip().upper()
+    pattern = (form.get("title_pattern") or "").strip() or None
+    try:
+        sessions = SessionRules(pattern, form.get("one_attendee_is_session") == "on")
+    except ValueError as exc:
+        raise FormError("title_pattern", str(exc)) from None
+    colors = {
+        form.get(f"color_{outcome.value}"): outcome
+        for outcome in MARK_OUTCOMES
+        if form.get(f"color_{outcome.value}") in COLORS
+    }
+    tags = {
+        tag.strip().strip("[]").lower(): outcome
+        for outcome in MARK_OUTCOMES
+        if (tag := form.get(f"tag_{outcome.value}", "")).strip().strip("[]")
+    }
+    ladder = []
+    for step in range(1, STEPS + 1):
+        chosen = frozenset(
+            kind for kind in LADDER_CHOICES if form.get(f"step{step}_{kind.value}") == "on"
+        )
+        if not chosen:
+            raise FormError(f"step{step}", "Choose at least one action for each step.")
+        ladder.append(chosen)
+    try:
+        unmarked = UnmarkedRules(
+            convention=UnmarkedConvention(form.get("convention", "")),
+            reminder_delay=timedelta(hours=_number(form, "reminder_delay_hours", 0, 23)),
+            hold=timedelta(hours=_number(form, "hold_hours", 1, 24)),
+        )
+    except ValueError as exc:
+        if isinstance(exc, FormError):
+            raise
+        raise FormError("hold_hours", str(exc)) from None
+    try:
+        policy = Policy(
+            rolling_window=timedelta(days=_number(form, "rolling_window_days", 7, 365)),
+            notice_window=timedelta(hours=_number(form, "notice_window_hours", 1, 168)),
+            late_cancels_count=form.get("late_cancels_count") == "on",
+            no_show_fee=_fee(form, "no_show_fee", currency),
+            late_cancel_fee=_fee(form, "late_cancel_fee", currency),
+            charge_assumed_no_shows=form.get("charge_assumed_no_shows") == "on",
+            unmarked=unmarked,
+            late_bound=timedelta(days=_number(form, "late_bound_days", 1, 14)),
+            ladder=tuple(ladder),
+            uncounted_late_cancel_actions=current.policy.uncounted_late_cancel_actions,
+            marks=MarkRules(colors=colors, tags=tags),
+            sessions=sessions,
+        )
+    except FormError:
+        raise
+    except ValueError as exc:
+        raise FormError("policy", str(exc)) from None
+    practice = PracticeProfile(
+        practice_name=(form.get("practice_name") or "").strip()[:200],
+        signature=(form.get("signature") or "").strip()[:200],
+        contact_phone=(form.get("contact_phone") or "").strip()[:50],
+    )
+    return TherapistSettings(policy, practice), zone
+
+
+def _render(
+    therapist: Therapist, settings: TherapistSettings, zone: str, error: FormError | None = None
+) -> tuple[str, int]:
+    policy = settings.policy
+    color_of = {outcome: color for color, outcome in policy.marks.colors.items()}
+    tag_of = {outcome: tag for tag, outcome in policy.marks.tags.items()}
+    fees = [fee for fee in (policy.no_show_fee, policy.late_cancel_fee) if fee is not None]
+    page = render_template(
+        "settings/index.html",
+        therapist=therapist,
+        settings=settings,
+        policy=policy,
+        zone=zone,
+        zones=sorted(available_timezones()),
+        colors=COLORS,
+        color_of=color_of,
+        tag_of=tag_of,
+        outcomes=MARK_OUTCOMES,
+        conventions=CONVENTIONS,
+        ladder_choices=LADDER_CHOICES,
+        steps=range(1, STEPS + 1),
+        currency=fees[0].currency if fees else "GBP",
+        error=error,
+        hours=lambda delta: f"{delta.total_seconds() / 3600:g}",
+    )
+    return page, 400 if error else 200
+
+
+@bp.get("/")
+@login_required
+def index() -> tuple[str, int]:
+    therapist = require_therapist()
+    with _database().transaction() as db:
+        settings = load_settings(db, therapist.id)
+    return _render(therapist, settings, therapist.time_zone)
+
+
+@bp.post("/")
+@login_required
+def save() -> Response | tuple[str, int]:
+    therapist = require_therapist()
+    with _database().transaction() as db:
+        current = load_settings(db, therapist.id)
+    try:
+        settings, zone = parse(request.form, current)
+    except FormError as error:
+        return _render(therapist, current, therapist.time_zone, error)
+    ZoneInfo(zone)
+    with _database().transaction() as db:
+        save_settings(db, therapist.id, settings, datetime.now(UTC))
+        row = db.get(Therapist, therapist.id)
+        if row is not None:
+            row.time_zone = zone
+    flash("Settings saved.", "info")
+    return redirect(url_for("settings.index"))
