@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from . import auth, csrf, dashboard, home, marks, patient, security, settings, webhooks
+from .templates_editor import bp as templates_editor_bp
 
 
 def register(app: Flask) -> None:
@@ -16,7 +17,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(marks.bp)
     app.register_blueprint(patient.bp)
-    app.register_blueprint(templates_editor.bp)
+    app.register_blueprint(templates_editor_bp)
     app.register_blueprint(settings.bp)
     # make url_for("index") == url_for("home.index")
     app.add_url_rule("/", endpoint="index")
