@@ -1,0 +1,174 @@
+"""The patient's pages, reached from a link in an email: ``/p/<token>``.
+
+Patients have no dashboard session, so the signed, single-use token is the form's
+protection: the POST must carry the same token, which is used up by the answer. Pages show
+only what the patient needs (the date and time, the practitioner's name), never anything
+clinical; a tampered link gets a 400 page, an expired or used one a friendly word.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Blueprint, current_app, render_template, request
+
+from ..domain.slots import Slot
+from ..domain.times import format_local
+from ..google import GoogleApiError, ReauthorizationNeeded
+from ..services import notices
+from ..services import patient_links as links
+from ..services.proposals import choose_time, times_to_choose
+from ..storage import Database
+from ..storage.models import PatientLink, Therapist
+from . import csrf
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("patient", __name__, url_prefix="/p")
+
+_STATUS_PAGES = {
+    links.LinkStatus.TAMPERED: ("invalid", 400),
+    links.LinkStatus.EXPIRED: ("expired", 410),
+    links.LinkStatus.USED: ("used", 200),
+}
+
+
+def _database() -> Database:
+    database: Database = current_app.extensions["database"]
+    return database
+
+
+def _details(link: PatientLink) -> dict[str, object]:
+    with _database().transaction() as db:
+        therapist = db.get_one(Therapist, link.therapist_id)
+        start = links.session_start(db, link.therapist_id, link.calendar_id, link.event_id)
+        name = therapist.display_name or therapist.email
+        zone_name = therapist.time_zone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return {
+        "name": name,
+        "zone": zone,
+        "when": format_local(start, zone) if start is not None else None,
+    }
+
+
+def _message(
+    kind: str, status: int = 200, context: dict[str, object] | None = None
+) -> tuple[str, int]:
+    return render_template("patient/message.html", kind=kind, **(context or {})), status
+
+
+def _check(token: str) -> links.LinkCheck:
+    with _database().transaction() as db:
+        return links.check_token(db, token, datetime.now(UTC))
+
+
+def _times(link: PatientLink) -> list[Slot] | None:
+    try:
+        return times_to_choose(
+            current_app._get_current_object(),  # type: ignore[attr-defined]  # the real app
+            link.therapist_id,
+            link.calendar_id,
+            link.event_id,
+            datetime.now(UTC),
+        )
+    except (GoogleApiError, ReauthorizationNeeded) as exc:
+        log.warning("patient page: times unavailable: %s", type(exc).__name__)
+        return None
+
+
+@bp.get("/<token>")
+def show(token: str) -> tuple[str, int] | str:
+    check = _check(token)
+    if check.status is not links.LinkStatus.VALID or check.link is None:
+        kind, status = _STATUS_PAGES[check.status]
+        return _message(kind, status)
+    return _form(token, check.link)
+
+
+def _form(token: str, link: PatientLink, problem: str | None = None) -> tuple[str, int] | str:
+    details = _details(link)
+    if link.purpose == links.CHOOSE_TIME:
+        times = _times(link)
+        if times is None:
+            return _message("unavailable", 503, details)
+        zone = details["zone"]
+        assert isinstance(zone, ZoneInfo)
+        choices = [(s.start.isoformat(), format_local(s.start, zone)) for s in times]
+        return render_template(
+            "patient/choose_time.html", token=token, choices=choices, problem=problem, **details
+        )
+    if link.purpose == links.BARRIER_SURVEY:
+        return render_template(
+            "patient/barrier_survey.html", token=token, barriers=links.BARRIERS, **details
+        )
+    return render_template("patient/will_get_in_touch.html", token=token, **details)
+
+
+@bp.post("/<token>")
+@csrf.exempt  # the single-use signed token in the URL is this form's protection
+def answer(token: str) -> tuple[str, int] | str:
+    check = _check(token)
+    if check.status is not links.LinkStatus.VALID or check.link is None:
+        kind, status = _STATUS_PAGES[check.status]
+        return _message(kind, status)
+    link = check.link
+    now = datetime.now(UTC)
+    details = _details(link)
+    when = details["when"] or "your recent appointment"
+    if link.purpose == links.CHOOSE_TIME:
+        return _choose(token, link, now, details)
+    with _database().transaction() as db:
+        if not links.claim(db, link.id, now):
+            return _message("used")
+        if link.purpose == links.BARRIER_SURVEY:
+            links.record_barriers(
+                db, link, request.form.getlist("reason"), request.form.get("other", ""), now
+            )
+            notices.notify(
+                db,
+                link.therapist_id,
+                notices.PATIENT_ANSWERED_SURVEY,
+                f"A patient told you what got in the way of the session of {when}; "
+                "see their answer on the dashboard.",
+                now,
+            )
+        else:
+            notices.notify(
+                db,
+                link.therapist_id,
+                notices.PATIENT_WILL_GET_IN_TOUCH,
+                f"The patient of the session of {when} says they will get in touch with you.",
+                now,
+            )
+    return _message("thanks", 200, details)
+
+
+def _choose(
+    token: str, link: PatientLink, now: datetime, details: dict[str, object]
+) -> tuple[str, int] | str:
+    times = _times(link) or []
+    picked = next((s for s in times if s.start.isoformat() == request.form.get("start")), None)
+    if picked is None:
+        return _form(token, link, problem="Please pick one of the times below.")
+    with _database().transaction() as db:
+        if not links.claim(db, link.id, now):
+            return _message("used")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app
+    try:
+        done = choose_time(app, link.therapist_id, link.calendar_id, link.event_id, picked, now)
+    except (GoogleApiError, ReauthorizationNeeded) as exc:
+        log.warning("patient page: could not move the invitation: %s", type(exc).__name__)
+        done = False
+    if not done:
+        with _database().transaction() as db:
+            links.release(db, link.id)
+        return _form(token, link, problem="Sorry, that time has just gone. Please pick another.")
+    zone = details["zone"]
+    assert isinstance(zone, ZoneInfo)
+    return _message("chosen", 200, {**details, "chosen": format_local(picked.start, zone)})

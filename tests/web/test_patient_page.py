@@ -1,0 +1,162 @@
+"""The patient's page in a real browser: choose a time, the barrier survey, bad links."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from calendar_sync.google.oauth import (
+    CALENDAR_EVENTS,
+    CALENDAR_LIST,
+    EMAIL,
+    FREEBUSY,
+    OPENID,
+    Grant,
+)
+from calendar_sync.services import patient_links as links
+from calendar_sync.services.calendars import refresh_calendar_list
+from calendar_sync.services.notices import notices_for
+from calendar_sync.services.sync import sync_calendar
+from calendar_sync.storage.models import BarrierAnswer, CalendarRow, RescheduleProposal, Therapist
+
+THERAPIST = "dr.lee@example.test"
+PATIENT = "sam.river@example.test"
+SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY]
+
+
+@pytest.fixture
+def practice(sandboxed_app: Any) -> tuple[Any, int]:
+    """A connected therapist with one past session of the patient, synced."""
+    env = sandboxed_app
+    now = datetime.now(UTC)
+    env.sandbox.add_account(THERAPIST, "Dr Lee", "Europe/London")
+    secrets = json.loads(Path(env.app.config["GOOGLE_CLIENT_SECRETS"]).read_text())
+    tokens = env.sandbox.issue_tokens(THERAPIST, SCOPES, secrets["web"]["client_id"])
+    database = env.app.extensions["database"]
+    keeper = env.app.extensions["connections"]
+    with database.transaction() as db:
+        therapist = Therapist(
+            google_subject="sub-lee",
+            email=THERAPIST,
+            display_name="Dr Lee",
+            time_zone="Europe/London",
+            created_at=now,
+        )
+        db.add(therapist)
+        db.flush()
+        grant = Grant(
+            access_token=tokens["access_token"],
+            refresh_token=tokens["refresh_token"],
+            expires_at=now + timedelta(seconds=int(tokens["expires_in"])),
+            scopes=frozenset(SCOPES),
+        )
+        keeper.save_grant(db, therapist.id, grant, now)
+        therapist_id = int(therapist.id)
+    start = (now - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events",
+        {
+            "id": "missed0001",
+            "summary": "Sam",
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(minutes=50)).isoformat()},
+            "attendees": [{"email": PATIENT}],
+        },
+    )
+    apis = keeper.apis(therapist_id, now)
+    refresh_calendar_list(database, apis, therapist_id, frozenset(SCOPES), now)
+    with database.transaction() as db:
+        calendar_id = db.scalars(select(CalendarRow.id)).one()
+    sync_calendar(database, apis, calendar_id, now)
+    return env, therapist_id
+
+
+def link(env: Any, therapist_id: int, purpose: str, now: datetime | None = None) -> str:
+    with env.app.app_context(), env.app.extensions["database"].transaction() as db:
+        return links.issue_link(
+            db,
+            therapist_id=therapist_id,
+            calendar_id=THERAPIST,
+            event_id="missed0001",
+            purpose=purpose,
+            now=now or datetime.now(UTC),
+        )
+
+
+def test_choose_a_time_moves_it_into_the_calendar_once(practice: Any, page: Any) -> None:
+    env, therapist_id = practice
+    url = link(env, therapist_id, links.CHOOSE_TIME)
+    page.set_viewport_size({"width": 375, "height": 740})  # a phone
+    page.goto(url)
+    assert page.locator("h1").inner_text() == "Pick a new time"
+    assert "Dr Lee" in page.content()
+    body = page.locator("body").inner_text().lower()
+    for word in ("therapy", "treatment", "sam", PATIENT):
+        assert word not in body
+    options = page.locator("input[name=start]")
+    assert options.count() >= 2
+    chosen = options.nth(1).get_attribute("value")
+    options.nth(1).check()
+    page.get_by_role("button", name="Choose this time").click()
+    assert page.locator("h1").inner_text() == "See you then"
+    with env.app.extensions["database"].transaction() as db:
+        (row,) = db.scalars(select(RescheduleProposal)).all()
+        assert row.state == "accepted"
+        assert row.slot_start == datetime.fromisoformat(str(chosen))
+        kinds = [n.kind for n in notices_for(db, therapist_id)]
+    assert kinds == ["patient_chose_time"]
+    calendar = env.sandbox.state.calendar.find(THERAPIST)
+    assert row.event_id in calendar.events
+    invites = env.sandbox.control("GET", f"calendar/invitations?email={PATIENT}")["messages"]
+    assert [m["kind"] for m in invites] == ["invitation"]
+    # The same link again: already answered, nothing else happens.
+    page.goto(url)
+    assert page.locator("h1").inner_text() == "Already answered"
+    assert len(env.sandbox.state.calendar.find(THERAPIST).events) == 2
+
+
+def test_barrier_survey_is_stored_and_the_link_used_up(practice: Any, page: Any) -> None:
+    env, therapist_id = practice
+    url = link(env, therapist_id, links.BARRIER_SURVEY)
+    page.goto(url)
+    page.get_by_label("The cost").check()
+    page.get_by_label("Work or childcare").check()
+    page.get_by_label("Anything you would like to add (optional)").fill("Shifts changed.")
+    page.get_by_role("button", name="Send").click()
+    assert page.locator("h1").inner_text() == "Thank you"
+    with env.app.extensions["database"].transaction() as db:
+        (answer,) = db.scalars(select(BarrierAnswer)).all()
+        assert answer.reasons == "cost,work_or_childcare"
+        assert answer.other_text == "Shifts changed."
+        (notice,) = notices_for(db, therapist_id)
+        assert "Sam" not in notice.text
+    # Posting the old form again changes nothing.
+    request = urllib.request.Request(url, data=b"reason=health", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert "Already answered" in response.read().decode()
+    with env.app.extensions["database"].transaction() as db:
+        assert len(db.scalars(select(BarrierAnswer)).all()) == 1
+
+
+def test_tampered_and_expired_links(practice: Any, page: Any) -> None:
+    env, therapist_id = practice
+    url = link(env, therapist_id, links.WILL_GET_IN_TOUCH)
+    response = page.goto(url[:-3] + "xyz")
+    assert response.status == 400
+    assert page.locator("h1").inner_text() == "This link does not work"
+    old = link(env, therapist_id, links.WILL_GET_IN_TOUCH, datetime.now(UTC) - timedelta(days=15))
+    response = page.goto(old)
+    assert response.status == 410
+    assert "please reply to the email" in page.locator("body").inner_text()
+    page.goto(url)
+    page.get_by_role("button", name="I will get in touch").click()
+    assert page.locator("h1").inner_text() == "Thank you"
+    with env.app.extensions["database"].transaction() as db:
+        assert [n.kind for n in notices_for(db, therapist_id)] == ["patient_will_get_in_touch"]
