@@ -1,0 +1,199 @@
+"""Patients as the dashboard shows them: attendance in the window, ladder step, fees.
+
+Every figure is computed from the same assessment the cycle uses (``domain.decide.assess``),
+so the dashboard and the follow-ups can never disagree about what a session was.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ..domain.decide import assess
+from ..domain.fees import EntryKind, Ledger, LedgerEntry, ledger_csv
+from ..domain.marks import Mark
+from ..domain.money import Money
+from ..domain.outcomes import Outcome
+from ..domain.policy import counts_toward_ladder
+from ..storage.models import FeeEntry, Patient
+from .followup import Inputs, load_inputs, patient_key
+
+
+@dataclass(frozen=True)
+class SessionPoint:
+    """One past session of a patient, for the history and the chart."""
+
+    start: datetime
+    outcome: Outcome
+    assumed: bool
+    calendar_id: str
+    event_id: str
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    id: int
+    key: str
+    name: str
+    email: str | None
+    do_not_email: bool
+    fee_exempt: bool
+    fee_exempt_reason: str
+    sessions: int
+    attended: int
+    misses: int
+    late_cancels: int
+    step: int
+    balance: Money | None
+    history: tuple[SessionPoint, ...]
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """Attended over sessions that were held or missed (cancellations in time excluded)."""
+        counted = self.attended + self.misses + self.late_cancels
+        return None if counted == 0 else self.attended / counted
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email or self.key
+
+
+def ledger_for(db: DbSession, therapist_id: int, key: str) -> Ledger | None:
+    rows = db.scalars(
+        select(FeeEntry)
+        .where(FeeEntry.therapist_id == therapist_id, FeeEntry.patient_key == key)
+        .order_by(FeeEntry.created_at, FeeEntry.id)
+    ).all()
+    if not rows:
+        return None
+    entries = tuple(
+        LedgerEntry(
+            key,
+            row.calendar_id,
+            row.event_id,
+            row.session_start,
+            EntryKind(row.kind),
+            Money(row.minor_units, row.currency),
+            row.created_at,
+            row.reason,
+        )
+        for row in rows
+    )
+    return Ledger(key, rows[0].currency, entries)
+
+
+def _points(inputs: Inputs, now: datetime) -> dict[str, list[SessionPoint]]:
+    marks: dict[tuple[str, str], list[Mark]] = defaultdict(list)
+    for mark in inputs.marks:
+        marks[mark.ref].append(mark)
+    points: dict[str, list[SessionPoint]] = defaultdict(list)
+    for session in inputs.sessions:
+        if session.patient_key is None or session.end > now:
+            continue
+        verdict = assess(
+            session, marks[session.ref], inputs.settings.policy, inputs.connected_at, now
+        )
+        points[session.patient_key].append(
+            SessionPoint(
+                session.start,
+                verdict.outcome,
+                verdict.assumed,
+                session.calendar_id,
+                session.event_id,
+            )
+        )
+    return points
+
+
+def summaries(db: DbSession, therapist_id: int, now: datetime) -> list[PatientSummary]:
+    """Every patient of the therapist with their figures over the rolling window."""
+    inputs = load_inputs(db, therapist_id, now)
+    if inputs is None:
+        return []
+    policy = inputs.settings.policy
+    points = _points(inputs, now)
+    window_start = now - policy.rolling_window
+    result = []
+    for row in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id)):
+        key = patient_key(row.id)
+        history = sorted(points.get(key, []), key=lambda p: p.start)
+        recent = [p for p in history if p.start >= window_start]
+        ledger = ledger_for(db, therapist_id, key)
+        result.append(
+            PatientSummary(
+                id=row.id,
+                key=key,
+                name=row.name,
+                email=row.email,
+                do_not_email=row.do_not_email,
+                fee_exempt=row.fee_exempt,
+                fee_exempt_reason=row.fee_exempt_reason,
+                sessions=len(recent),
+                attended=sum(p.outcome is Outcome.ATTENDED for p in recent),
+                misses=sum(p.outcome is Outcome.NO_SHOW for p in recent),
+                late_cancels=sum(p.outcome is Outcome.LATE_CANCEL for p in recent),
+                step=sum(counts_toward_ladder(p.outcome, policy) for p in recent),
+                balance=ledger.balance() if ledger else None,
+                history=tuple(history),
+            )
+        )
+    return sorted(result, key=lambda s: s.label.lower())
+
+
+def fees_csv(db: DbSession, therapist_id: int, zone: ZoneInfo) -> str:
+    """Every patient's fee ledger as CSV, for the practice's accounts."""
+    keys = [
+        patient_key(pid)
+        for pid in db.scalars(select(Patient.id).where(Patient.therapist_id == therapist_id))
+    ]
+    ledgers = [ledger for key in keys if (ledger := ledger_for(db, therapist_id, key))]
+    return ledger_csv(ledgers, zone)
+
+
+def waive(
+    db: DbSession,
+    therapist_id: int,
+    key: str,
+    calendar_id: str,
+    event_id: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Waive one charge, with the reason.
+
+    :raises ValueError: no reason, nothing charged, or already waived (the domain's rules).
+    """
+    ledger = ledger_for(db, therapist_id, key)
+    if ledger is None:
+        raise ValueError("there is no charge for this session")
+    waived = ledger.waive(calendar_id, event_id, reason, now)
+    entry = waived.entries[-1]
+    charge = db.scalar(
+        select(FeeEntry).where(
+            FeeEntry.therapist_id == therapist_id,
+            FeeEntry.calendar_id == calendar_id,
+            FeeEntry.event_id == event_id,
+            FeeEntry.kind == EntryKind.CHARGE.value,
+        )
+    )
+    db.add(
+        FeeEntry(
+            therapist_id=therapist_id,
+            patient_id=charge.patient_id if charge else None,
+            patient_key=key,
+            calendar_id=calendar_id,
+            event_id=event_id,
+            kind=EntryKind.WAIVER.value,
+            minor_units=entry.amount.minor_units,
+            currency=entry.amount.currency,
+            reason=entry.reason,
+            session_start=entry.session_start,
+            created_at=now,
+        )
+    )
+    db.flush()
