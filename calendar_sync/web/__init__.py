@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, csrf, dashboard, home, marks, patient, security, settings, webhooks
+from . import auth, csrf, dashboard, home, marks, patient, patients, security, settings, webhooks
 from .templates_editor import bp as templates_editor_bp
 
 
@@ -19,5 +19,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(patient.bp)
     app.register_blueprint(templates_editor_bp)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(patients.bp)
     # make url_for("index") == url_for("home.index")
     app.add_url_rule("/", endpoint="index")
