@@ -299,6 +299,9 @@ def receive(app: Flask, notification: Notification, now: datetime) -> int:
     if not notification.channel_id:
         return 404
     with database.transaction() as session:
+        # The record first, then the calendar: a channel being confirmed meanwhile is then
+        # seen as the calendar's current one, never as an old one to stop.
+        record = session.get(PushChannel, notification.channel_id)
         calendar = session.scalar(
             select(CalendarRow).where(CalendarRow.channel_id == notification.channel_id)
         )
@@ -307,7 +310,6 @@ def receive(app: Flask, notification: Notification, now: datetime) -> int:
                 return 403
             calendar_id, wanted = calendar.id, calendar.selected and calendar.gone_at is None
         else:
-            record = session.get(PushChannel, notification.channel_id)
             if record is None:
                 return 404
             if not token_matches(record.token_hash, notification.token):

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from calendar_sync.google.oauth import CALENDAR_EVENTS, CALENDAR_LIST, EMAIL, OPENID, Grant
+from calendar_sync.services import sync as sync_module
 from calendar_sync.services.push import WEBHOOK_PATH, hash_token
 from calendar_sync.services.sync import sync_all
 from calendar_sync.services.sync_queue import queue_for
@@ -112,8 +113,12 @@ def test_a_sync_message_is_only_acknowledged(env: Any) -> None:
 
 def test_a_change_is_synced_and_a_burst_collapses(env: Any) -> None:
     client = env.app.test_client()
+    with env.app.extensions["database"].transaction() as session:
+        calendar_id = session.scalars(select(CalendarRow.id)).one()
 
-    answers = [notify(client) for _ in range(20)]
+    # The first notification's sync is held running while the other nineteen arrive.
+    with sync_module._lock_for(calendar_id):
+        answers = [notify(client) for _ in range(20)]
 
     assert answers == [200] * 20
     assert queue_for(env.app).drain(10)
