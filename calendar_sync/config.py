@@ -106,6 +106,13 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "PATIENT_LINK_DAYS",
+        "14",
+        "Days a link sent to a patient (choose a new time, what got in the way, I will get in "
+        "touch) keeps working; each link works once.",
+        _positive_int,
+    ),
+    Setting(
         "MAIL_BACKEND",
         "gmail",
         "How emails leave: `gmail` (from the therapist's own Gmail, so replies reach them), "
@@ -153,6 +160,7 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
             values.setdefault(setting.name, setting.parse(setting.default))
     values.setdefault("PUSH_NOTIFICATIONS", "auto")
     values.setdefault("POLL_INTERVAL_SECONDS", 900)
+    values.setdefault("PATIENT_LINK_DAYS", 14)
     if "SECRET_KEY" not in values:
         values["SECRET_KEY"] = _generated(instance_path / "secret_key", secrets.token_urlsafe)
     if "TOKEN_ENCRYPTION_KEYS" not in values:
