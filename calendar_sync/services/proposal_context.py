@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,8 +27,8 @@ from ..storage.models import (
     CalendarRow,
     RescheduleProposal,
     Therapist,
-    TherapistSettingsRow,
 )
+from .settings import load_settings
 
 PLANNED, PROPOSED, ACCEPTED, DECLINED = "planned", "proposed", "accepted", "declined"
 EXHAUSTED, EXPIRED, WITHDRAWN, NO_SLOT = "exhausted", "expired", "withdrawn", "no_slot"
@@ -45,10 +44,8 @@ def proposal_event_id(key: str, attempt: int) -> str:
 
 
 def rules_for(db: Session, therapist_id: int) -> RescheduleRules:
-    """The therapist's reschedule rules: ``policy_json["reschedule"]``, else the defaults."""
-    row = db.get(TherapistSettingsRow, therapist_id)
-    stored = json.loads(row.policy_json or "{}").get("reschedule") if row is not None else None
-    return RescheduleRules.from_json(stored) if isinstance(stored, dict) else RescheduleRules()
+    """The therapist's reschedule rules (stored with their settings), else the defaults."""
+    return load_settings(db, therapist_id).reschedule
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -8,7 +8,7 @@ rules live in their own table (``session_rules``), which sync reads directly.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from ..domain.money import Money
 from ..domain.outcomes import Outcome
 from ..domain.policy import ActionKind, Policy
 from ..domain.sessions import SessionRules
+from ..domain.slots import RescheduleRules
 from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
 from ..storage.models import SessionRulesRow, TherapistSettingsRow
 
@@ -37,6 +38,7 @@ class PracticeProfile:
 class TherapistSettings:
     policy: Policy
     practice: PracticeProfile
+    reschedule: RescheduleRules = field(default_factory=RescheduleRules)
 
 
 def _hours(delta: timedelta) -> float:
@@ -139,9 +141,17 @@ def load_settings(db: DbSession, therapist_id: int) -> TherapistSettings:
     )
     if row is None:
         return TherapistSettings(Policy(sessions=rules), PracticeProfile())
-    policy = policy_from_json(json.loads(row.policy_json or "{}"), rules)
+    stored = json.loads(row.policy_json or "{}")
+    policy = policy_from_json(stored, rules)
     practice = PracticeProfile(**json.loads(row.practice_json or "{}"))
-    return TherapistSettings(policy, practice)
+    reschedule = stored.get("reschedule")
+    return TherapistSettings(
+        policy,
+        practice,
+        RescheduleRules.from_json(reschedule)
+        if isinstance(reschedule, dict)
+        else RescheduleRules(),
+    )
 
 
 def save_settings(
@@ -152,7 +162,10 @@ def save_settings(
     if row is None:
         row = TherapistSettingsRow(therapist_id=therapist_id)
         db.add(row)
-    row.policy_json = json.dumps(policy_to_json(settings.policy), sort_keys=True)
+    stored = policy_to_json(settings.policy)
+    # The reschedule rules travel with the policy: one row, one place to read them.
+    stored["reschedule"] = settings.reschedule.to_json()
+    row.policy_json = json.dumps(stored, sort_keys=True)
     row.practice_json = json.dumps(asdict(settings.practice), sort_keys=True)
     row.updated_at = now
     rules_row = db.scalar(

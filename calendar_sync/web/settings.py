@@ -6,7 +6,8 @@ field and nothing is saved.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -19,6 +20,7 @@ from ..domain.money import Money
 from ..domain.outcomes import Outcome
 from ..domain.policy import LADDER_ACTIONS, ActionKind, Policy
 from ..domain.sessions import SessionRules
+from ..domain.slots import RescheduleRules
 from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
 from ..services.settings import PracticeProfile, TherapistSettings, load_settings, save_settings
 from ..storage import Database
@@ -154,7 +156,44 @@ def parse(form: Any, current: TherapistSettings) -> tuple[TherapistSettings, str
         signature=(form.get("signature") or "").strip()[:200],
         contact_phone=(form.get("contact_phone") or "").strip()[:50],
     )
-    return TherapistSettings(policy, practice), zone
+    return TherapistSettings(policy, practice, _reschedule(form, current.reschedule)), zone
+
+
+def _hours_window(form: Any, day: int) -> tuple[tuple[time, time], ...]:
+    """``09:00-17:00`` (or empty for a day off), possibly two windows split by a comma."""
+    name = f"hours_{day}"
+    text = (form.get(name) or "").strip()
+    windows = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            start, end = (time.fromisoformat(x.strip()) for x in part.split("-"))
+        except ValueError:
+            raise FormError(name, "Write hours like 09:00-17:00, or leave the day empty.") from None
+        if not start < end:
+            raise FormError(name, "The end of the working hours must come after the start.")
+        windows.append((start, end))
+    return tuple(windows)
+
+
+def _reschedule(form: Any, current: RescheduleRules) -> RescheduleRules:
+    hours = tuple(_hours_window(form, day) for day in range(7))
+    try:
+        return replace(
+            current,
+            working_hours=hours,
+            buffer=timedelta(minutes=_number(form, "buffer_minutes", 0, 240)),
+            minimum_notice=timedelta(hours=_number(form, "minimum_notice_hours", 1, 336)),
+            horizon=timedelta(days=_number(form, "horizon_days", 1, 60)),
+            max_proposals=int(_number(form, "max_proposals", 1, 10)),
+            answer_deadline=timedelta(hours=_number(form, "answer_deadline_hours", 1, 336)),
+            skip_if_session_within=timedelta(
+                days=_number(form, "skip_if_session_within_days", 0, 60)
+            ),
+        )
+    except FormError:
+        raise
+    except ValueError as exc:
+        raise FormError("reschedule", str(exc)) from None
 
 
 def _render(
@@ -181,6 +220,10 @@ def _render(
         currency=fees[0].currency if fees else "GBP",
         error=error,
         hours=lambda delta: f"{delta.total_seconds() / 3600:g}",
+        weekdays=("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        windows=lambda day: ", ".join(
+            f"{a:%H:%M}-{b:%H:%M}" for a, b in settings.reschedule.working_hours[day]
+        ),
     )
     return page, 400 if error else 200
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
@@ -78,6 +78,9 @@ def test_changes_are_saved(app: Flask, client: FlaskClient, signed_in: int) -> N
         tag_late_cancel="[late-cancel]",
         practice_name="Riverside Rooms",
         time_zone="America/New_York",
+        hours_5="10:00-13:00",
+        hours_0="",
+        max_proposals="2",
     )
     del data["step3_alert_therapist_pattern"]
     data["step3_email_checkin"] = "on"
@@ -94,6 +97,10 @@ def test_changes_are_saved(app: Flask, client: FlaskClient, signed_in: int) -> N
     assert policy.actions_for_step(3) == frozenset({ActionKind.EMAIL_CHECKIN})
     assert saved.practice.practice_name == "Riverside Rooms"
     assert zone == "America/New_York"
+    assert saved.reschedule.working_hours[5] == ((time(10), time(13)),)
+    assert saved.reschedule.working_hours[0] == ()
+    assert saved.reschedule.max_proposals == 2
+    assert saved.reschedule.working_hours[1] == ((time(9), time(17)),)
 
 
 @pytest.mark.parametrize(
@@ -103,6 +110,7 @@ def test_changes_are_saved(app: Flask, client: FlaskClient, signed_in: int) -> N
         ("no_show_fee", "forty", "Enter an amount"),
         ("time_zone", "Mars/Olympus", "time zone"),
         ("title_pattern", "([", "regular expression"),
+        ("hours_2", "17:00-09:00", "must come after"),
     ],
 )
 def test_bad_values_are_refused_and_nothing_saved(
