@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, csrf, dashboard, home, marks, patient, patients, security, settings, webhooks
+from . import (
+    activity,
+    auth,
+    csrf,
+    dashboard,
+    followups,
+    home,
+    marks,
+    outbox,
+    patient,
+    patients,
+    security,
+    settings,
+    webhooks,
+)
 from .templates_editor import bp as templates_editor_bp
 
 
@@ -20,5 +34,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(templates_editor_bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(patients.bp)
+    app.register_blueprint(outbox.bp)
+    app.register_blueprint(followups.bp)
+    app.register_blueprint(activity.bp)
     # make url_for("index") == url_for("home.index")
     app.add_url_rule("/", endpoint="index")

@@ -1,8 +1,13 @@
-"""The therapist's dashboard: connection health, what is switched off, and disconnect."""
+"""The therapist's dashboard: connection health, what goes out next, what needs them.
+
+"Today" shows what is about to go out (hold, release, cancel), the messages that need the
+therapist (outcome unknown, failed), late follow-ups offered to them, sessions waiting for a
+mark, notices and calendars. The actions live in ``web.outbox`` and ``web.followups``.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -17,6 +22,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response
 
 from ..google.oauth import FEATURES
@@ -25,12 +31,18 @@ from ..services.connections import ConnectionKeeper
 from ..services.disconnect import disconnect_therapist
 from ..services.marks import MARKABLE
 from ..services.notices import notices_for
+from ..services.offers import offers
+from ..services.outbox import HELD, PENDING
+from ..services.outbox_review import messages, needing_attention
 from ..services.today import waiting_for_mark
 from ..storage import Database
-from ..storage.models import CalendarRow, Therapist
+from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist
 
 bp = Blueprint("dashboard", __name__)
+
+#: "About to go out" looks this far ahead.
+SOON = timedelta(hours=24)
 
 
 def _keeper() -> ConnectionKeeper:
@@ -48,8 +60,19 @@ def index() -> str:
     switched_off = [text for scope, text in FEATURES.items() if scope not in granted]
     now = datetime.now(UTC)
     database: Database = current_app.extensions["database"]
+    zone = therapist_zone(therapist)
     with database.transaction() as db:
         notices = notices_for(db, therapist.id)
+        attention = needing_attention(db, therapist.id)
+        flagged = {m.id for m in attention}
+        soon = [
+            m
+            for m in messages(db, therapist.id, (PENDING, HELD))
+            if m.id not in flagged and (m.status == HELD or m.not_before <= now + SOON)
+        ]
+        soon.sort(key=lambda m: (m.not_before, m.id))
+        offered = offers(db, therapist.id)
+        starts = session_starts(db, therapist.id, {(o.calendar_id, o.event_id) for o in offered})
     return render_template(
         "dashboard/index.html",
         therapist=therapist,
@@ -59,8 +82,32 @@ def index() -> str:
         markable=MARKABLE,
         calendars=calendar_statuses(database, therapist.id),
         notices=notices,
-        zone=therapist_zone(therapist),
+        soon=soon,
+        attention=attention,
+        offered=offered,
+        starts=starts,
+        zone=zone,
     )
+
+
+def session_starts(
+    db: DbSession, therapist_id: int, refs: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, datetime | None]]:
+    """The title and start of each of the therapist's sessions named in ``refs``."""
+    found: dict[tuple[str, str], tuple[str, datetime | None]] = {}
+    for calendar_id, event_id in refs:
+        row = db.execute(
+            select(CalendarEventRow.title, CalendarEventRow.start)
+            .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+            .where(
+                CalendarRow.therapist_id == therapist_id,
+                CalendarRow.google_calendar_id == calendar_id,
+                CalendarEventRow.event_id == event_id,
+            )
+        ).first()
+        if row is not None:
+            found[(calendar_id, event_id)] = (row[0] or "Session", row[1])
+    return found
 
 
 def therapist_zone(therapist: Therapist) -> ZoneInfo:

@@ -1,0 +1,113 @@
+"""Follow-ups: each miss with what the service decided, sent, offered and heard back.
+
+Also where a late follow-up offered to the therapist is sent or dropped (from the dashboard
+or from this page).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from ..services import offers, timeline
+from ..services.patient_links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
+from ..storage import Database
+from .auth import login_required, require_therapist
+from .dashboard import therapist_zone
+from .outbox import back_to
+
+bp = Blueprint("followups", __name__, url_prefix="/followups")
+
+ANSWER_WORDS = {
+    CHOOSE_TIME: "chose another time",
+    BARRIER_SURVEY: "said what got in the way",
+    WILL_GET_IN_TOUCH: "will get in touch",
+}
+REASON_WORDS = {
+    "transport": "transport",
+    "cost": "cost",
+    "work_or_childcare": "work or childcare",
+    "health": "health",
+    "forgot": "forgot",
+    "other": "other",
+}
+STATUS_WORDS = {
+    "pending": "waiting to go out",
+    "claimed": "being sent",
+    "sending": "being sent",
+    "sent": "sent",
+    "unknown": "outcome unknown",
+    "failed": "not sent",
+    "held": "held by you",
+    "cancelled": "cancelled",
+}
+
+
+def _database() -> Database:
+    database: Database = current_app.extensions["database"]
+    return database
+
+
+def _own(therapist_id: int, action_id: int) -> None:
+    with _database().transaction() as db:
+        if not offers.owns(db, therapist_id, action_id):
+            abort(404)
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    therapist = require_therapist()
+    page = request.args.get("page", "1")
+    number = int(page) if page.isdigit() and int(page) > 0 else 1
+    with _database().transaction() as db:
+        total = timeline.count(db, therapist.id)
+        found = timeline.misses(db, therapist.id, datetime.now(UTC), page=number)
+    pages = max(1, -(-total // timeline.PAGE_SIZE))
+    if number > pages:
+        abort(404)
+    return render_template(
+        "followups/index.html",
+        misses=found,
+        page=number,
+        pages=pages,
+        total=total,
+        zone=therapist_zone(therapist),
+        answer_words=ANSWER_WORDS,
+        reason_words=REASON_WORDS,
+        status_words=STATUS_WORDS,
+    )
+
+
+@bp.post("/<int:action_id>/send")
+@login_required
+def send(action_id: int) -> Response:
+    therapist = require_therapist()
+    _own(therapist.id, action_id)
+    try:
+        offers.send(current_app, therapist.id, action_id, datetime.now(UTC))
+    except offers.NotSent as exc:
+        flash(str(exc), "error")
+    else:
+        flash(
+            "Queued: it goes out at the next run. Until then you can still hold it under "
+            "“About to go out”.",
+            "info",
+        )
+    return redirect(back_to(url_for("dashboard.index")))
+
+
+@bp.post("/<int:action_id>/drop")
+@login_required
+def drop(action_id: int) -> Response:
+    therapist = require_therapist()
+    _own(therapist.id, action_id)
+    try:
+        offers.drop(current_app, therapist.id, action_id)
+    except offers.NotSent as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Dropped: nothing will be sent for that session.", "info")
+    return redirect(back_to(url_for("dashboard.index")))

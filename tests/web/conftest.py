@@ -1,0 +1,104 @@
+"""A practice on the Google sandbox for the dashboard's tests: therapists, sessions, cycles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from calendar_sync.google.oauth import (
+    CALENDAR_EVENTS,
+    CALENDAR_LIST,
+    EMAIL,
+    FREEBUSY,
+    GMAIL_SEND,
+    OPENID,
+)
+from calendar_sync.services import calendars as calendar_service
+from calendar_sync.services.cycle import run_cycle
+
+SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND]
+CSRF = "token-for-tests"
+
+
+@dataclass
+class Practice:
+    """The sandboxed app, with what a test needs to set a practice up and sign in."""
+
+    env: Any
+    connect: Callable[..., int]
+    now: datetime
+
+    @property
+    def url(self) -> str:
+        return str(self.env.url)
+
+    @property
+    def app(self) -> Any:
+        return self.env.app
+
+    def therapist(self, email: str, connected_at: datetime | None = None) -> int:
+        when = connected_at or self.now - timedelta(days=10)
+        self.env.sandbox.control("POST", "clock", {"now": when.isoformat()})
+        therapist_id = self.connect(email, when, scopes=SCOPES)
+        keeper = self.app.extensions["connections"]
+        calendar_service.refresh_calendar_list(
+            self.app.extensions["database"],
+            keeper.apis(therapist_id, when),
+            therapist_id,
+            keeper.granted_scopes(therapist_id),
+            when,
+        )
+        self.env.sandbox.control("POST", "clock", {"now": self.now.isoformat()})
+        return therapist_id
+
+    def session(
+        self, therapist: str, patient: str, start: datetime, *, color: str | None = "11"
+    ) -> None:
+        """A 50-minute session with ``patient`` invited; colour 11 (Tomato) marks a no-show."""
+        body: dict[str, Any] = {
+            "summary": "Sam R",
+            "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": (start + timedelta(minutes=50)).isoformat(), "timeZone": "UTC"},
+            "attendees": [{"email": patient}],
+        }
+        if color:
+            body["colorId"] = color
+        self.env.sandbox.control("POST", f"calendar/{therapist}/events", body)
+
+    def tick(self, now: datetime | None = None) -> list[str]:
+        when = now or self.now
+        self.env.sandbox.control("POST", "clock", {"now": when.isoformat()})
+        return list(run_cycle(self.app, now=when, dry_run=False).lines())
+
+    def mail(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.env.sandbox.control("GET", "mail")["messages"]
+        return found
+
+    def cookie(self, therapist_id: int) -> str:
+        """A session cookie for the therapist, made by the app's own signer."""
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        return str(serializer.dumps({"therapist_id": therapist_id, "csrf": CSRF}))
+
+    def browser(self, therapist_id: int) -> requests.Session:
+        signed_in = requests.Session()
+        # Same domain and path as the app's own Set-Cookie, so its answers replace this one.
+        signed_in.cookies.set(
+            self.app.config.get("SESSION_COOKIE_NAME", "session"),
+            self.cookie(therapist_id),
+            domain="127.0.0.1",
+            path="/",
+        )
+        return signed_in
+
+
+@pytest.fixture
+def practice(sandboxed_app: Any, connect: Callable[..., int]) -> Practice:
+    """Wall-clock ``now`` (to the hour): the pages decide with the real clock."""
+    sandboxed_app.app.config["PUSH_NOTIFICATIONS"] = "off"
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return Practice(sandboxed_app, connect, now)
