@@ -10,8 +10,9 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,72 @@ def sandboxed_app(
     yield SandboxedApp(application, public_url, google_sandbox)
     server.stop()
     application.extensions["database"].dispose()
+
+
+# -- therapists connected to the Google sandbox without the browser flow -------------------
+
+CONNECT_SCOPES = [
+    "openid",
+    "https://www.googleapis.com/auth/userinfo.email",
+    "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.freebusy",
+]
+
+
+def connect_therapist(
+    env: SandboxedApp,
+    email: str,
+    now: datetime,
+    *,
+    time_zone: str = "Europe/London",
+    scopes: list[str] | None = None,
+) -> int:
+    """Create the sandbox account and a connected therapist; returns the therapist id."""
+    from calendar_sync.google.oauth import Grant
+    from calendar_sync.storage.models import Therapist
+
+    granted = scopes or CONNECT_SCOPES
+    env.sandbox.add_account(email, None, time_zone)
+    secrets = json.loads(Path(env.app.config["GOOGLE_CLIENT_SECRETS"]).read_text())
+    tokens = env.sandbox.issue_tokens(email, granted, secrets["web"]["client_id"])
+    with env.app.extensions["database"].transaction() as session:
+        therapist = Therapist(
+            google_subject="sub-" + email,
+            email=email,
+            display_name="",
+            time_zone=time_zone,
+            created_at=now,
+        )
+        session.add(therapist)
+        session.flush()
+        grant = Grant(
+            access_token=tokens["access_token"],
+            refresh_token=tokens["refresh_token"],
+            expires_at=now + timedelta(seconds=int(tokens["expires_in"])),
+            scopes=frozenset(granted),
+        )
+        env.app.extensions["connections"].save_grant(session, therapist.id, grant, now)
+        return int(therapist.id)
+
+
+@pytest.fixture
+def connect(sandboxed_app: SandboxedApp) -> Callable[..., int]:
+    """``connect(email, now, time_zone=..., scopes=...)``: a therapist connected to the sandbox."""
+
+    def _connect(email: str, now: datetime, **kwargs: Any) -> int:
+        return connect_therapist(sandboxed_app, email, now, **kwargs)
+
+    return _connect
+
+
+class Sleeps(list[float]):
+    """Records the waits the retry policy asks for, instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
