@@ -53,6 +53,26 @@ def seed_event(calendarId: str) -> tuple[Response, int]:
     return jsonify(event), 201
 
 
+@bp.patch("/calendar/<calendarId>/events/<eventId>")
+def edit_event(calendarId: str, eventId: str) -> Response:
+    """The owner edits an event, as in Google Calendar: validated like ``events.patch``.
+
+    An instance id stores an exception for that instance (a colour or a tag on one session
+    of a weekly series). ``?sendUpdates=`` is honoured as on the real endpoint.
+    """
+    store = current_state().calendar
+    owner = store.owner_of(calendarId)
+    event = store.change_event(
+        owner,
+        calendarId,
+        eventId,
+        _json(),
+        replace=False,
+        send_updates=request.args.get("sendUpdates"),
+    )
+    return jsonify(event)
+
+
 @bp.post("/calendar/<calendarId>/events/<eventId>/respond")
 def respond(calendarId: str, eventId: str) -> Response:
     """An attendee answers: {"email", "response": accepted|declined|tentative|needsAction}."""
