@@ -249,7 +249,7 @@ def _with_sessions(
                 CalendarRow.therapist_id == therapist_id,
                 tuple_(CalendarRow.google_calendar_id, CalendarEventRow.event_id).in_(list(refs)),
             )
-        ).tuples()
+        )
     }
     named = []
     for entry in entries:

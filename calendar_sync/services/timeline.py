@@ -166,7 +166,7 @@ def misses(
                 CalendarRow.therapist_id == therapist_id,
                 tuple_(CalendarRow.google_calendar_id, CalendarEventRow.event_id).in_(refs),
             )
-        ).tuples()
+        )
     }
     patients = {
         p.id: p for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id))

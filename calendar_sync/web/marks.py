@@ -20,6 +20,7 @@ from ..storage import Database
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from . import csrf
 from .auth import login_required, require_therapist
+from .outbox import back_to
 
 bp = Blueprint("marks", __name__)
 
@@ -76,7 +77,7 @@ def mark_from_dashboard() -> Response:
         )
     label = MARKABLE.get(outcome, "unmarked")
     flash(f"Session on {_when(row, therapist)} marked: {label}.", "info")
-    return redirect(request.form.get("next") or url_for("dashboard.index"))
+    return redirect(back_to(url_for("dashboard.index")))
 
 
 def _read(token: str) -> tuple[MarkRequest, CalendarEventRow, Therapist]:

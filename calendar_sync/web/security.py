@@ -15,6 +15,12 @@ CONTENT_SECURITY_POLICY = (
 
 def init_app(app: Flask) -> None:
     https = app.config["PUBLIC_URL"].startswith("https://")
+    # Flask's defaults already hold these keys (SameSite as None), so a ``setdefault`` on the
+    # config cannot set them: the session cookie's flags are made certain here.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    if https:
+        app.config["SESSION_COOKIE_SECURE"] = True
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -1,0 +1,55 @@
+"""The Follow-ups page after real cycles: the decision, the email word for word, the new
+time offered, and a later mark that contradicts what was sent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from calendar_sync.storage.models import FollowUpAction, OutboxMessage
+
+from .conftest import CSRF, Practice
+
+THERAPIST = "dr.rivera@example.test"
+OTHER = "dr.okafor@example.test"
+PATIENT = "sam.patient@example.test"
+
+
+def test_a_miss_shows_its_decision_email_and_proposal(practice: Practice) -> None:
+    therapist_id = practice.therapist(THERAPIST)
+    practice.session(THERAPIST, PATIENT, practice.now - timedelta(days=1))
+    practice.tick()
+    with practice.app.extensions["database"].transaction() as db:
+        message = db.scalars(select(OutboxMessage)).one()
+        action = db.scalars(select(FollowUpAction)).first()
+        assert action is not None
+        explanation, ref = action.explanation, (action.calendar_id, action.event_id)
+    assert message.status == "sent"
+    browser = practice.browser(therapist_id)
+    page = browser.get(practice.url + "/followups/", timeout=10).text
+    assert "Counted as <strong>no-show</strong>" in page
+    assert explanation.split(".")[0] in page
+    assert message.subject.replace("'", "&#39;") in page
+    first_line = message.text.splitlines()[0].replace("'", "&#39;")
+    assert first_line in page
+    assert "sandbox srcdoc=" in page  # the HTML part is shown in a sandboxed frame
+    assert "<script" not in page
+    assert "New time offered" in page and "proposed" in page
+    assert "Changed after we acted" not in page
+
+    # the therapist marks the session attended after the email went out
+    marked = browser.post(
+        practice.url + "/sessions/mark",
+        data={"csrf_token": CSRF, "calendar_id": ref[0], "event_id": ref[1], "outcome": "attended"},
+        timeout=10,
+    )
+    assert marked.status_code == 200
+    page = browser.get(practice.url + "/followups/", timeout=10).text
+    assert "Changed after we acted" in page and "now marked attended" in page
+
+    # another therapist sees nothing of it, and pages past the end do not exist
+    other = practice.browser(practice.therapist(OTHER))
+    theirs = other.get(practice.url + "/followups/", timeout=10).text
+    assert message.subject.replace("'", "&#39;") not in theirs and 'id="no-followups"' in theirs
+    assert browser.get(practice.url + "/followups/?page=9", timeout=10).status_code == 404
