@@ -127,11 +127,11 @@ def test_send_scope_cannot_read_profile_but_modify_can(sandbox: RunningSandbox) 
     assert int(profile["historyId"]) > 0
 
 
-def test_home_page_lists_sent_mail(sandbox: RunningSandbox) -> None:
+def test_mail_page_lists_sent_mail(sandbox: RunningSandbox) -> None:
     gmail = sandbox.service("gmail", "v1", THERAPIST, [SEND])
     gmail.users().messages().send(userId="me", body={"raw": _raw(_follow_up())}).execute()
 
-    with urllib.request.urlopen(sandbox.url, timeout=5) as response:
+    with urllib.request.urlopen(sandbox.url + "mail", timeout=5) as response:
         page = response.read().decode()
 
     assert "About your appointment" in page

@@ -48,7 +48,7 @@ def test_a_guest_accepts_from_the_invitations_page(sandbox: RunningSandbox) -> N
     ).encode()
     request = urllib.request.Request(sandbox.url + "invitations/respond", data=form)
     with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.url == sandbox.url + "invitations"
+        assert response.url == sandbox.url + "invitations#answered"
     event = sandbox.state.calendar.get_event(THERAPIST, THERAPIST, event_id)
     assert event["attendees"][0]["responseStatus"] == "accepted"
     assert "accepted" in _page(sandbox, "invitations")
