@@ -18,6 +18,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(tick)
     app.cli.add_command(db)
     app.cli.add_command(demo_command)
+    app.cli.add_command(worker)
 
 
 def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime:
@@ -49,6 +50,36 @@ def tick(now: datetime, dry_run: bool) -> None:
         click.echo(line)
 
 
+@click.command()
+@click.option(
+    "--interval",
+    default=60,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds from the start of one cycle to the start of the next.",
+)
+@with_appcontext
+def worker(interval: float) -> None:
+    """Run a full cycle every --interval seconds until stopped (beside ``run``).
+
+    A failing cycle is logged and the next one runs on time; stop with Ctrl+C or SIGTERM.
+    """
+    import signal
+    import threading
+
+    from .services.worker import run_forever
+
+    stop = threading.Event()
+    # SIGTERM is how process managers ask a service to stop: finish the cycle, then leave.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    click.echo(f"worker: a cycle every {interval:g}s; Ctrl+C to stop")
+    try:
+        run_forever(current_app._get_current_object(), interval, stop)  # type: ignore[attr-defined]
+    except KeyboardInterrupt:
+        stop.set()
+    click.echo("worker stopped")
+
+
 @click.group()
 def db() -> None:
     """Manage the database schema."""
@@ -67,9 +98,16 @@ def db_upgrade() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", default=5000, show_default=True, help="Port of the service.")
 @click.option("--sandbox-port", default=5001, show_default=True, help="Port of the sandbox.")
+@click.option(
+    "--tick-seconds",
+    default=30,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds between cycles in the background (sync, follow-ups, proposals, mail).",
+)
 @with_appcontext
-def demo_command(host: str, port: int, sandbox_port: int) -> None:
-    """Serve the service with the Google sandbox standing in for Google."""
+def demo_command(host: str, port: int, sandbox_port: int, tick_seconds: float) -> None:
+    """Serve the service and the Google sandbox, seeded with a fictional practice."""
     from pathlib import Path
 
     from .demo import run_demo
@@ -79,6 +117,7 @@ def demo_command(host: str, port: int, sandbox_port: int) -> None:
         host=host,
         port=port,
         sandbox_port=sandbox_port,
+        tick_seconds=tick_seconds,
     )
 
 

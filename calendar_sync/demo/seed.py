@@ -1,0 +1,307 @@
+"""Play the demo practice's last three months through the sandbox and the service's own code.
+
+The therapist's sessions go into the sandbox calendar through its control API, as if they
+had always been in Google Calendar; the therapist colours and tags sessions, and patients
+answer invitations, each at the moment it happens on the sandbox clock. The connection is
+made with tokens the sandbox issues and the service's own ``ConnectionKeeper.save_grant``,
+three months ago; then ``run_cycle`` runs at past instants so that sync, decisions, emails
+and proposals happen for real and in order, and once more at ``now``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from ..domain.money import Money
+from ..domain.policy import Policy
+from ..domain.sessions import SessionRules
+from ..google.oauth import SCOPES, Grant, fetch_profile
+from ..services.calendars import add_patient
+from ..services.connections import ConnectionKeeper
+from ..services.cycle import run_cycle
+from ..services.settings import PracticeProfile, TherapistSettings, save_settings
+from ..storage import Database
+from ..storage.models import RescheduleProposal, Therapist
+from . import practice
+from .practice import SESSION_LENGTH, ZONE, DemoPatient, Happening, Series
+
+TOMATO, GRAPHITE, BASIL = "11", "8", "10"
+# The therapist marks a session a little after it ends, and the service runs a while later.
+MARKED_AFTER = timedelta(minutes=15)
+CYCLE_AFTER = timedelta(hours=3)
+
+
+class SandboxControl:
+    """The sandbox's control API (``/_sandbox/``), JSON over HTTP."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/") + "/_sandbox/"
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - the sandbox on loopback, ours
+            self.base_url + path,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method=method,
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - as above
+            return json.load(response)
+
+    def set_clock(self, when: datetime) -> None:
+        self.call("POST", "clock", {"now": when.astimezone(UTC).isoformat()})
+
+
+@dataclass
+class SeedReport:
+    """What the seed made: the therapist, each patient's series, and the cycles it ran."""
+
+    therapist_id: int
+    connected_at: datetime
+    series_ids: dict[str, str] = field(default_factory=dict)
+    cycles: int = 0
+
+
+def _instance_id(series_id: str, start: datetime) -> str:
+    return f"{series_id}_{start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _event_body(series: Series) -> dict[str, Any]:
+    patient = series.patient
+    interval = f";INTERVAL={patient.every_weeks}" if patient.every_weeks > 1 else ""
+    local = series.first_start.astimezone(ZONE)
+    body: dict[str, Any] = {
+        "summary": patient.title,
+        "location": f"{practice.PRACTICE_NAME}, room 2",
+        "start": {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": ZONE.key},
+        "end": {
+            "dateTime": (local + SESSION_LENGTH).strftime("%Y-%m-%dT%H:%M:%S"),
+            "timeZone": ZONE.key,
+        },
+        "recurrence": [f"RRULE:FREQ=WEEKLY{interval};COUNT={series.count}"],
+    }
+    if patient.email:
+        body["attendees"] = [{"email": patient.email}]
+    return body
+
+
+class Story:
+    """The happenings in time order; each sets the sandbox clock to its moment first."""
+
+    def __init__(self, app: Flask, control: SandboxControl, now: datetime) -> None:
+        self.app = app
+        self.control = control
+        self.now = now
+        self._queue: list[tuple[datetime, int, Callable[[datetime], None]]] = []
+        self._order = itertools.count()
+        self.cycles = 0
+        self.connected: datetime | None = None
+
+    def at(self, when: datetime, action: Callable[[datetime], None]) -> None:
+        if when <= self.now:
+            heapq.heappush(self._queue, (when.astimezone(UTC), next(self._order), action))
+
+    def cycle_at(self, when: datetime) -> None:
+        self.at(when, self._cycle)
+
+    def _cycle(self, when: datetime) -> None:
+        if self.connected is not None and when > self.connected:
+            run_cycle(self.app, now=when, dry_run=False)
+            self.cycles += 1
+
+    def play(self) -> None:
+        while self._queue:
+            when, _, action = heapq.heappop(self._queue)
+            self.control.set_clock(when)
+            action(when)
+
+
+def seed_practice(app: Flask, sandbox_url: str, now: datetime) -> SeedReport:
+    """Create the practice in the sandbox and the service, and play its story up to ``now``.
+
+    The app must point at the sandbox (``GOOGLE_API_ROOT``, client secrets it issued) and
+    have an empty database. Push notifications are left off while the past is replayed
+    (nothing is listening yet) and restored afterwards.
+    """
+    control = SandboxControl(sandbox_url)
+    all_series = practice.plan(now)
+    connected = practice.connected_at(now)
+    control.set_clock(min(s.first_start for s in all_series) - timedelta(days=2))
+    control.call(
+        "POST",
+        "accounts",
+        {
+            "email": practice.THERAPIST_EMAIL,
+            "name": practice.THERAPIST_NAME,
+            "time_zone": ZONE.key,
+        },
+    )
+    series_ids = {}
+    for series in all_series:
+        event = control.call(
+            "POST",
+            f"calendar/{practice.THERAPIST_EMAIL}/events?sendUpdates=all",
+            _event_body(series),
+        )
+        series_ids[series.patient.name] = str(event["id"])
+
+    story = Story(app, control, now)
+    report = SeedReport(therapist_id=0, connected_at=connected, series_ids=series_ids)
+
+    def connect(when: datetime) -> None:
+        report.therapist_id = _connect(app, control, when)
+        story.connected = when
+
+    story.at(connected, connect)
+    story.cycle_at(connected + timedelta(minutes=5))
+    week = timedelta(days=7)
+    for number in range(1, (now - connected) // week + 1):
+        story.cycle_at(connected + week * number)
+    for series in all_series:
+        _tell(story, series, series_ids[series.patient.name])
+
+    push = app.config.get("PUSH_NOTIFICATIONS", "auto")
+    app.config["PUSH_NOTIFICATIONS"] = "off"
+    try:
+        story.play()
+        control.set_clock(now)
+        story.cycle_at(now)
+        story.play()
+    finally:
+        app.config["PUSH_NOTIFICATIONS"] = push
+    report.cycles = story.cycles
+    return report
+
+
+def _tell(story: Story, series: Series, series_id: str) -> None:
+    """Queue what happens to each past session of ``series``."""
+    patient = series.patient
+    calendar = f"calendar/{practice.THERAPIST_EMAIL}/events"
+    for back, start in enumerate(series.past_starts(story.now)):
+        event_path = f"{calendar}/{_instance_id(series_id, start)}"
+        end = start + SESSION_LENGTH
+        happening = patient.story.get(back)
+
+        def patch(body: dict[str, Any], path: str = event_path) -> Callable[[datetime], None]:
+            return lambda _when: story.control.call("PATCH", path, body)
+
+        def answer(response: str, path: str = event_path) -> Callable[[datetime], None]:
+            body = {"email": patient.email, "response": response}
+            return lambda _when: story.control.call("POST", f"{path}/respond", body)
+
+        if happening is None:
+            story.at(end + MARKED_AFTER, patch({"colorId": BASIL}))
+            continue
+        if happening is Happening.UNMARKED:
+            continue
+        if happening is Happening.NO_SHOW_COLOUR:
+            story.at(end + MARKED_AFTER, patch({"colorId": TOMATO}))
+        elif happening is Happening.NO_SHOW_TAG:
+            story.at(end + MARKED_AFTER, patch({"summary": f"{patient.title} [no-show]"}))
+        elif happening is Happening.LATE_CANCEL_DECLINE:
+            story.at(start - timedelta(hours=3), answer("declined"))
+        elif happening is Happening.LATE_CANCEL_COLOUR:
+            story.at(start - timedelta(hours=2), patch({"colorId": GRAPHITE}))
+        elif happening is Happening.CANCEL_IN_TIME:
+            story.at(start - timedelta(days=3), answer("declined"))
+            continue
+        story.cycle_at(end + CYCLE_AFTER)
+        if patient.accepts_offer:
+            story.at(end + timedelta(days=1), _accept_offer(story, patient))
+
+
+def _accept_offer(story: Story, patient: DemoPatient) -> Callable[[datetime], None]:
+    """The patient accepts the time offered after their miss; it is marked once it is over."""
+
+    def accept(when: datetime) -> None:
+        database: Database = story.app.extensions["database"]
+        with database.transaction() as db:
+            offer = db.scalar(
+                select(RescheduleProposal)
+                .where(
+                    RescheduleProposal.patient_email == patient.email,
+                    RescheduleProposal.state == "proposed",
+                )
+                .order_by(RescheduleProposal.id.desc())
+            )
+            if offer is None or offer.slot_end is None:
+                return
+            path = f"calendar/{offer.calendar_id}/events/{offer.event_id}"
+            slot_end = offer.slot_end
+        story.control.call(
+            "POST", f"{path}/respond", {"email": patient.email, "response": "accepted"}
+        )
+        story.cycle_at(when + timedelta(hours=1))
+        story.at(
+            slot_end + MARKED_AFTER,
+            lambda _when: story.control.call("PATCH", path, {"colorId": BASIL}),
+        )
+
+    return accept
+
+
+def _connect(app: Flask, control: SandboxControl, when: datetime) -> int:
+    """Connect the therapist as the sign-in callback would, with tokens the sandbox issues."""
+    keeper: ConnectionKeeper = app.extensions["connections"]
+    tokens = control.call(
+        "POST",
+        "tokens",
+        {
+            "email": practice.THERAPIST_EMAIL,
+            "scopes": list(SCOPES),
+            "client_id": keeper.client.client_id,
+        },
+    )
+    grant = Grant(
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+        expires_at=when + timedelta(seconds=int(tokens["expires_in"])),
+        scopes=frozenset(tokens["scope"].split()),
+    )
+    profile = fetch_profile(grant.access_token, keeper.api_root)
+    database: Database = app.extensions["database"]
+    with database.transaction() as db:
+        therapist = Therapist(
+            google_subject=str(profile["id"]),
+            email=str(profile["email"]),
+            display_name=str(profile.get("name") or practice.THERAPIST_NAME),
+            time_zone=ZONE.key,
+            created_at=when,
+        )
+        db.add(therapist)
+        db.flush()
+        keeper.save_grant(db, therapist.id, grant, when)
+        settings = TherapistSettings(
+            Policy(
+                no_show_fee=Money(6000, "GBP"),
+                late_cancel_fee=Money(4000, "GBP"),
+                sessions=SessionRules(title_pattern=practice.TITLE_PATTERN),
+            ),
+            PracticeProfile(
+                practice_name=practice.PRACTICE_NAME,
+                signature=f"{practice.THERAPIST_NAME}\n{practice.PRACTICE_NAME}",
+                contact_phone=practice.PRACTICE_PHONE,
+            ),
+        )
+        save_settings(db, therapist.id, settings, when)
+        for patient in practice.PATIENTS:
+            row = add_patient(
+                db,
+                therapist.id,
+                patient.name,
+                patient.email,
+                when,
+                do_not_email=patient.do_not_email,
+            )
+            row.fee_exempt = bool(patient.fee_exempt_reason)
+            row.fee_exempt_reason = patient.fee_exempt_reason
+        return int(therapist.id)
