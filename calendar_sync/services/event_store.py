@@ -83,7 +83,8 @@ def match_patient(
         return email, None
     if others:
         return None, None
-    found = [p for p in patients if _name_pattern(p.name).search(event.title)]
+    # Entries made for invited patients have no name to look for in titles.
+    found = [p for p in patients if p.name.strip() and _name_pattern(p.name).search(event.title)]
     if len(found) == 1:
         return found[0].email, found[0]
     return None, None
@@ -136,7 +137,9 @@ def _apply_one(
         therapist_declined=event.my_response == "declined",
         other_attendees=len(event.others),
     )
-    row.is_session = not row.created_by_service and is_session(facts, context.rules)
+    # Our own events are proposals: one becomes a session once the patient accepts it.
+    ours_pending = row.created_by_service and response != "accepted"
+    row.is_session = not ours_pending and is_session(facts, context.rules)
 
 
 def apply_events(

@@ -25,7 +25,8 @@ from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.settings import load_settings, save_settings, with_policy
 
-NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+# The pages read the clock, so the story happens in the last days before it.
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 CONNECTED = NOW - timedelta(days=10)
 THERAPIST = "dr.rivera@example.test"
 OTHER = "dr.okafor@example.test"
@@ -71,18 +72,25 @@ def test_fees_are_charged_shown_waived_and_exported(env: Any, connect: Callable[
             **{**settings.policy.__dict__, "no_show_fee": Money(4000, "GBP")}
         )
         save_settings(db, therapist_id, with_policy(settings, policy), NOW)
-    for day in (12, 19):
-        env.sandbox.control(
+    calendar = env.sandbox.service("calendar", "v3", THERAPIST, [CALENDAR_EVENTS]).events()
+    for days_ago, colour in ((8, "10"), (1, "11")):
+        start = NOW - timedelta(days=days_ago)
+        event = env.sandbox.control(
             "POST",
             f"calendar/{THERAPIST}/events",
             {
                 "summary": "Sam R",
-                "start": {"dateTime": f"2026-03-{day}T10:00:00", "timeZone": "Europe/London"},
-                "end": {"dateTime": f"2026-03-{day}T10:50:00", "timeZone": "Europe/London"},
+                "start": {"dateTime": start.isoformat()},
+                "end": {"dateTime": (start + timedelta(minutes=50)).isoformat()},
                 "attendees": [{"email": PATIENT}],
-                "colorId": "11" if day == 19 else "10",
             },
         )
+        # the therapist colours the session after it happened: Basil attended, Tomato no-show
+        after = start + timedelta(hours=1)
+        env.sandbox.control("POST", "clock", {"now": after.isoformat()})
+        calendar.patch(
+            calendarId=THERAPIST, eventId=event["id"], body={"colorId": colour}
+        ).execute()
     env.sandbox.control("POST", "clock", {"now": NOW.isoformat()})
     run_cycle(env.app, now=NOW, dry_run=False)
 
