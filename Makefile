@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo run test test-postgres lint format clean
+.PHONY: install demo run worker screenshots test test-postgres lint format clean
 
 # Reinstall when the dependencies change.
 $(STAMP): pyproject.toml
@@ -20,6 +20,13 @@ demo: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/calendar-sync run
+
+worker: $(STAMP)
+	$(BIN)/calendar-sync worker
+
+# PNGs of the main pages for the README, from a freshly seeded demo (needs chromium).
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check calendar_sync tests

@@ -288,7 +288,7 @@ def _connect(app: Flask, control: SandboxControl, when: datetime) -> int:
             ),
             PracticeProfile(
                 practice_name=practice.PRACTICE_NAME,
-                signature=f"{practice.THERAPIST_NAME}\n{practice.PRACTICE_NAME}",
+                signature=practice.THERAPIST_NAME,
                 contact_phone=practice.PRACTICE_PHONE,
             ),
         )

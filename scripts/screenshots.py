@@ -1,0 +1,105 @@
+"""Screenshots of the demo's main pages, for the README: ``make screenshots``.
+
+Seeds the demo practice in-process on free ports, signs in through the sandbox's consent
+page in chromium, and saves PNGs at laptop width (and the dashboard at phone width).
+
+    python scripts/screenshots.py [--out docs/screenshots]
+
+``CHROMIUM_PATH`` names the browser (default ``/usr/bin/chromium``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from calendar_sync.demo import Demo
+from calendar_sync.demo.seed import SandboxControl
+
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+LINK = re.compile(r"http://[^\s]+/p/[^\s]+")
+
+
+def _shoot(page: Any, url: str, path: Path) -> bool:
+    """Open ``url`` and save what the window shows; False when the page is not there."""
+    response = page.goto(url)
+    if response is None or response.status != 200:
+        return False
+    page.screenshot(path=str(path))
+    return True
+
+
+def _checkin_link(demo: Demo, patient: str) -> str:
+    messages = SandboxControl(demo.sandbox_url).call("GET", f"mail?to={patient}")["messages"]
+    for message in reversed(messages):
+        found = LINK.findall(message["text"] or "")
+        if found:
+            return str(found[0])
+    raise LookupError("no check-in with a link was sent")
+
+
+def take(out: Path) -> list[Path]:
+    """Seed the demo, take every screenshot into ``out``, and return the files written."""
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ.setdefault("CALENDAR_SYNC_INSTANCE", str(Path(scratch) / "instance"))
+        with Demo(Path(scratch) / "demo", tick_seconds=None) as demo, sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            try:
+                context = browser.new_context(viewport=LAPTOP)
+                page = context.new_page()
+
+                def shoot(name: str, url: str) -> None:
+                    path = out / f"{name}.png"
+                    if _shoot(page, url, path):
+                        written.append(path)
+
+                shoot("home", demo.url + "/")
+                page.get_by_role("link", name="Connect Google Calendar").click()
+                page.screenshot(path=str(out / "consent.png"))
+                written.append(out / "consent.png")
+                page.get_by_role("button", name="Continue").click()
+                page.wait_for_url(demo.url + "/dashboard")
+                shoot("dashboard", demo.url + "/dashboard")
+                shoot("patients", demo.url + "/patients/")
+                page.get_by_role("link", name="Jordan Blake").first.click()
+                page.wait_for_load_state()
+                page.screenshot(path=str(out / "patient.png"))
+                written.append(out / "patient.png")
+                shoot("settings", demo.url + "/settings/")
+                shoot("followups", demo.url + "/followups/")
+                shoot("activity", demo.url + "/activity")
+                shoot("sandbox-mail", demo.sandbox_url + "/mail")
+                shoot("sandbox-invitations", demo.sandbox_url + "/invitations")
+                shoot("checkin-link", _checkin_link(demo, "maya.lindqvist@example.test"))
+
+                phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
+                page = phone.new_page()
+                shoot("dashboard-phone", demo.url + "/dashboard")
+            finally:
+                browser.close()
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    for path in take(parser.parse_args().out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
