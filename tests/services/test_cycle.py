@@ -19,7 +19,7 @@ from calendar_sync.google.oauth import (
 )
 from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.cycle import run_cycle
-from calendar_sync.storage.models import FollowUpAction
+from calendar_sync.storage.models import CalendarEventRow, FollowUpAction
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CONNECTED = NOW - timedelta(days=2)
@@ -100,3 +100,36 @@ def test_a_missed_session_gets_one_checkin_and_one_proposal(
         keys = db.scalar(select(func.count()).select_from(FollowUpAction))
         distinct = db.scalar(select(func.count(func.distinct(FollowUpAction.key))))
     assert keys == distinct and keys
+
+
+def test_an_accepted_proposal_becomes_a_session(env: Any, connect: Callable[..., int]) -> None:
+    connected(env, connect)
+    env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events",
+        {
+            "summary": "Sam R",
+            "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": "Europe/London"},
+            "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": "Europe/London"},
+            "attendees": [{"email": PATIENT}],
+            "colorId": "11",
+        },
+    )
+    tick(env, NOW)
+    tick(env, NOW + timedelta(minutes=20))  # the next sync reads the proposal back
+    with env.app.extensions["database"].transaction() as db:
+        ours = db.scalars(
+            select(CalendarEventRow).where(CalendarEventRow.created_by_service.is_(True))
+        ).all()
+    assert len(ours) == 1 and not ours[0].is_session
+    env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events/{ours[0].event_id}/respond",
+        {"email": PATIENT, "response": "accepted"},
+    )
+    tick(env, NOW + timedelta(minutes=40))
+    with env.app.extensions["database"].transaction() as db:
+        accepted = db.scalars(
+            select(CalendarEventRow).where(CalendarEventRow.event_id == ours[0].event_id)
+        ).one()
+    assert accepted.is_session and accepted.patient_response == "accepted"
