@@ -28,6 +28,9 @@ class Setting:
     default: str
     help: str
     parse: Callable[[str], Any] = str
+    # True when the default depends on the machine (the instance folder, a generated secret)
+    # and is filled in by ``load`` rather than parsed from ``default``.
+    computed: bool = False
 
 
 def _int(value: str) -> int:
@@ -58,20 +61,30 @@ def _push_mode(value: str) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
+        "APP_ENGINE_CRON",
+        "false",
+        "Let App Engine's cron run the cycle through `/tasks/tick` (set `true` in `app.yaml`; "
+        "elsewhere run `calendar-sync worker`).",
+        _bool,
+    ),
+    Setting(
         "DATABASE_URL",
         "sqlite:///<instance>/calendar_sync.sqlite3",
         "SQLAlchemy URL of the database; `postgresql+psycopg://user:pass@host/db` for Postgres.",
+        computed=True,
     ),
     Setting(
         "SECRET_KEY",
         "generated into `<instance>/secret_key`",
         "Signs the dashboard's cookies and the links in emails.",
+        computed=True,
     ),
     Setting(
         "TOKEN_ENCRYPTION_KEYS",
         "generated into `<instance>/token_keys`",
         "Comma-separated Fernet keys for Google tokens at rest; the first encrypts, all decrypt "
         "(put a new key first to rotate).",
+        computed=True,
     ),
     Setting(
         "PUBLIC_URL",
@@ -83,6 +96,7 @@ SETTINGS: tuple[Setting, ...] = (
         "<instance>/client_secret.json",
         "OAuth client JSON as downloaded from Google Cloud Console; its `auth_uri` and "
         "`token_uri` are used as given.",
+        computed=True,
     ),
     Setting(
         "GOOGLE_API_ROOT",
@@ -151,16 +165,10 @@ def load(environ: Mapping[str, str], instance_path: Path) -> dict[str, Any]:
         if raw is not None and raw != "":
             values[setting.name] = setting.parse(raw)
     values.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'calendar_sync.sqlite3'}")
-    values.setdefault("PUBLIC_URL", "http://127.0.0.1:5000")
     values.setdefault("GOOGLE_CLIENT_SECRETS", str(instance_path / "client_secret.json"))
-    values.setdefault("GOOGLE_API_ROOT", "https://www.googleapis.com/")
-    values.setdefault("LOG_LEVEL", "INFO")
     for setting in SETTINGS:
-        if setting.name.startswith(("MAIL_", "SMTP_")):
+        if not setting.computed:
             values.setdefault(setting.name, setting.parse(setting.default))
-    values.setdefault("PUSH_NOTIFICATIONS", "auto")
-    values.setdefault("POLL_INTERVAL_SECONDS", 900)
-    values.setdefault("PATIENT_LINK_DAYS", 14)
     if "SECRET_KEY" not in values:
         values["SECRET_KEY"] = _generated(instance_path / "secret_key", secrets.token_urlsafe)
     if "TOKEN_ENCRYPTION_KEYS" not in values:

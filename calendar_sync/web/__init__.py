@@ -17,6 +17,7 @@ from . import (
     patients,
     security,
     settings,
+    tasks,
     webhooks,
 )
 from .templates_editor import bp as templates_editor_bp
@@ -37,5 +38,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(outbox.bp)
     app.register_blueprint(followups.bp)
     app.register_blueprint(activity.bp)
+    app.register_blueprint(tasks.bp)
     # make url_for("index") == url_for("home.index")
     app.add_url_rule("/", endpoint="index")

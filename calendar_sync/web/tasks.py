@@ -1,0 +1,28 @@
+"""The scheduler's door on App Engine: cron calls ``/tasks/tick`` to run one cycle.
+
+App Engine removes the ``X-Appengine-Cron`` header from requests coming from outside, so its
+presence proves the call came from the platform's cron. Anywhere else the route answers 404:
+there, ``calendar-sync worker`` runs the cycle.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, current_app, request
+
+from ..services.cycle import run_cycle
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+@bp.get("/tick")
+def tick() -> dict[str, object]:
+    if (
+        not current_app.config.get("APP_ENGINE_CRON")
+        or request.headers.get("X-Appengine-Cron") != "true"
+    ):
+        abort(404)
+    report = run_cycle(current_app, now=datetime.now(UTC), dry_run=False)
+    # Counts only: the report's lines can name sessions, and this answer is logged.
+    return {"therapists": report.therapists, "steps": len(report.entries)}
