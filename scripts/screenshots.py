@@ -44,53 +44,65 @@ def _checkin_link(demo: Demo, patient: str) -> str:
     raise LookupError("no check-in with a link was sent")
 
 
-def take(out: Path) -> list[Path]:
-    """Seed the demo, take every screenshot into ``out``, and return the files written."""
+def take(out: Path, browser: Any = None) -> list[Path]:
+    """Seed the demo, take every screenshot into ``out``, and return the files written.
+
+    ``browser`` is a running Playwright chromium; one is launched when it is not given.
+    """
+    if browser is not None:
+        return _take(out, browser)
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            return _take(out, launched)
+        finally:
+            launched.close()
+
+
+def _take(out: Path, browser: Any) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as scratch:
         os.environ.setdefault("CALENDAR_SYNC_INSTANCE", str(Path(scratch) / "instance"))
-        with Demo(Path(scratch) / "demo", tick_seconds=None) as demo, sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            try:
-                context = browser.new_context(viewport=LAPTOP)
-                page = context.new_page()
+        with Demo(Path(scratch) / "demo", tick_seconds=None) as demo:
+            context = browser.new_context(viewport=LAPTOP)
+            page = context.new_page()
 
-                def shoot(name: str, url: str) -> None:
-                    path = out / f"{name}.png"
-                    if _shoot(page, url, path):
-                        written.append(path)
+            def shoot(name: str, url: str) -> None:
+                path = out / f"{name}.png"
+                if _shoot(page, url, path):
+                    written.append(path)
 
-                shoot("home", demo.url + "/")
-                page.get_by_role("link", name="Connect Google Calendar").click()
-                page.screenshot(path=str(out / "consent.png"))
-                written.append(out / "consent.png")
-                page.get_by_role("button", name="Continue").click()
-                page.wait_for_url(demo.url + "/dashboard")
-                shoot("dashboard", demo.url + "/dashboard")
-                shoot("patients", demo.url + "/patients/")
-                page.get_by_role("link", name="Jordan Blake").first.click()
-                page.wait_for_load_state()
-                page.screenshot(path=str(out / "patient.png"))
-                written.append(out / "patient.png")
-                shoot("settings", demo.url + "/settings/")
-                shoot("followups", demo.url + "/followups/")
-                shoot("activity", demo.url + "/activity")
-                shoot("sandbox-mail", demo.sandbox_url + "/mail")
-                shoot("sandbox-invitations", demo.sandbox_url + "/invitations")
-                shoot("checkin-link", _checkin_link(demo, "maya.lindqvist@example.test"))
+            shoot("home", demo.url + "/")
+            page.get_by_role("link", name="Connect Google Calendar").click()
+            page.screenshot(path=str(out / "consent.png"))
+            written.append(out / "consent.png")
+            page.get_by_role("button", name="Continue").click()
+            page.wait_for_url(demo.url + "/dashboard")
+            shoot("dashboard", demo.url + "/dashboard")
+            shoot("patients", demo.url + "/patients/")
+            page.get_by_role("link", name="Jordan Blake").first.click()
+            page.wait_for_load_state()
+            page.screenshot(path=str(out / "patient.png"))
+            written.append(out / "patient.png")
+            shoot("settings", demo.url + "/settings/")
+            shoot("followups", demo.url + "/followups/")
+            shoot("activity", demo.url + "/activity")
+            shoot("sandbox-mail", demo.sandbox_url + "/mail")
+            shoot("sandbox-invitations", demo.sandbox_url + "/invitations")
+            shoot("checkin-link", _checkin_link(demo, "maya.lindqvist@example.test"))
 
-                phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
-                page = phone.new_page()
-                shoot("dashboard-phone", demo.url + "/dashboard")
-            finally:
-                browser.close()
+            phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
+            page = phone.new_page()
+            shoot("dashboard-phone", demo.url + "/dashboard")
+            phone.close()
+            context.close()
     return written
 
 

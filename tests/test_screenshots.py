@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from .conftest import CHROMIUM, missing
-
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "screenshots.py"
 
 pytestmark = pytest.mark.browser
@@ -31,11 +29,11 @@ def _size(png: Path) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def test_screenshots_of_the_main_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not Path(CHROMIUM).exists():
-        missing(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+def test_screenshots_of_the_main_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser: Any
+) -> None:
     monkeypatch.setenv("CALENDAR_SYNC_INSTANCE", str(tmp_path / "instance"))
-    written = _script().take(tmp_path / "shots")
+    written = _script().take(tmp_path / "shots", browser)
     names = {path.stem for path in written}
     assert names >= {
         "home",
