@@ -206,10 +206,6 @@ def finish(config: dict[str, Any]) -> None:
         raise ConfigError("TOKEN_ENCRYPTION_KEYS is empty")
     config["TOKEN_ENCRYPTION_KEYS"] = keys
     _check_mail(config)
-    if config["PUBLIC_URL"].startswith("https://"):
-        config["SESSION_COOKIE_SECURE"] = True
-    config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
 
 
 def _check_mail(config: dict[str, Any]) -> None:
