@@ -24,7 +24,7 @@ from ..domain.policy import ActionKind
 from ..domain.sessions import Session
 from ..mail.template_store import render_for
 from ..storage import Database
-from ..storage.models import FeeEntry, FollowUpAction
+from ..storage.models import FeeEntry, FollowUpAction, Patient
 from . import compose
 from .followup import Inputs
 from .marks import MarkRequest, sign_mark_link
@@ -85,7 +85,7 @@ class Effects:
                 done.append("new time to propose" if proposal else "no new time proposed")
             email_kinds = PATIENT_EMAIL_KINDS & sending.keys()
             if email_kinds and patient_email:
-                name = self._patient_email(db, decision, sending, patient_email, patient)
+                name = self.patient_email(db, decision, sending, patient_email, patient)
                 done.append(f"{name.replace('_', ' ')} queued")
             for kind, template in (
                 (ActionKind.ALERT_THERAPIST_PATTERN, "pattern_alert"),
@@ -119,14 +119,18 @@ class Effects:
                 done.append("offered to you (late)")
         return f"session {when}: " + (", ".join(done) or "recorded")
 
-    def _patient_email(
+    def patient_email(
         self,
-        db: Any,
+        db: DbSession,
         decision: Decision,
         sending: dict[ActionKind, PlannedAction],
         to: str,
-        patient: Any,
+        patient: Patient | None,
     ) -> str:
+        """Queue the patient's check-in for ``decision`` (in ``db``); returns the template name.
+
+        Also used when the therapist sends a late follow-up by hand.
+        """
         inputs, now, session = self.inputs, self.now, decision.session
         repeat = bool(
             {ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY} & sending.keys()

@@ -192,4 +192,4 @@ def send(app: Flask, therapist_id: int, action_id: int, now: datetime) -> None:
             )
         if PATIENT_EMAIL_KINDS & sending.keys():
             # The same message the cycle would have sent on time, rendered the same way.
-            Effects(app, inputs, now)._patient_email(db, decision, sending, to, patient)
+            Effects(app, inputs, now).patient_email(db, decision, sending, to, patient)
