@@ -64,14 +64,28 @@ class Effects:
         session = decision.session
         row = inputs.event_rows[session.ref]
         sending = {a.kind: a for a in actions if a.delivery is Delivery.SEND}
+        patient = inputs.patient_rows.get(session.patient_key or "")
+        patient_email = row.patient_email or (patient.email if patient else None)
+        # Without an address nothing can reach the patient: say so rather than queue it.
+        unreachable = set() if patient_email else {kind for kind in sending if kind.patient_facing}
+        when = compose.when_words(session.start, inputs.zone)
         with self.database.transaction() as db:
-            record_actions(db, inputs, decision, actions, now)
+            record_actions(db, inputs, decision, actions, now, not_possible=unreachable)
             done: list[str] = []
+            if unreachable:
+                notify(
+                    db,
+                    inputs.therapist.id,
+                    "no_email",
+                    f"The session on {when} counts as {compose.OUTCOME_WORDS[decision.outcome]}, "
+                    "but the patient has no email address on file, so nothing was sent. Add it "
+                    "on the patient's page for the next time.",
+                    now,
+                )
+                done.append("no email address: you were told")
             if ActionKind.RECORD_FEE in sending:
                 record_fee(db, inputs, decision, now)
                 done.append("fee recorded")
-            patient = inputs.patient_rows.get(session.patient_key or "")
-            patient_email = row.patient_email or (patient.email if patient else None)
             proposal = None
             if ActionKind.PROPOSE_RESCHEDULE in sending and patient_email:
                 proposal = plan_proposal(
@@ -94,7 +108,6 @@ class Effects:
                 if kind in sending:
                     self._therapist_email(db, decision, sending[kind], template)
                     done.append(f"{template.replace('_', ' ')} queued for you")
-            when = compose.when_words(session.start, inputs.zone)
             if ActionKind.ALERT_THERAPIST_MISS in sending:
                 notify(
                     db,
@@ -263,9 +276,22 @@ class Effects:
         return f"asked you to mark {len(sessions)} session(s)"
 
 
+def _status(action: PlannedAction, not_possible: set[ActionKind]) -> str:
+    if action.delivery is Delivery.OFFER_TO_THERAPIST:
+        return "offered"
+    return "not_possible" if action.kind in not_possible else "queued"
+
+
 def record_actions(
-    db: DbSession, inputs: Inputs, decision: Decision, actions: list[PlannedAction], now: datetime
+    db: DbSession,
+    inputs: Inputs,
+    decision: Decision,
+    actions: list[PlannedAction],
+    now: datetime,
+    *,
+    not_possible: set[ActionKind] | None = None,
 ) -> None:
+    """Record ``actions`` once each (their keys are unique); ``not_possible`` ones as such."""
     row = inputs.event_rows[decision.session.ref]
     for action in actions:
         db.add(
@@ -279,7 +305,7 @@ def record_actions(
                 outcome=decision.outcome.value,
                 step=decision.step,
                 delivery=action.delivery.value,
-                status="offered" if action.delivery is Delivery.OFFER_TO_THERAPIST else "queued",
+                status=_status(action, not_possible or set()),
                 explanation=decision.explanation,
                 due_at=action.due_at,
                 created_at=now,

@@ -17,9 +17,11 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
+from calendar_sync.domain.sessions import SessionRules
 from calendar_sync.services import calendars as calendar_service
+from calendar_sync.services.calendars import save_session_rules
 from calendar_sync.services.cycle import run_cycle
-from calendar_sync.storage.models import CalendarEventRow, FollowUpAction
+from calendar_sync.storage.models import CalendarEventRow, FollowUpAction, Patient, TherapistNotice
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CONNECTED = NOW - timedelta(days=2)
@@ -133,3 +135,42 @@ def test_an_accepted_proposal_becomes_a_session(env: Any, connect: Callable[...,
             select(CalendarEventRow).where(CalendarEventRow.event_id == ours[0].event_id)
         ).one()
     assert accepted.is_session and accepted.patient_response == "accepted"
+
+
+def test_a_patient_without_an_address_gets_nothing_and_the_therapist_is_told(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    therapist_id = connected(env, connect)
+    with env.app.extensions["database"].transaction() as db:
+        db.add(
+            Patient(
+                therapist_id=therapist_id,
+                name="KT",
+                email=None,
+                do_not_email=False,
+                fee_exempt=False,
+                fee_exempt_reason="",
+                created_at=CONNECTED,
+            )
+        )
+    env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events",
+        {
+            "summary": "Session KT",
+            "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": "Europe/London"},
+            "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": "Europe/London"},
+            "colorId": "11",
+        },
+    )
+    env.app.config["PUSH_NOTIFICATIONS"] = "off"
+    with env.app.extensions["database"].transaction() as db:
+        save_session_rules(db, therapist_id, SessionRules(title_pattern=r"^session\b"))
+    tick(env, NOW)
+    assert mail(env) == []
+    with env.app.extensions["database"].transaction() as db:
+        statuses = {a.kind: a.status for a in db.scalars(select(FollowUpAction))}
+        notices = db.scalars(select(TherapistNotice.text)).all()
+    assert statuses["email_checkin"] == "not_possible"
+    assert any("no email address" in text for text in notices)
+    assert all("KT" not in text for text in notices)
