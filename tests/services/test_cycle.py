@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from calendar_sync.domain.sessions import SessionRules
 from calendar_sync.google.oauth import (
     CALENDAR_EVENTS,
     CALENDAR_LIST,
@@ -17,7 +18,6 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
-from calendar_sync.domain.sessions import SessionRules
 from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.calendars import save_session_rules
 from calendar_sync.services.cycle import run_cycle
