@@ -79,3 +79,14 @@ def followup_starts(end: datetime, policy: Policy, zone: ZoneInfo) -> str | None
     if policy.unmarked.convention is not UnmarkedConvention.UNMARKED_IS_MISSED:
         return None
     return when_words(end + policy.unmarked.hold, zone)
+
+
+def name_in_explanation(text: str, patient_id: int | None, name: str) -> str:
+    """An explanation as the therapist reads it: the patient's name instead of their key.
+
+    Explanations are stored with the opaque key (``patient P12``) so they can be printed and
+    exported without naming anyone; the therapist's own pages put the name back.
+    """
+    if patient_id is None:
+        return text
+    return text.replace(f"patient P{patient_id}", name or "the patient")

@@ -30,7 +30,7 @@ from ..storage.models import (
     Patient,
     RescheduleProposal,
 )
-from .compose import OUTCOME_WORDS
+from .compose import OUTCOME_WORDS, name_in_explanation
 from .event_store import as_session
 from .marks import stored_marks
 from .patient_links import PatientAnswer, answers_for
@@ -199,7 +199,11 @@ def misses(
                 patient_name=(patient.name or patient.email or "") if patient else "",
                 outcome=OUTCOME_WORDS[Outcome(first.outcome)],
                 step=first.step,
-                explanation=group[-1].explanation,
+                explanation=name_in_explanation(
+                    group[-1].explanation,
+                    patient.id if patient else None,
+                    (patient.name or patient.email or "") if patient else "",
+                ),
                 decided_at=group[-1].created_at,
                 actions=tuple(
                     ActionLine(

@@ -43,6 +43,13 @@ STATUS_WORDS = {
     "held": "held by you",
     "cancelled": "cancelled",
 }
+#: What became of a decided action, in the therapist's words.
+ACTION_WORDS = {
+    "queued": "done",
+    "offered": "waiting for you (late)",
+    "dismissed": "dropped by you",
+    "not_possible": "not possible",
+}
 
 
 def _database() -> Database:
@@ -78,6 +85,7 @@ def index() -> str:
         answer_words=ANSWER_WORDS,
         reason_words=REASON_WORDS,
         status_words=STATUS_WORDS,
+        action_words=ACTION_WORDS,
     )
 
 
