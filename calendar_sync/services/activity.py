@@ -29,6 +29,7 @@ from ..storage.models import (
     TherapistNotice,
 )
 from .compose import OUTCOME_WORDS, when_words
+from .outbox import STATUS_WORDS
 
 KINDS = ("sync", "decision", "email", "proposal", "mark", "notice")
 LIMIT = 300
@@ -38,16 +39,6 @@ CSV_HEADER = ("when", "kind", "what", "why")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _TO = {"patient": "the patient", "therapist": "you"}
-_EMAIL_WORDS = {
-    "pending": "waiting to go out",
-    "claimed": "being sent",
-    "sending": "being sent",
-    "sent": "sent",
-    "unknown": "outcome unknown",
-    "failed": "not sent",
-    "held": "held by you",
-    "cancelled": "cancelled",
-}
 
 
 @dataclass(frozen=True)
@@ -140,7 +131,7 @@ def _emails(
         if message.sent_at is not None:
             found.append(Entry(message.sent_at, "email", f"Email sent: {subject}"))
         elif message.status != "pending":
-            words = _EMAIL_WORDS.get(message.status, message.status)
+            words = STATUS_WORDS.get(message.status, message.status)
             found.append(
                 Entry(
                     message.updated_at,

@@ -39,6 +39,18 @@ log = logging.getLogger(__name__)
 
 PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
 SENT, UNKNOWN, FAILED, HELD, CANCELLED = "sent", "unknown", "failed", "held", "cancelled"
+
+#: Each state in the therapist's words, for the pages and exports.
+STATUS_WORDS = {
+    PENDING: "waiting to go out",
+    CLAIMED: "being sent",
+    SENDING: "being sent",
+    SENT: "sent",
+    UNKNOWN: "outcome unknown",
+    FAILED: "not sent",
+    HELD: "held by you",
+    CANCELLED: "cancelled",
+}
 STATUSES = (PENDING, CLAIMED, SENDING, SENT, UNKNOWN, FAILED, HELD, CANCELLED)
 ROLES = ("patient", "therapist")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from ..services.activity import KINDS, LIMIT, Entry, Window, activity, activity_csv
-from ..storage import Database
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone
+from .extensions import database
 
 bp = Blueprint("activity", __name__)
 
@@ -47,8 +47,8 @@ def _entries(limit: int) -> tuple[list[Entry], frozenset[str], dict[str, str], Z
     therapist = require_therapist()
     zone = therapist_zone(therapist)
     kinds, window, shown = _filters(zone)
-    database: Database = current_app.extensions["database"]
-    with database.transaction() as db:
+    store = database()
+    with store.transaction() as db:
         found = activity(db, therapist.id, zone, kinds=kinds, window=window, limit=limit)
     return found, kinds, shown, zone
 

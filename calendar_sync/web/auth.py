@@ -34,9 +34,9 @@ from werkzeug.wrappers import Response
 from ..google import GoogleApiError
 from ..google.oauth import Grant, authorization_url, exchange_code, fetch_profile
 from ..services.connections import ConnectionKeeper
-from ..storage import Database
 from ..storage.models import SignInAttempt, Therapist
 from . import csrf
+from .extensions import connections, database
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -49,16 +49,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def redirect_uri() -> str:
     return current_app.config["PUBLIC_URL"] + "/oauth2/callback"
-
-
-def _database() -> Database:
-    database: Database = current_app.extensions["database"]
-    return database
-
-
-def _keeper() -> ConnectionKeeper:
-    keeper: ConnectionKeeper = current_app.extensions["connections"]
-    return keeper
 
 
 def _binding_hash(value: str) -> str:
@@ -81,7 +71,7 @@ def current_therapist() -> Therapist | None:
         therapist_id = session.get("therapist_id")
         found = None
         if therapist_id is not None:
-            with _database().transaction() as db:
+            with database().transaction() as db:
                 found = db.get(Therapist, therapist_id)
         g.therapist = found
     therapist: Therapist | None = g.therapist
@@ -100,7 +90,7 @@ def _start(*, force_consent: bool, login_hint: str | None) -> Response:
     state = secrets.token_urlsafe(32)
     # RFC 7636 allows 43-128 characters; 64 random bytes give 86.
     verifier = secrets.token_urlsafe(64)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         db.execute(delete(SignInAttempt).where(SignInAttempt.created_at < now - ATTEMPT_LIFETIME))
         db.add(
             SignInAttempt(
@@ -113,7 +103,7 @@ def _start(*, force_consent: bool, login_hint: str | None) -> Response:
     session["sign_in_binding"] = binding
     try:
         url = authorization_url(
-            _keeper().client,
+            connections().client,
             redirect_uri=redirect_uri(),
             state=state,
             code_verifier=verifier,
@@ -140,7 +130,7 @@ def callback() -> Response | tuple[str, int]:
     code = request.args.get("code")
     if not code:
         return render_template("auth/refused.html"), 400
-    keeper = _keeper()
+    keeper = connections()
     try:
         grant = exchange_code(
             keeper.client,
@@ -153,7 +143,7 @@ def callback() -> Response | tuple[str, int]:
     except GoogleApiError as exc:
         log.warning("sign-in failed at the code exchange: %s", exc.reason)
         return render_template("auth/refused.html"), 400
-    with _database().transaction() as db:
+    with database().transaction() as db:
         therapist = db.scalar(select(Therapist).where(Therapist.google_subject == profile["id"]))
         if therapist is None:
             therapist = Therapist(
@@ -184,7 +174,7 @@ def _take_attempt(state: str, now: datetime) -> SignInAttempt | None:
     binding = session.pop("sign_in_binding", None)
     if not state or not binding:
         return None
-    with _database().transaction() as db:
+    with database().transaction() as db:
         attempt = db.get(SignInAttempt, state)
         if attempt is None:
             return None

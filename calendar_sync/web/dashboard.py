@@ -27,7 +27,6 @@ from werkzeug.wrappers import Response
 
 from ..google.oauth import FEATURES
 from ..services.calendars import calendar_statuses, select_calendar
-from ..services.connections import ConnectionKeeper
 from ..services.disconnect import disconnect_therapist
 from ..services.marks import MARKABLE
 from ..services.notices import notices_for
@@ -35,9 +34,9 @@ from ..services.offers import offers
 from ..services.outbox import HELD, PENDING
 from ..services.outbox_review import messages, needing_attention
 from ..services.today import waiting_for_mark
-from ..storage import Database
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist
+from .extensions import connections, database
 
 bp = Blueprint("dashboard", __name__)
 
@@ -45,23 +44,18 @@ bp = Blueprint("dashboard", __name__)
 SOON = timedelta(hours=24)
 
 
-def _keeper() -> ConnectionKeeper:
-    keeper: ConnectionKeeper = current_app.extensions["connections"]
-    return keeper
-
-
 @bp.get("/dashboard")
 @login_required
 def index() -> str:
     therapist = require_therapist()
-    keeper = _keeper()
+    keeper = connections()
     connection = keeper.connection_summary(therapist.id)
     granted = keeper.granted_scopes(therapist.id)
     switched_off = [text for scope, text in FEATURES.items() if scope not in granted]
     now = datetime.now(UTC)
-    database: Database = current_app.extensions["database"]
+    store = database()
     zone = therapist_zone(therapist)
-    with database.transaction() as db:
+    with store.transaction() as db:
         notices = notices_for(db, therapist.id)
         attention = needing_attention(db, therapist.id)
         flagged = {m.id for m in attention}
@@ -80,7 +74,7 @@ def index() -> str:
         switched_off=switched_off,
         waiting=waiting_for_mark(current_app, therapist.id, now),
         markable=MARKABLE,
-        calendars=calendar_statuses(database, therapist.id),
+        calendars=calendar_statuses(store, therapist.id),
         notices=notices,
         soon=soon,
         attention=attention,
@@ -114,8 +108,8 @@ def therapist_zone(therapist: Therapist) -> ZoneInfo:
     """The therapist's clock: their own setting, else their main calendar's zone."""
     name = therapist.time_zone
     if not name or name == "UTC":
-        database: Database = current_app.extensions["database"]
-        with database.transaction() as db:
+        store = database()
+        with store.transaction() as db:
             primary = db.scalar(
                 select(CalendarRow.time_zone).where(
                     CalendarRow.therapist_id == therapist.id, CalendarRow.is_primary.is_(True)
@@ -132,12 +126,12 @@ def therapist_zone(therapist: Therapist) -> ZoneInfo:
 @login_required
 def choose_calendars() -> Response:
     therapist = require_therapist()
-    database: Database = current_app.extensions["database"]
+    store = database()
     wanted = {int(value) for value in request.form.getlist("calendar") if value.isdigit()}
     now = datetime.now(UTC)
-    for status in calendar_statuses(database, therapist.id):
+    for status in calendar_statuses(store, therapist.id):
         try:
-            select_calendar(database, therapist.id, status.id, status.id in wanted, now)
+            select_calendar(store, therapist.id, status.id, status.id in wanted, now)
         except LookupError:
             abort(404)
     flash("Calendars saved. Newly chosen calendars are read at the next sync.", "info")

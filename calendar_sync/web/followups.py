@@ -12,10 +12,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from ..services import offers, timeline
+from ..services.outbox import STATUS_WORDS
 from ..services.patient_links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
-from ..storage import Database
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone
+from .extensions import database
 from .outbox import back_to
 
 bp = Blueprint("followups", __name__, url_prefix="/followups")
@@ -33,16 +34,6 @@ REASON_WORDS = {
     "forgot": "forgot",
     "other": "other",
 }
-STATUS_WORDS = {
-    "pending": "waiting to go out",
-    "claimed": "being sent",
-    "sending": "being sent",
-    "sent": "sent",
-    "unknown": "outcome unknown",
-    "failed": "not sent",
-    "held": "held by you",
-    "cancelled": "cancelled",
-}
 #: What became of a decided action, in the therapist's words.
 ACTION_WORDS = {
     "queued": "done",
@@ -52,13 +43,8 @@ ACTION_WORDS = {
 }
 
 
-def _database() -> Database:
-    database: Database = current_app.extensions["database"]
-    return database
-
-
 def _own(therapist_id: int, action_id: int) -> None:
-    with _database().transaction() as db:
+    with database().transaction() as db:
         if not offers.owns(db, therapist_id, action_id):
             abort(404)
 
@@ -69,7 +55,7 @@ def index() -> str:
     therapist = require_therapist()
     page = request.args.get("page", "1")
     number = int(page) if page.isdigit() and int(page) > 0 else 1
-    with _database().transaction() as db:
+    with database().transaction() as db:
         total = timeline.count(db, therapist.id)
         found = timeline.misses(db, therapist.id, datetime.now(UTC), page=number)
     pages = max(1, -(-total // timeline.PAGE_SIZE))

@@ -16,23 +16,18 @@ from ..domain.marks import MarkSource
 from ..domain.outcomes import Outcome
 from ..services.compose import when_words
 from ..services.marks import MARKABLE, InvalidMarkLink, MarkRequest, read_mark_link, record_mark
-from ..storage import Database
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from . import csrf
 from .auth import login_required, require_therapist
+from .extensions import database
 from .outbox import back_to
 
 bp = Blueprint("marks", __name__)
 
 
-def _database() -> Database:
-    database: Database = current_app.extensions["database"]
-    return database
-
-
 def _event(therapist_id: int, calendar_id: str, event_id: str) -> CalendarEventRow | None:
     """The therapist's own session, or None: nobody marks another therapist's sessions."""
-    with _database().transaction() as db:
+    with database().transaction() as db:
         return db.scalar(
             select(CalendarEventRow)
             .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
@@ -65,7 +60,7 @@ def mark_from_dashboard() -> Response:
     row = _event(therapist.id, calendar_id, event_id)
     if row is None:
         abort(404)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         record_mark(
             db,
             therapist_id=therapist.id,
@@ -85,7 +80,7 @@ def _read(token: str) -> tuple[MarkRequest, CalendarEventRow, Therapist]:
         wanted = read_mark_link(current_app.config["SECRET_KEY"], token, datetime.now(UTC))
     except InvalidMarkLink as exc:
         abort(410 if exc.expired else 400, description="This link is not valid any more.")
-    with _database().transaction() as db:
+    with database().transaction() as db:
         therapist = db.get(Therapist, wanted.therapist_id)
     row = _event(wanted.therapist_id, wanted.calendar_id, wanted.event_id)
     if therapist is None or row is None:
@@ -108,7 +103,7 @@ def confirm_link_mark(token: str) -> str:
 @csrf.exempt  # the signed token is the credential, and it names exactly one mark
 def mark_from_link(token: str) -> str:
     wanted, row, therapist = _read(token)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         record_mark(
             db,
             therapist_id=therapist.id,

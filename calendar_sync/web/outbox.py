@@ -11,15 +11,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response
 
 from ..services import outbox_review
-from ..storage import Database
 from ..storage.models import OutboxMessage
 from .auth import login_required, require_therapist
+from .extensions import database
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -74,8 +74,8 @@ def act(message_id: int, action: str) -> Response:
     if action not in _ACTIONS:
         abort(404)
     change, done, refused = _ACTIONS[action]
-    database: Database = current_app.extensions["database"]
-    with database.transaction() as db:
+    store = database()
+    with store.transaction() as db:
         changed = change(db, therapist.id, message_id, datetime.now(UTC))
         if not changed and not _owns(db, therapist.id, message_id):
             abort(404)

@@ -20,9 +20,9 @@ from ..google import GoogleApiError, ReauthorizationNeeded
 from ..services import notices
 from ..services import patient_links as links
 from ..services.proposals import choose_time, times_to_choose
-from ..storage import Database
 from ..storage.models import PatientLink, Therapist
 from . import csrf
+from .extensions import database
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,8 @@ _STATUS_PAGES = {
 }
 
 
-def _database() -> Database:
-    database: Database = current_app.extensions["database"]
-    return database
-
-
 def _details(link: PatientLink) -> dict[str, object]:
-    with _database().transaction() as db:
+    with database().transaction() as db:
         therapist = db.get_one(Therapist, link.therapist_id)
         start = links.session_start(db, link.therapist_id, link.calendar_id, link.event_id)
         name = therapist.display_name or therapist.email
@@ -64,7 +59,7 @@ def _message(
 
 
 def _check(token: str) -> links.LinkCheck:
-    with _database().transaction() as db:
+    with database().transaction() as db:
         return links.check_token(db, token, datetime.now(UTC))
 
 
@@ -123,7 +118,7 @@ def answer(token: str) -> tuple[str, int] | str:
     when = details["when"] or "your recent appointment"
     if link.purpose == links.CHOOSE_TIME:
         return _choose(token, link, now, details)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         if not links.claim(db, link.id, now):
             return _message("used")
         if link.purpose == links.BARRIER_SURVEY:
@@ -156,7 +151,7 @@ def _choose(
     picked = next((s for s in times if s.start.isoformat() == request.form.get("start")), None)
     if picked is None:
         return _form(token, link, problem="Please pick one of the times below.")
-    with _database().transaction() as db:
+    with database().transaction() as db:
         if not links.claim(db, link.id, now):
             return _message("used")
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app
@@ -166,7 +161,7 @@ def _choose(
         log.warning("patient page: could not move the invitation: %s", type(exc).__name__)
         done = False
     if not done:
-        with _database().transaction() as db:
+        with database().transaction() as db:
             links.release(db, link.id)
         return _form(token, link, problem="Sorry, that time has just gone. Please pick another.")
     zone = details["zone"]

@@ -8,7 +8,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -20,18 +19,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..services.patient_links import answers_for
 from ..services.patients import fees_csv, ledger_for, summaries, waive
-from ..storage import Database
 from ..storage.models import Patient
 from .auth import login_required, require_therapist
 from .charts import attendance_svg
 from .dashboard import therapist_zone
+from .extensions import database
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
-
-
-def _database() -> Database:
-    database: Database = current_app.extensions["database"]
-    return database
 
 
 @bp.get("/")
@@ -39,7 +33,7 @@ def _database() -> Database:
 def index() -> str:
     therapist = require_therapist()
     now = datetime.now(UTC)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         found = summaries(db, therapist.id, now)
     return render_template("patients/index.html", patients=found)
 
@@ -53,7 +47,7 @@ def add() -> BaseResponse:
     if not name and not email:
         flash("Give a name (as you write it in titles) or an email address.", "error")
         return redirect(url_for("patients.index"))
-    with _database().transaction() as db:
+    with database().transaction() as db:
         db.add(
             Patient(
                 therapist_id=therapist.id,
@@ -70,7 +64,7 @@ def add() -> BaseResponse:
 
 
 def _own(patient_id: int, therapist_id: int) -> None:
-    with _database().transaction() as db:
+    with database().transaction() as db:
         found = db.scalar(
             select(Patient.id).where(Patient.id == patient_id, Patient.therapist_id == therapist_id)
         )
@@ -85,7 +79,7 @@ def show(patient_id: int) -> str:
     _own(patient_id, therapist.id)
     now = datetime.now(UTC)
     zone = therapist_zone(therapist)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         summary = next(s for s in summaries(db, therapist.id, now) if s.id == patient_id)
         ledger = ledger_for(db, therapist.id, summary.key)
         refs = {(p.calendar_id, p.event_id) for p in summary.history}
@@ -110,7 +104,7 @@ def show(patient_id: int) -> str:
 def update(patient_id: int) -> BaseResponse:
     therapist = require_therapist()
     _own(patient_id, therapist.id)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         patient = db.get(Patient, patient_id)
         assert patient is not None  # checked by _own, same therapist
         patient.name = (request.form.get("name") or "").strip()[:255]
@@ -130,7 +124,7 @@ def waive_fee(patient_id: int) -> BaseResponse:
     from ..services.followup import patient_key
 
     try:
-        with _database().transaction() as db:
+        with database().transaction() as db:
             waive(
                 db,
                 therapist.id,
@@ -151,7 +145,7 @@ def waive_fee(patient_id: int) -> BaseResponse:
 @login_required
 def fees_export() -> Response:
     therapist = require_therapist()
-    with _database().transaction() as db:
+    with database().transaction() as db:
         text = fees_csv(db, therapist.id, therapist_zone(therapist))
     return Response(
         text,

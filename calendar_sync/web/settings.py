@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..domain.marks import MarkRules
@@ -23,9 +23,9 @@ from ..domain.sessions import SessionRules
 from ..domain.slots import RescheduleRules
 from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
 from ..services.settings import PracticeProfile, TherapistSettings, load_settings, save_settings
-from ..storage import Database
 from ..storage.models import Therapist
 from .auth import login_required, require_therapist
+from .extensions import database
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -57,11 +57,6 @@ class FormError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-def _database() -> Database:
-    database: Database = current_app.extensions["database"]
-    return database
 
 
 def _number(form: Any, name: str, low: float, high: float) -> float:
@@ -232,7 +227,7 @@ def _render(
 @login_required
 def index() -> tuple[str, int]:
     therapist = require_therapist()
-    with _database().transaction() as db:
+    with database().transaction() as db:
         settings = load_settings(db, therapist.id)
     return _render(therapist, settings, therapist.time_zone)
 
@@ -241,14 +236,14 @@ def index() -> tuple[str, int]:
 @login_required
 def save() -> Response | tuple[str, int]:
     therapist = require_therapist()
-    with _database().transaction() as db:
+    with database().transaction() as db:
         current = load_settings(db, therapist.id)
     try:
         settings, zone = parse(request.form, current)
     except FormError as error:
         return _render(therapist, current, therapist.time_zone, error)
     ZoneInfo(zone)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         save_settings(db, therapist.id, settings, datetime.now(UTC))
         row = db.get(Therapist, therapist.id)
         if row is not None:

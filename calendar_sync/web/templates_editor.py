@@ -15,8 +15,8 @@ from werkzeug.wrappers import Response
 from ..mail import template_store
 from ..mail.samples import MESSAGES, PARTS, PATIENT_MESSAGES, SAMPLE_CONTEXTS, VARIABLES
 from ..mail.templates import RenderedEmail, render, validate
-from ..storage import Database
 from .auth import login_required, require_therapist
+from .extensions import database
 from .security import CONTENT_SECURITY_POLICY
 
 bp = Blueprint("templates_editor", __name__, url_prefix="/settings/templates")
@@ -37,11 +37,6 @@ PREVIEW_POLICY = CONTENT_SECURITY_POLICY.replace(
 )
 
 
-def _database() -> Database:
-    database: Database = current_app.extensions["database"]
-    return database
-
-
 def _known(name: str) -> str:
     if name not in MESSAGES:
         abort(404)
@@ -52,7 +47,7 @@ def _known(name: str) -> str:
 @login_required
 def index() -> str:
     therapist = require_therapist()
-    with _database().transaction() as db:
+    with database().transaction() as db:
         edited = {
             name: bool(template_store.load_overrides(db, therapist.id, name)) for name in MESSAGES
         }
@@ -97,7 +92,7 @@ def _page(
 def edit(name: str) -> Response:
     therapist = require_therapist()
     _known(name)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         sources = template_store.sources(db, therapist.id, name)
         edited = bool(template_store.load_overrides(db, therapist.id, name))
     preview = render(name, SAMPLE_CONTEXTS[name], sources)
@@ -116,7 +111,7 @@ def submit(name: str) -> Response:
         return _page(name, sources, problems=problems, status=400)
     if request.form.get("action") == "save":
         now = datetime.now(UTC)
-        with _database().transaction() as db:
+        with database().transaction() as db:
             for part in PARTS:
                 template_store.save(db, therapist.id, name, part, sources[part], now)
         flash(f"Saved. “{TITLES[name]}” now goes out as shown below.", "info")
@@ -130,7 +125,7 @@ def submit(name: str) -> Response:
 def reset(name: str) -> Response:
     therapist = require_therapist()
     _known(name)
-    with _database().transaction() as db:
+    with database().transaction() as db:
         template_store.reset(db, therapist.id, name)
     flash(f"“{TITLES[name]}” is back to the default text.", "info")
     return redirect(url_for("templates_editor.edit", name=name))
