@@ -217,8 +217,13 @@ def connect_therapist(
     *,
     time_zone: str = "Europe/London",
     scopes: list[str] | None = None,
+    with_calendars: bool = False,
 ) -> int:
-    """Create the sandbox account and a connected therapist; returns the therapist id."""
+    """Create the sandbox account and a connected therapist; returns the therapist id.
+
+    ``with_calendars`` also reads the calendar list, as the first cycle would (the main
+    calendar chosen), so a sync can follow at once.
+    """
     from calendar_sync.google.oauth import Grant
     from calendar_sync.storage.models import Therapist
 
@@ -243,7 +248,19 @@ def connect_therapist(
             scopes=frozenset(granted),
         )
         env.app.extensions["connections"].save_grant(session, therapist.id, grant, now)
-        return int(therapist.id)
+        therapist_id = int(therapist.id)
+    if with_calendars:
+        from calendar_sync.services.calendars import refresh_calendar_list
+
+        keeper = env.app.extensions["connections"]
+        refresh_calendar_list(
+            env.app.extensions["database"],
+            keeper.apis(therapist_id, now),
+            therapist_id,
+            keeper.granted_scopes(therapist_id),
+            now,
+        )
+    return therapist_id
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
-from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.calendars import save_session_rules
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.storage.models import CalendarEventRow, FollowUpAction, Patient, TherapistNotice
@@ -38,16 +37,7 @@ def env(sandboxed_app: Any) -> Any:
 
 
 def connected(env: Any, connect: Callable[..., int]) -> int:
-    therapist_id = connect(THERAPIST, CONNECTED, scopes=ALL_SCOPES)
-    keeper = env.app.extensions["connections"]
-    calendar_service.refresh_calendar_list(
-        env.app.extensions["database"],
-        keeper.apis(therapist_id, CONNECTED),
-        therapist_id,
-        keeper.granted_scopes(therapist_id),
-        CONNECTED,
-    )
-    return therapist_id
+    return connect(THERAPIST, CONNECTED, scopes=ALL_SCOPES, with_calendars=True)
 
 
 def tick(env: Any, now: datetime) -> list[str]:

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from calendar_sync.domain.marks import MarkSource
 from calendar_sync.domain.outcomes import Outcome
-from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.followup import follow_up_therapist
 from calendar_sync.services.marks import record_mark
 from calendar_sync.services.sync import sync_all
@@ -43,17 +42,7 @@ def session_event(env: Any, start: str, end: str, **extra: Any) -> dict[str, Any
 
 
 def connected(env: Any, connect: Callable[..., int]) -> int:
-    therapist_id = connect(THERAPIST, CONNECTED)
-    database = env.app.extensions["database"]
-    keeper = env.app.extensions["connections"]
-    calendar_service.refresh_calendar_list(
-        database,
-        keeper.apis(therapist_id, CONNECTED),
-        therapist_id,
-        keeper.granted_scopes(therapist_id),
-        CONNECTED,
-    )
-    return therapist_id
+    return connect(THERAPIST, CONNECTED, with_calendars=True)
 
 
 def sync(env: Any, now: datetime) -> None:

@@ -18,7 +18,6 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
-from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.cycle import run_cycle
 
 SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND]
@@ -44,15 +43,7 @@ class Practice:
     def therapist(self, email: str, connected_at: datetime | None = None) -> int:
         when = connected_at or self.now - timedelta(days=10)
         self.env.sandbox.control("POST", "clock", {"now": when.isoformat()})
-        therapist_id = self.connect(email, when, scopes=SCOPES)
-        keeper = self.app.extensions["connections"]
-        calendar_service.refresh_calendar_list(
-            self.app.extensions["database"],
-            keeper.apis(therapist_id, when),
-            therapist_id,
-            keeper.granted_scopes(therapist_id),
-            when,
-        )
+        therapist_id = self.connect(email, when, scopes=SCOPES, with_calendars=True)
         self.env.sandbox.control("POST", "clock", {"now": self.now.isoformat()})
         return therapist_id
 

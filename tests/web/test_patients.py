@@ -21,7 +21,6 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
-from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.settings import load_settings, save_settings, with_policy
 
@@ -42,16 +41,7 @@ def env(sandboxed_app: Any) -> Any:
 
 
 def connected(env: Any, connect: Callable[..., int], email: str) -> int:
-    therapist_id = connect(email, CONNECTED, scopes=SCOPES)
-    keeper = env.app.extensions["connections"]
-    calendar_service.refresh_calendar_list(
-        env.app.extensions["database"],
-        keeper.apis(therapist_id, CONNECTED),
-        therapist_id,
-        keeper.granted_scopes(therapist_id),
-        CONNECTED,
-    )
-    return therapist_id
+    return connect(email, CONNECTED, scopes=SCOPES, with_calendars=True)
 
 
 def browser_for(env: Any, therapist_id: int) -> requests.Session:
