@@ -12,6 +12,7 @@ from ..google import GoogleApiError, ReauthorizationNeeded
 from ..google.oauth import revoke
 from ..storage.models import Therapist
 from .connections import ConnectionKeeper
+from .push import stop_all_channels
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,11 @@ def disconnect_therapist(app: Flask, therapist_id: int, *, now: datetime) -> boo
     Google cannot be reached, since the therapist asked for it to go.
     """
     keeper: ConnectionKeeper = app.extensions["connections"]
-    stop_channels = app.extensions.get("stop_channels")
-    if stop_channels is not None:
-        try:
-            stop_channels(therapist_id, now)
-        except (GoogleApiError, ReauthorizationNeeded):
-            log.warning("therapist %s: push channels could not be stopped", therapist_id)
+    try:
+        stop_all_channels(keeper.database, keeper.apis(therapist_id, now), therapist_id, now)
+    except (GoogleApiError, ReauthorizationNeeded):
+        # Google lets unrenewed channels expire; the webhook ignores them once we are gone.
+        log.warning("therapist %s: push channels could not be stopped", therapist_id)
     token = keeper.revocable_token(therapist_id)
     revoked = token is not None and revoke(keeper.client, token)
     with keeper.database.transaction() as session:

@@ -259,8 +259,40 @@ def stop_old_channels(
                 ),
             )
         ).all()
+    return _stop(database, apis, old, now, sleep)
+
+
+def stop_all_channels(
+    database: Database,
+    apis: GoogleApis,
+    therapist_id: int,
+    now: datetime,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Stop every open channel of the therapist, current ones included (on disconnect)."""
+    with database.transaction() as session:
+        found = session.execute(
+            select(PushChannel.id, PushChannel.resource_id, PushChannel.expires_at)
+            .join(CalendarRow, CalendarRow.id == PushChannel.calendar_id)
+            .where(
+                CalendarRow.therapist_id == therapist_id,
+                PushChannel.stopped_at.is_(None),
+                PushChannel.resource_id.is_not(None),
+            )
+        ).all()
+    return _stop(database, apis, found, now, sleep)
+
+
+def _stop(
+    database: Database,
+    apis: GoogleApis,
+    channels: Any,
+    now: datetime,
+    sleep: Callable[[float], None],
+) -> int:
     stopped = 0
-    for channel_id, resource_id, expires_at in old:
+    for channel_id, resource_id, expires_at in channels:
         if expires_at is None or expires_at > now:
             try:
                 stop_channel(apis.calendar, channel_id, str(resource_id), sleep=sleep)

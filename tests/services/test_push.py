@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from calendar_sync.services import sync as sync_module
 from calendar_sync.services.calendars import calendar_statuses
+from calendar_sync.services.disconnect import disconnect_therapist
 from calendar_sync.services.push import push_enabled
 from calendar_sync.services.sync import sync_all
 from calendar_sync.services.sync_queue import queue_for
@@ -205,3 +206,13 @@ def test_an_unselected_calendar_loses_its_channel(env: Any, connect: Callable[..
 
     assert [c["stopped"] for c in channels(env)] == [True]
     assert calendar_row(env).channel_id is None
+
+
+def test_disconnect_stops_the_channels(env: Any, connect: Callable[..., int]) -> None:
+    therapist_id = connect(THERAPIST, NOW)
+    sync_all(env.app, now=NOW)
+    settle(env)
+    assert len(channels(env)) == 1
+    assert disconnect_therapist(env.app, therapist_id, now=NOW)
+    assert [channel["stopped"] for channel in channels(env)] == [True]
+    assert calls(env, "calendar.channels.stop") == 1
