@@ -54,10 +54,13 @@ def test_https_turns_on_secure_cookies_and_hsts(
 ) -> None:
     monkeypatch.setenv("CALENDAR_SYNC_INSTANCE", str(tmp_path / "instance"))
     app = create_app({**app_config, "PUBLIC_URL": "https://practice.example.test"})
-    assert app.config["SESSION_COOKIE_SECURE"] is True
-    assert app.config["OAUTH_ALLOW_HTTP"] is False
-    response = app.test_client().get("/")
-    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    try:
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        assert app.config["OAUTH_ALLOW_HTTP"] is False
+        response = app.test_client().get("/")
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    finally:
+        app.extensions["database"].dispose()
 
 
 def test_bad_encryption_key_is_a_clear_error(tmp_path: Path) -> None:
