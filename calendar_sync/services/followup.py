@@ -35,7 +35,7 @@ from ..storage.models import (
 )
 from .event_store import as_session
 from .marks import stored_marks
-from .settings import TherapistSettings, load_settings
+from .settings import TherapistSettings, load_settings, therapist_zone
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,6 @@ def _key_for(row: CalendarEventRow, by_email: dict[str, int]) -> str | None:
     if email in by_email:
         return patient_key(by_email[email])
     return "N" + hashlib.sha256(email.encode()).hexdigest()[:10]
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def link_patients(db: DbSession, therapist_id: int, now: datetime) -> None:
@@ -125,7 +118,7 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         return None
     settings = load_settings(db, therapist_id)
     policy = settings.policy
-    zone = _zone(therapist.time_zone)
+    zone = therapist_zone(db, therapist)
     # Far enough back to count every miss on the ladder of a session still being acted on.
     since = now - policy.rolling_window - policy.late_bound - timedelta(days=2)
     found = db.execute(

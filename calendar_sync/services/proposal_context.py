@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -28,7 +28,7 @@ from ..storage.models import (
     RescheduleProposal,
     Therapist,
 )
-from .settings import load_settings
+from .settings import load_settings, therapist_zone
 
 PLANNED, PROPOSED, ACCEPTED, DECLINED = "planned", "proposed", "accepted", "declined"
 EXHAUSTED, EXPIRED, WITHDRAWN, NO_SLOT = "exhausted", "expired", "withdrawn", "no_slot"
@@ -46,13 +46,6 @@ def proposal_event_id(key: str, attempt: int) -> str:
 def rules_for(db: Session, therapist_id: int) -> RescheduleRules:
     """The therapist's reschedule rules (stored with their settings), else the defaults."""
     return load_settings(db, therapist_id).reschedule
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 @dataclass
@@ -133,7 +126,7 @@ def load_context(
         apis=apis,
         row=row,
         rules=rules_for(db, row.therapist_id),
-        zone=_zone(therapist.time_zone),
+        zone=therapist_zone(db, therapist),
         therapist_name=therapist.display_name or therapist.email,
         calendar_row_id=own.id if own is not None else None,
         calendar_ids=[c.google_calendar_id for c in calendars if c.selected],

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -22,7 +23,7 @@ from ..domain.policy import ActionKind, Policy
 from ..domain.sessions import SessionRules
 from ..domain.slots import RescheduleRules
 from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
-from ..storage.models import SessionRulesRow, TherapistSettingsRow
+from ..storage.models import CalendarRow, SessionRulesRow, Therapist, TherapistSettingsRow
 
 
 @dataclass(frozen=True)
@@ -181,3 +182,23 @@ def save_settings(
 
 def with_policy(settings: TherapistSettings, policy: Policy) -> TherapistSettings:
     return replace(settings, policy=policy)
+
+
+def therapist_zone(db: DbSession, therapist: Therapist) -> ZoneInfo:
+    """The therapist's clock: the zone they chose, else their main calendar's.
+
+    Sign-in records UTC until the therapist chooses; their calendar's zone is the better
+    guess for the times written in emails and pages until then.
+    """
+    name = therapist.time_zone
+    if not name or name == "UTC":
+        primary = db.scalar(
+            select(CalendarRow.time_zone).where(
+                CalendarRow.therapist_id == therapist.id, CalendarRow.is_primary.is_(True)
+            )
+        )
+        name = primary or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

@@ -33,6 +33,7 @@ from ..services.notices import notices_for
 from ..services.offers import offers
 from ..services.outbox import HELD, PENDING
 from ..services.outbox_review import messages, needing_attention
+from ..services.settings import therapist_zone as zone_of
 from ..services.today import waiting_for_mark
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist
@@ -105,21 +106,9 @@ def session_starts(
 
 
 def therapist_zone(therapist: Therapist) -> ZoneInfo:
-    """The therapist's clock: their own setting, else their main calendar's zone."""
-    name = therapist.time_zone
-    if not name or name == "UTC":
-        store = database()
-        with store.transaction() as db:
-            primary = db.scalar(
-                select(CalendarRow.time_zone).where(
-                    CalendarRow.therapist_id == therapist.id, CalendarRow.is_primary.is_(True)
-                )
-            )
-        name = primary or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    """The signed-in therapist's clock (see ``services.settings.therapist_zone``)."""
+    with database().transaction() as db:
+        return zone_of(db, therapist)
 
 
 @bp.post("/settings/calendars")

@@ -20,7 +20,13 @@ from calendar_sync.google.oauth import (
 )
 from calendar_sync.services.calendars import save_session_rules
 from calendar_sync.services.cycle import run_cycle
-from calendar_sync.storage.models import CalendarEventRow, FollowUpAction, Patient, TherapistNotice
+from calendar_sync.storage.models import (
+    CalendarEventRow,
+    FollowUpAction,
+    Patient,
+    Therapist,
+    TherapistNotice,
+)
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CONNECTED = NOW - timedelta(days=2)
@@ -164,3 +170,29 @@ def test_a_patient_without_an_address_gets_nothing_and_the_therapist_is_told(
     assert statuses["email_checkin"] == "not_possible"
     assert any("no email address" in text for text in notices)
     assert all("KT" not in text for text in notices)
+
+
+def test_emails_use_the_calendars_clock_until_the_therapist_chooses_one(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    therapist_id = connect(
+        THERAPIST, CONNECTED, scopes=ALL_SCOPES, time_zone="America/New_York", with_calendars=True
+    )
+    with env.app.extensions["database"].transaction() as db:
+        therapist = db.get(Therapist, therapist_id)
+        assert therapist is not None
+        therapist.time_zone = "UTC"  # what sign-in records before a choice is made
+    env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events",
+        {
+            "summary": "Sam R",
+            "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": "America/New_York"},
+            "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": "America/New_York"},
+            "attendees": [{"email": PATIENT}],
+            "colorId": "11",
+        },
+    )
+    tick(env, NOW)
+    (message,) = [m for m in mail(env) if PATIENT in m["to"]]
+    assert "Thursday 19 March at 10:00" in message["text"]
