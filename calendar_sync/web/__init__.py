@@ -11,6 +11,7 @@ from . import (
     dashboard,
     followups,
     home,
+    mailbox,
     marks,
     outbox,
     patient,
@@ -39,5 +40,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(followups.bp)
     app.register_blueprint(activity.bp)
     app.register_blueprint(tasks.bp)
+    app.register_blueprint(mailbox.bp)
     # make url_for("index") == url_for("home.index")
     app.add_url_rule("/", endpoint="index")
