@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo run worker screenshots test test-postgres lint format clean
+.PHONY: install demo run worker screenshots bench test test-postgres lint format clean
 
 # Reinstall when the dependencies change.
 $(STAMP): pyproject.toml
@@ -25,12 +25,16 @@ worker: $(STAMP)
 	$(BIN)/calendar-sync worker
 
 # PNGs of the main pages for the README, from a freshly seeded demo (needs chromium).
+# Timings of the decision step, as ratios within one run (see docs/performance.md).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_decide.py
+
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 lint: $(STAMP)
-	$(BIN)/ruff check calendar_sync tests
-	$(BIN)/ruff format --check calendar_sync tests
+	$(BIN)/ruff check calendar_sync tests benchmarks scripts
+	$(BIN)/ruff format --check calendar_sync tests benchmarks scripts
 	$(BIN)/mypy
 
 test: lint
@@ -41,8 +45,8 @@ test-postgres: $(STAMP)
 	TEST_DATABASE=postgres $(BIN)/pytest
 
 format: $(STAMP)
-	$(BIN)/ruff format calendar_sync tests
-	$(BIN)/ruff check --fix calendar_sync tests
+	$(BIN)/ruff format calendar_sync tests benchmarks scripts
+	$(BIN)/ruff check --fix calendar_sync tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
