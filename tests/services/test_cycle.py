@@ -46,6 +46,21 @@ def connected(env: Any, connect: Callable[..., int]) -> int:
     return connect(THERAPIST, CONNECTED, scopes=ALL_SCOPES, with_calendars=True)
 
 
+def missed_session(
+    env: Any, *, title: str = "Sam R", zone: str = "Europe/London", invite: bool = True
+) -> None:
+    """Thursday 19 March 10:00-10:50 on the therapist's calendar, coloured Tomato (no-show)."""
+    body: dict[str, Any] = {
+        "summary": title,
+        "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": zone},
+        "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": zone},
+        "colorId": "11",
+    }
+    if invite:
+        body["attendees"] = [{"email": PATIENT}]
+    env.sandbox.control("POST", f"calendar/{THERAPIST}/events", body)
+
+
 def tick(env: Any, now: datetime) -> list[str]:
     env.sandbox.control("POST", "clock", {"now": now.isoformat()})
     return run_cycle(env.app, now=now, dry_run=False).lines()
@@ -67,17 +82,7 @@ def test_a_missed_session_gets_one_checkin_and_one_proposal(
     env: Any, connect: Callable[..., int]
 ) -> None:
     connected(env, connect)
-    env.sandbox.control(
-        "POST",
-        f"calendar/{THERAPIST}/events",
-        {
-            "summary": "Sam R",
-            "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": "Europe/London"},
-            "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": "Europe/London"},
-            "attendees": [{"email": PATIENT}],
-            "colorId": "11",
-        },
-    )
+    missed_session(env)
     lines = tick(env, NOW)
     sent = [m for m in mail(env) if PATIENT in m["to"]]
     assert len(sent) == 1, lines
@@ -102,17 +107,7 @@ def test_a_missed_session_gets_one_checkin_and_one_proposal(
 
 def test_an_accepted_proposal_becomes_a_session(env: Any, connect: Callable[..., int]) -> None:
     connected(env, connect)
-    env.sandbox.control(
-        "POST",
-        f"calendar/{THERAPIST}/events",
-        {
-            "summary": "Sam R",
-            "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": "Europe/London"},
-            "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": "Europe/London"},
-            "attendees": [{"email": PATIENT}],
-            "colorId": "11",
-        },
-    )
+    missed_session(env)
     tick(env, NOW)
     tick(env, NOW + timedelta(minutes=20))  # the next sync reads the proposal back
     with env.app.extensions["database"].transaction() as db:
@@ -149,16 +144,7 @@ def test_a_patient_without_an_address_gets_nothing_and_the_therapist_is_told(
                 created_at=CONNECTED,
             )
         )
-    env.sandbox.control(
-        "POST",
-        f"calendar/{THERAPIST}/events",
-        {
-            "summary": "Session KT",
-            "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": "Europe/London"},
-            "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": "Europe/London"},
-            "colorId": "11",
-        },
-    )
+    missed_session(env, title="Session KT", invite=False)
     env.app.config["PUSH_NOTIFICATIONS"] = "off"
     with env.app.extensions["database"].transaction() as db:
         save_session_rules(db, therapist_id, SessionRules(title_pattern=r"^session\b"))
@@ -182,17 +168,7 @@ def test_emails_use_the_calendars_clock_until_the_therapist_chooses_one(
         therapist = db.get(Therapist, therapist_id)
         assert therapist is not None
         therapist.time_zone = "UTC"  # what sign-in records before a choice is made
-    env.sandbox.control(
-        "POST",
-        f"calendar/{THERAPIST}/events",
-        {
-            "summary": "Sam R",
-            "start": {"dateTime": "2026-03-19T10:00:00", "timeZone": "America/New_York"},
-            "end": {"dateTime": "2026-03-19T10:50:00", "timeZone": "America/New_York"},
-            "attendees": [{"email": PATIENT}],
-            "colorId": "11",
-        },
-    )
+    missed_session(env, zone="America/New_York")
     tick(env, NOW)
     (message,) = [m for m in mail(env) if PATIENT in m["to"]]
     assert "Thursday 19 March at 10:00" in message["text"]
