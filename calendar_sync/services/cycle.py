@@ -60,5 +60,8 @@ def run_cycle(app: Flask, *, now: datetime, dry_run: bool) -> CycleReport:
         except (GoogleApiError, ReauthorizationNeeded) as exc:
             log.warning("therapist %s: proposals wait for the next cycle (%s)", therapist_id, exc)
             entries.append(f"therapist {therapist_id}: proposals wait for the next cycle")
+    if not dry_run:
+        # Emails that waited for their new time to be placed can now name it.
+        entries += follow_up_all(app, now=now, dry_run=False)
     entries += dispatch_due(app, now, dry_run=dry_run)
     return CycleReport(now=now, dry_run=dry_run, therapists=count, entries=entries)

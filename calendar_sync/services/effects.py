@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ..domain.decide import assess
@@ -24,16 +25,21 @@ from ..domain.policy import ActionKind
 from ..domain.sessions import Session
 from ..mail.template_store import render_for
 from ..storage import Database
-from ..storage.models import FeeEntry, FollowUpAction, Patient
+from ..storage.models import FeeEntry, FollowUpAction, Patient, RescheduleProposal
 from . import compose
 from .followup import Inputs
 from .marks import MarkRequest, sign_mark_link
 from .notices import notify
 from .outbox import enqueue
 from .patient_links import issue_link
+from .proposal_context import PLANNED, PROPOSED
 from .proposals import plan_proposal
 
 log = logging.getLogger(__name__)
+
+# How long a patient's email waits for its new time to be placed in the calendar; past
+# this (Google down, say) it goes without naming a time, rather than not at all.
+PLACEMENT_WAIT = timedelta(minutes=30)
 
 PATIENT_EMAIL_KINDS = frozenset(
     {ActionKind.EMAIL_CHECKIN, ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY}
@@ -59,13 +65,26 @@ class Effects:
         self.therapist = compose.therapist_context(therapist.display_name, inputs.settings.practice)
 
     def apply(self, decision: Decision, actions: list[PlannedAction]) -> str:
-        """Record ``actions`` of ``decision`` and queue their effects; a line for the report."""
+        """Record ``actions`` of ``decision`` and queue their effects; a line for the report.
+
+        When a new time is being offered for the session, the patient's email waits (its
+        actions stay unrecorded) until the invitation is placed, so the email can name the
+        time; the cycle places proposals, then applies the decisions again.
+        """
         inputs, now = self.inputs, self.now
         session = decision.session
         row = inputs.event_rows[session.ref]
-        sending = {a.kind: a for a in actions if a.delivery is Delivery.SEND}
         patient = inputs.patient_rows.get(session.patient_key or "")
         patient_email = row.patient_email or (patient.email if patient else None)
+        proposing = any(
+            a.kind is ActionKind.PROPOSE_RESCHEDULE and a.delivery is Delivery.SEND for a in actions
+        )
+        waiting = patient_email is not None and (proposing or self._proposal_being_placed(session))
+        if waiting:
+            actions = [a for a in actions if a.kind not in PATIENT_EMAIL_KINDS]
+            if not actions:
+                return ""
+        sending = {a.kind: a for a in actions if a.delivery is Delivery.SEND}
         # Without an address nothing can reach the patient: say so rather than queue it.
         unreachable = set() if patient_email else {kind for kind in sending if kind.patient_facing}
         when = compose.when_words(session.start, inputs.zone)
@@ -98,6 +117,8 @@ class Effects:
                 )
                 done.append("new time to propose" if proposal else "no new time proposed")
             email_kinds = PATIENT_EMAIL_KINDS & sending.keys()
+            if waiting and proposal is not None:
+                done.append("the email waits for the new time")
             if email_kinds and patient_email:
                 name = self.patient_email(db, decision, sending, patient_email, patient)
                 done.append(f"{name.replace('_', ' ')} queued")
@@ -164,11 +185,12 @@ class Effects:
                 config=self.app.config,
             )
 
+        offered = self._offered_time(session)
         context: dict[str, Any] = {
             "therapist": self.therapist,
             "patient": {"first_name": compose.first_name(patient.name if patient else None)},
             "session": {"when": compose.when_words(session.start, inputs.zone)},
-            "proposal": None,
+            "proposal": {"when": compose.when_words(offered, inputs.zone)} if offered else None,
             "choose_time_url": link("choose_time"),
             "get_in_touch_url": link("will_get_in_touch"),
         }
@@ -188,6 +210,34 @@ class Effects:
             now=now,
         )
         return name
+
+    def _latest_proposal(self, session: Session) -> RescheduleProposal | None:
+        with self.database.transaction() as db:
+            return db.scalar(
+                select(RescheduleProposal)
+                .where(
+                    RescheduleProposal.therapist_id == self.inputs.therapist.id,
+                    RescheduleProposal.missed_calendar_id == session.calendar_id,
+                    RescheduleProposal.missed_event_id == session.event_id,
+                )
+                .order_by(RescheduleProposal.attempt.desc())
+                .limit(1)
+            )
+
+    def _proposal_being_placed(self, session: Session) -> bool:
+        """A new time is planned but not yet in the calendar, and recently enough to wait."""
+        found = self._latest_proposal(session)
+        return (
+            found is not None
+            and found.state == PLANNED
+            and found.created_at >= self.now - PLACEMENT_WAIT
+        )
+
+    def _offered_time(self, session: Session) -> datetime | None:
+        found = self._latest_proposal(session)
+        if found is None or found.state != PROPOSED:
+            return None
+        return found.slot_start
 
     def _history(self, key: str) -> list[dict[str, str]]:
         return [

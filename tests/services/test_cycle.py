@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -19,11 +20,13 @@ from calendar_sync.google.oauth import (
     OPENID,
 )
 from calendar_sync.services.calendars import save_session_rules
+from calendar_sync.services.compose import when_words
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.storage.models import (
     CalendarEventRow,
     FollowUpAction,
     Patient,
+    RescheduleProposal,
     Therapist,
     TherapistNotice,
 )
@@ -87,6 +90,12 @@ def test_a_missed_session_gets_one_checkin_and_one_proposal(
     sent = [m for m in mail(env) if PATIENT in m["to"]]
     assert len(sent) == 1, lines
     message = sent[0]
+    # the email names the new time already waiting in the patient's calendar
+    with env.app.extensions["database"].transaction() as db:
+        (proposal,) = db.scalars(select(RescheduleProposal)).all()
+    assert proposal.slot_start is not None
+    offered = when_words(proposal.slot_start, ZoneInfo("Europe/London"))
+    assert offered in message["text"], message["text"]
     assert message["from"].endswith(f"<{THERAPIST}>") or message["from"] == THERAPIST
     assert message["text"] and message["html"]
     for word in ("therapy", "treatment", "diagnos", "session notes"):
@@ -172,3 +181,22 @@ def test_emails_use_the_calendars_clock_until_the_therapist_chooses_one(
     tick(env, NOW)
     (message,) = [m for m in mail(env) if PATIENT in m["to"]]
     assert "Thursday 19 March at 10:00" in message["text"]
+
+
+def test_the_email_waits_a_little_for_its_new_time_and_never_forever(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    connected(env, connect)
+    missed_session(env)
+    # Google refuses to place the invitation (a plain 403 is not retried)
+    env.sandbox.control(
+        "POST",
+        "faults",
+        {"method": "calendar.events.insert", "status": 403, "reason": "forbidden", "count": 50},
+    )
+    tick(env, NOW)
+    assert [m for m in mail(env) if PATIENT in m["to"]] == []
+    later = NOW + timedelta(minutes=40)
+    tick(env, later)
+    (message,) = [m for m in mail(env) if PATIENT in m["to"]]
+    assert "you can choose a new time here" in message["text"]
