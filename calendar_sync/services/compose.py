@@ -17,14 +17,8 @@ from ..domain.policy import Policy
 from ..domain.unmarked import UnmarkedConvention
 from .settings import PracticeProfile
 
-OUTCOME_WORDS = {
-    Outcome.ATTENDED: "attended",
-    Outcome.NO_SHOW: "no-show",
-    Outcome.LATE_CANCEL: "late cancel",
-    Outcome.CANCELLED_IN_TIME: "cancelled in time",
-    Outcome.CLINICIAN_CANCELLED: "cancelled by you",
-    Outcome.UNMARKED: "not marked",
-}
+# The domain's own labels, keyed for templates and reports.
+OUTCOME_WORDS = {outcome: outcome.label for outcome in Outcome}
 
 
 def when_words(moment: datetime, zone: ZoneInfo) -> str:

@@ -182,6 +182,18 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
     )
 
 
+def decisions_for(inputs: Inputs, now: datetime) -> list[Decision]:
+    """What the domain decides for these inputs at ``now``."""
+    return decide(
+        inputs.sessions,
+        inputs.marks,
+        inputs.patients,
+        inputs.settings.policy,
+        inputs.connected_at,
+        now,
+    )
+
+
 def pending(db: DbSession, decisions: list[Decision]) -> list[tuple[Decision, list[PlannedAction]]]:
     """Each decision with the actions not yet recorded (by idempotency key)."""
     keys = [action.idempotency_key for d in decisions for action in d.actions]
@@ -213,15 +225,7 @@ def follow_up_therapist(
         inputs = load_inputs(db, therapist_id, now)
         if inputs is None:
             return []
-        decisions = decide(
-            inputs.sessions,
-            inputs.marks,
-            inputs.patients,
-            inputs.settings.policy,
-            inputs.connected_at,
-            now,
-        )
-        due = pending(db, decisions)
+        due = pending(db, decisions_for(inputs, now))
     if dry_run:
         return [f"therapist {therapist_id}: would act: {d.explanation}" for d, _ in due]
     from .effects import Effects

@@ -17,13 +17,12 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.decide import decide
 from ..domain.decisions import Delivery
 from ..domain.policy import ActionKind
 from ..storage import Database
 from ..storage.models import FollowUpAction
 from .effects import PATIENT_EMAIL_KINDS, Effects
-from .followup import load_inputs
+from .followup import decisions_for, load_inputs
 from .proposals import plan_proposal
 
 OFFERED = "offered"
@@ -149,21 +148,7 @@ def send(app: Flask, therapist_id: int, action_id: int, now: datetime) -> None:
         ref = (rows[0].calendar_id, rows[0].event_id)
         decision = None
         if inputs is not None and ref in inputs.event_rows:
-            decision = next(
-                (
-                    d
-                    for d in decide(
-                        inputs.sessions,
-                        inputs.marks,
-                        inputs.patients,
-                        inputs.settings.policy,
-                        inputs.connected_at,
-                        now,
-                    )
-                    if d.session.ref == ref
-                ),
-                None,
-            )
+            decision = next((d for d in decisions_for(inputs, now) if d.session.ref == ref), None)
         keys = {row.key for row in rows}
         planned = [a for a in decision.actions if a.idempotency_key in keys] if decision else []
         if inputs is None or decision is None or len(planned) != len(rows):
