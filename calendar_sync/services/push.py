@@ -242,24 +242,17 @@ def stop_old_channels(
 
     Expired ones are only marked: Google has already let them go.
     """
-    with database.transaction() as session:
-        current = select(CalendarRow.channel_id).where(CalendarRow.channel_id.is_not(None))
-        old = session.execute(
-            select(PushChannel.id, PushChannel.resource_id, PushChannel.expires_at)
-            .join(CalendarRow, CalendarRow.id == PushChannel.calendar_id)
-            .where(
-                CalendarRow.therapist_id == therapist_id,
-                PushChannel.stopped_at.is_(None),
-                PushChannel.resource_id.is_not(None),
-                PushChannel.id.not_in(current),
-                # Unconfirmed channels get time for their watch call to finish.
-                or_(
-                    PushChannel.expires_at.is_not(None),
-                    PushChannel.created_at <= now - PENDING_GRACE,
-                ),
-            )
-        ).all()
-    return _stop(database, apis, old, now, sleep)
+    current = select(CalendarRow.channel_id).where(CalendarRow.channel_id.is_not(None))
+    return _stop(
+        database,
+        apis,
+        therapist_id,
+        now,
+        sleep,
+        PushChannel.id.not_in(current),
+        # Unconfirmed channels get time for their watch call to finish.
+        or_(PushChannel.expires_at.is_not(None), PushChannel.created_at <= now - PENDING_GRACE),
+    )
 
 
 def stop_all_channels(
@@ -271,26 +264,29 @@ def stop_all_channels(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Stop every open channel of the therapist, current ones included (on disconnect)."""
+    return _stop(database, apis, therapist_id, now, sleep)
+
+
+def _stop(
+    database: Database,
+    apis: GoogleApis,
+    therapist_id: int,
+    now: datetime,
+    sleep: Callable[[float], None],
+    *conditions: Any,
+) -> int:
+    """Stop the therapist's open, confirmed channels that also meet ``conditions``."""
     with database.transaction() as session:
-        found = session.execute(
+        channels = session.execute(
             select(PushChannel.id, PushChannel.resource_id, PushChannel.expires_at)
             .join(CalendarRow, CalendarRow.id == PushChannel.calendar_id)
             .where(
                 CalendarRow.therapist_id == therapist_id,
                 PushChannel.stopped_at.is_(None),
                 PushChannel.resource_id.is_not(None),
+                *conditions,
             )
         ).all()
-    return _stop(database, apis, found, now, sleep)
-
-
-def _stop(
-    database: Database,
-    apis: GoogleApis,
-    channels: Any,
-    now: datetime,
-    sleep: Callable[[float], None],
-) -> int:
     stopped = 0
     for channel_id, resource_id, expires_at in channels:
         if expires_at is None or expires_at > now:
