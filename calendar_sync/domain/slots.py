@@ -49,6 +49,9 @@ class RescheduleRules:
     max_proposals: int = 3
     #: How long the patient has to answer (never past the slot's start minus the notice).
     answer_deadline: timedelta = timedelta(hours=48)
+    #: The least time a patient is given to answer: no time is offered that would leave
+    #: less (its start minus the notice must come at least this long after the offer).
+    minimum_answer_time: timedelta = timedelta(hours=24)
     #: No offer when the patient already has a session within this time from now.
     skip_if_session_within: timedelta = timedelta(days=7)
     #: Minutes between possible start times on the local clock.
@@ -63,9 +66,11 @@ class RescheduleRules:
                     raise ValueError("a working-hours window must end after it starts")
         if self.grid_minutes not in (15, 30):
             raise ValueError("grid_minutes must be 15 or 30")
-        for name in ("minimum_notice", "horizon", "answer_deadline"):
+        for name in ("minimum_notice", "horizon", "answer_deadline", "minimum_answer_time"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
+        if self.minimum_answer_time > self.answer_deadline:
+            raise ValueError("minimum_answer_time cannot exceed answer_deadline")
         if self.buffer < timedelta(0) or self.skip_if_session_within < timedelta(0):
             raise ValueError("buffer and skip_if_session_within cannot be negative")
         if self.max_proposals < 1:
@@ -83,6 +88,7 @@ class RescheduleRules:
             "horizon_minutes": _minutes(self.horizon),
             "max_proposals": self.max_proposals,
             "answer_deadline_minutes": _minutes(self.answer_deadline),
+            "minimum_answer_minutes": _minutes(self.minimum_answer_time),
             "skip_if_session_within_minutes": _minutes(self.skip_if_session_within),
             "grid_minutes": self.grid_minutes,
         }
@@ -114,6 +120,7 @@ class RescheduleRules:
             horizon=span("horizon_minutes", default.horizon),
             max_proposals=int(data.get("max_proposals", default.max_proposals)),
             answer_deadline=span("answer_deadline_minutes", default.answer_deadline),
+            minimum_answer_time=span("minimum_answer_minutes", default.minimum_answer_time),
             skip_if_session_within=span(
                 "skip_if_session_within_minutes", default.skip_if_session_within
             ),
@@ -153,7 +160,8 @@ def answer_deadline(rules: RescheduleRules, slot: Slot, offered_at: datetime) ->
     """When an offer of ``slot`` made at ``offered_at`` expires without an answer.
 
     The patient gets ``rules.answer_deadline``, but never past the slot's start minus the
-    minimum notice: an answer after that would leave no time to prepare.
+    minimum notice: an answer after that would leave no time to prepare. Slots from
+    :func:`find_slots` start late enough to leave at least ``rules.minimum_answer_time``.
     """
     return min(
         to_utc(offered_at, "offered_at") + rules.answer_deadline, slot.start - rules.minimum_notice
@@ -215,8 +223,10 @@ def find_slots(
     """Up to ``count`` non-overlapping slots of ``length``, best first.
 
     ``busy_intervals`` are (start, end) instants the therapist is not free; each is widened
-    by ``rules.buffer`` on both sides. ``preferred_start`` is the missed session's start: the
-    patient's usual weekday and time of day, read on the therapist's clock.
+    by ``rules.buffer`` on both sides. The earliest start leaves the patient
+    ``rules.minimum_answer_time`` to answer before the notice begins. ``preferred_start`` is
+    the missed session's start: the patient's usual weekday and time of day, read on the
+    therapist's clock.
 
     :raises ValueError: on a non-positive length or a naive datetime.
     """
@@ -230,7 +240,11 @@ def find_slots(
     free = [
         slot
         for slot in _candidates(
-            length, rules, time_zone, now + rules.minimum_notice, now + rules.horizon
+            length,
+            rules,
+            time_zone,
+            now + rules.minimum_notice + rules.minimum_answer_time,
+            now + rules.horizon,
         )
         if not any(slot.overlaps(a, b) for a, b in blocked)
     ]

@@ -36,14 +36,15 @@ def test_first_slot_is_after_the_notice_inside_hours_at_the_usual_time() -> None
     assert [s.start.astimezone(LONDON) for s in slots] == [
         at(LONDON, 2025, 6, 9, 10, 0),  # next Monday, the usual weekday and time
         at(LONDON, 2025, 6, 16, 10, 0),  # the one after, still inside the horizon
-        # then the same time on other days, earliest first (Tuesday 10:00 is inside the notice)
-        at(LONDON, 2025, 6, 4, 10, 0),
+        # then the same time on other days, earliest first: Tuesday and Wednesday 10:00 would
+        # leave the patient less than a day to answer before the notice begins
+        at(LONDON, 2025, 6, 5, 10, 0),
     ]
     assert all(s.end - s.start == timedelta(minutes=50) for s in slots)
 
 
 def test_busy_time_and_its_buffer_are_avoided() -> None:
-    now = at(LONDON, 2025, 6, 2, 8, 0)
+    now = at(LONDON, 2025, 6, 1, 8, 0)
     missed = at(LONDON, 2025, 6, 2, 10, 0)
     busy = [(at(LONDON, 2025, 6, 3, 9, 0), at(LONDON, 2025, 6, 3, 10, 50))]
     slots = find_slots(HOUR, RULES, LONDON, busy, now, missed, 20)
@@ -57,9 +58,9 @@ def test_busy_time_and_its_buffer_are_avoided() -> None:
 
 def test_a_09_00_slot_stays_09_00_across_the_clock_change() -> None:
     # London clocks go forward on Sunday 30 March 2025.
-    now = at(LONDON, 2025, 3, 27, 9, 0)
+    now = at(LONDON, 2025, 3, 26, 9, 0)
     missed = at(LONDON, 2025, 3, 20, 9, 0)  # a Thursday in winter time
-    slots = find_slots(HOUR, RULES, LONDON, [], now, missed, 10)
+    slots = find_slots(HOUR, RULES, LONDON, [], now, missed, 8)
     local = [s.start.astimezone(LONDON) for s in slots]
     assert local[0] == at(LONDON, 2025, 4, 3, 9, 0)  # the usual Thursday, now summer time
     assert local[0].utcoffset() == HOUR
@@ -88,6 +89,8 @@ def test_rules_round_trip_through_json_and_refuse_nonsense() -> None:
     assert RescheduleRules.from_json({}) == RescheduleRules()
     with pytest.raises(ValueError):
         RescheduleRules(grid_minutes=20)
+    with pytest.raises(ValueError):
+        RescheduleRules(minimum_answer_time=timedelta(hours=49))
     with pytest.raises(ValueError):
         RescheduleRules(working_hours=(((time(17), time(9)),),) * 7)
     with pytest.raises(ValueError):
@@ -146,6 +149,8 @@ def test_slots_obey_every_rule(scenario: tuple[Any, ...]) -> None:
     for slot in slots:
         assert slot.end - slot.start == length
         assert now + rules.minimum_notice <= slot.start < now + rules.horizon
+        # offered now, the patient always has at least the least time to answer
+        assert answer_deadline(rules, slot, now) - now >= rules.minimum_answer_time
         for a, b in busy:
             assert not slot.overlaps(a - rules.buffer, b + rules.buffer)
         start, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
@@ -164,6 +169,7 @@ def test_without_busy_time_the_fortnight_offers_every_working_day(
 ) -> None:
     slots = find_slots(HOUR, RULES, zone, [], now, None, 100)
     days = {s.start.astimezone(zone).date() for s in slots}
-    # Fourteen days from now + 24 h holds at least eight weekdays with a full 9-to-5.
-    assert len(days) >= 8
+    # Fourteen days from now + 48 h (notice and least time to answer) holds at least seven
+    # weekdays with a full 9-to-5.
+    assert len(days) >= 7
     assert all(s.start.astimezone(zone).time() >= time(9) for s in slots)
