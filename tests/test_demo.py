@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from calendar_sync.demo import Demo, practice
+from calendar_sync.domain.unmarked import UnmarkedRules
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.patients import summaries
 from calendar_sync.storage.models import (
@@ -29,6 +32,7 @@ from calendar_sync.storage.models import (
 )
 
 from .conftest import free_port
+from .instants import spread
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +65,11 @@ def _mail(demo: Demo) -> list[dict[str, Any]]:
     return messages
 
 
-def test_the_seed_yields_the_promised_practice(demo: Demo) -> None:
+def assert_promises(demo: Demo, now: datetime) -> None:
+    """What the README promises of the seeded practice, as seen at ``now``."""
     assert demo.report is not None
     with _database(demo).transaction() as db:
-        patients = {p.label: p for p in summaries(db, demo.report.therapist_id, datetime.now(UTC))}
+        patients = {p.label: p for p in summaries(db, demo.report.therapist_id, now)}
         actions = list(db.scalars(select(FollowUpAction)))
         open_offers = db.scalar(
             select(func.count())
@@ -124,6 +129,37 @@ def test_the_seed_yields_the_promised_practice(demo: Demo) -> None:
     # the sandbox's mail page makes the check-in's links clickable
     with urllib.request.urlopen(demo.sandbox_url + "/mail", timeout=10) as response:
         assert f'<a href="{demo.url}/p/' in response.read().decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(2025, 1, 1),  # noqa: DTZ001  # hypothesis wants naive bounds
+        max_value=datetime(2030, 12, 31),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    )
+)
+def test_recent_sessions_are_placed_where_their_rules_hold(now: datetime) -> None:
+    rules = UnmarkedRules()
+    latest = {
+        s.patient.recent: s.past_starts(now)[0] for s in practice.plan(now) if s.patient.recent
+    }
+    for key in ("recent-unmarked", "recent-unmarked-2"):
+        end = latest[key] + practice.SESSION_LENGTH
+        # the reminder is due, the hold is not over: waiting for a mark, nothing sent
+        assert end + rules.reminder_delay < now < end + rules.hold
+    miss_end = latest["recent-miss"] + practice.SESSION_LENGTH
+    assert practice.MISS_FOLLOWED_UP <= now - miss_end <= practice.MISS_OFFER_OPEN
+    assert len(set(latest.values())) == 3
+
+
+@pytest.mark.parametrize("now", spread())
+def test_the_seed_keeps_its_promises_at_any_instant(
+    now: datetime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALENDAR_SYNC_INSTANCE", str(tmp_path / "instance"))
+    with Demo(tmp_path / "demo", tick_seconds=None, now=now) as seeded:
+        assert_promises(seeded, now)
 
 
 @pytest.mark.browser

@@ -43,6 +43,7 @@ class Demo:
         sandbox_port: int = 0,
         tick_seconds: float | None = 30,
         config: dict[str, Any] | None = None,
+        now: datetime | None = None,
     ) -> None:
         self.demo_dir = demo_dir
         self.host = host
@@ -50,6 +51,8 @@ class Demo:
         self.sandbox_port = sandbox_port
         self.tick_seconds = tick_seconds
         self.config = config or {}
+        # The moment the story ends at; the wall clock unless pinned (the tests pin it).
+        self.now = now
         self.sandbox: SandboxServer | None = None
         self.server: _Reserved | None = None
         self.ticker: Ticker | None = None
@@ -91,9 +94,10 @@ class Demo:
                 **self.config,
             }
         )
-        self.report = seed_practice(self.app, self.sandbox.url, datetime.now(UTC))
+        now = self.now or datetime.now(UTC)
+        self.report = seed_practice(self.app, self.sandbox.url, now)
         # Back to the present: sign-in codes and tokens expire by the sandbox clock.
-        SandboxControl(self.sandbox.url).set_clock(datetime.now(UTC))
+        SandboxControl(self.sandbox.url).set_clock(self.now or datetime.now(UTC))
         self.server.serve(self.app)
         if self.tick_seconds:
             self.ticker = Ticker(self.app, self.tick_seconds).start()

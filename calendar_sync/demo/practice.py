@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from ..domain.unmarked import UnmarkedRules
+
 ZONE = ZoneInfo("Europe/London")
 SESSION_LENGTH = timedelta(minutes=50)
 # The calendar was connected this long ago; only sessions ending after it are followed up.
@@ -21,6 +23,13 @@ CONNECTED_AGO = timedelta(days=91)
 # How far the series reach back before the connection (history that is shown, not acted on).
 HISTORY_BEFORE_CONNECTION = timedelta(days=14)
 FUTURE = timedelta(days=31)
+# The recent miss ended at least this long ago: its cycle (three hours after its end) ran.
+MISS_FOLLOWED_UP = timedelta(hours=3, minutes=5)
+# ...and at most this long ago, so the new time offered then still waits for an answer
+# (a patient always gets at least a day to answer).
+MISS_OFFER_OPEN = timedelta(hours=24)
+# Keeps the placed sessions clear of the exact instants where a rule changes its mind.
+_MARGIN = timedelta(minutes=5)
 
 THERAPIST_EMAIL = "dr.rivera@example.test"
 THERAPIST_NAME = "Dr Alex Rivera"
@@ -155,11 +164,13 @@ class Series:
 
 
 def _recent_slots(now: datetime) -> dict[str, datetime]:
-    """Half-hour starts within the last two days for the sessions placed relative to now.
+    """Half-hour starts within the last three days for the sessions placed relative to now.
 
-    Two end within the unmarked hold (reminders are due, nothing went to the patient), one
-    ended a day or so ago (a miss whose offer of a new time is still open).
+    Two ended after their reminder fell due but inside the unmarked hold (the therapist is
+    asked to mark them, nothing went to the patient); one is a miss whose check-in went out
+    at the cycle after it and whose offer of a new time is still open.
     """
+    rules = UnmarkedRules()
     local_now = now.astimezone(ZONE)
     candidates = [
         datetime.combine(local_now.date() - timedelta(days=back), time(hour, 30), ZONE)
@@ -167,15 +178,20 @@ def _recent_slots(now: datetime) -> dict[str, datetime]:
         for hour in range(8, 19)
     ]
     ended = sorted((c for c in candidates if c + SESSION_LENGTH <= now), reverse=True)
-    within_hold = [c for c in ended if c + SESSION_LENGTH >= now - timedelta(hours=19)]
-    first = within_hold[0]
-    second = next((c for c in within_hold if c <= first - timedelta(hours=2)), within_hold[1])
-    older = [
+    within_hold = [
         c
         for c in ended
-        if now - timedelta(hours=44) <= c + SESSION_LENGTH <= now - timedelta(hours=22)
+        if now - rules.hold + _MARGIN <= c + SESSION_LENGTH <= now - rules.reminder_delay - _MARGIN
     ]
-    return {"recent-unmarked-2": first, "recent-unmarked": second, "recent-miss": older[0]}
+    first = within_hold[0]
+    second = next((c for c in within_hold if c <= first - timedelta(hours=2)), within_hold[1])
+    offer_open = [
+        c
+        for c in ended
+        if c not in (first, second)
+        and now - MISS_OFFER_OPEN <= c + SESSION_LENGTH <= now - MISS_FOLLOWED_UP
+    ]
+    return {"recent-unmarked-2": first, "recent-unmarked": second, "recent-miss": offer_open[0]}
 
 
 def _latest_on(weekday: int, hour: int, now: datetime) -> datetime:
