@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from .calendar_events import event_bounds, instance_suffix
+from .calendar_record import Calendar
 from .errors import GoogleError
 from .recurrence import build_instance, occurrences
-
-if TYPE_CHECKING:
-    from .calendar_store import Calendar
 
 # Filters Google refuses next to a syncToken (the token already fixes the query).
 SYNC_FORBIDDEN = (

@@ -11,13 +11,12 @@ import copy
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from . import calendar_events as ev
 from . import freebusy
 from .calendar_listing import SYNC_FORBIDDEN, ListQuery, collect
+from .calendar_record import DEFAULT_REMINDERS, Calendar
 from .calendar_tokens import PageState, TokenBook
 from .errors import GoogleError
 from .invitations import InvitationLog
@@ -28,39 +27,6 @@ from .recurrence import build_instance, check_recurrence, occurrences
 EXPANSION_HORIZON = timedelta(days=730)
 DEFAULT_MAX_RESULTS = 250
 MAX_RESULTS_CAP = 2500
-DEFAULT_REMINDERS = [{"method": "popup", "minutes": 10}]
-
-
-@dataclass
-class Calendar:
-    """One calendar and the events it holds (including cancelled ones, kept for sync)."""
-
-    id: str
-    owner: str
-    summary: str
-    time_zone: str
-    primary: bool
-    created: datetime
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Change number of each event's last change, and the order events were first stored.
-    seq_of: dict[str, int] = field(default_factory=dict)
-    order: dict[str, int] = field(default_factory=dict)
-
-    def list_entry(self) -> dict:
-        """The calendar as ``calendarList`` shows it to its owner."""
-        entry = {
-            "kind": "calendar#calendarListEntry",
-            "etag": f'"{int(self.created.timestamp() * 1000)}"',
-            "id": self.id,
-            "summary": self.summary,
-            "timeZone": self.time_zone,
-            "accessRole": "owner",
-            "defaultReminders": copy.deepcopy(DEFAULT_REMINDERS),
-            "selected": True,
-        }
-        if self.primary:
-            entry["primary"] = True
-        return entry
 
 
 class CalendarStore:

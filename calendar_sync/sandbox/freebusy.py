@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from .calendar_events import event_bounds, format_datetime, parse_timestamp
 from .calendar_listing import expanded
+from .calendar_record import Calendar
 from .errors import GoogleError
-
-if TYPE_CHECKING:
-    from .calendar_store import Calendar
 
 MAX_CALENDARS = 50
 # Google refuses long ranges; the figure matches the documented "about 90 days".

@@ -1,0 +1,46 @@
+"""One sandbox calendar as the store keeps it: its attributes and its events.
+
+Apart from the store so that the listing and free/busy code can name it without importing
+the store that uses them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+DEFAULT_REMINDERS = [{"method": "popup", "minutes": 10}]
+
+
+@dataclass
+class Calendar:
+    """One calendar and the events it holds (including cancelled ones, kept for sync)."""
+
+    id: str
+    owner: str
+    summary: str
+    time_zone: str
+    primary: bool
+    created: datetime
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Change number of each event's last change, and the order events were first stored.
+    seq_of: dict[str, int] = field(default_factory=dict)
+    order: dict[str, int] = field(default_factory=dict)
+
+    def list_entry(self) -> dict:
+        """The calendar as ``calendarList`` shows it to its owner."""
+        entry = {
+            "kind": "calendar#calendarListEntry",
+            "etag": f'"{int(self.created.timestamp() * 1000)}"',
+            "id": self.id,
+            "summary": self.summary,
+            "timeZone": self.time_zone,
+            "accessRole": "owner",
+            "defaultReminders": copy.deepcopy(DEFAULT_REMINDERS),
+            "selected": True,
+        }
+        if self.primary:
+            entry["primary"] = True
+        return entry
