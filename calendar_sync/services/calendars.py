@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.sessions import SessionRules
 from ..google import GoogleApiError
-from ..google.calendars import CalendarInfo, list_calendars
+from ..google.calendar_list import CalendarInfo, list_calendars
 from ..google.client import GoogleApis
 from ..google.oauth import CALENDAR_LIST
 from ..storage import Database

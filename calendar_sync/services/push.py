@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 
 from ..config import is_loopback
 from ..google import GoogleApiError
-from ..google.calendars import stop_channel, watch_events
+from ..google.channels import stop_channel, watch_events
 from ..google.client import GoogleApis
 from ..storage import Database
 from ..storage.models import CalendarRow, PushChannel
