@@ -15,6 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import retry
+from .client import GoogleApis
+from .errors import GoogleApiError
+from .retry import Sleep
 
 CANCELLED = "cancelled"
 # Google's maximum page size: fewer pages, fewer calls against the quota.
@@ -220,3 +223,52 @@ def list_events(
         if not page_token:
             listing.next_sync_token = page.get("nextSyncToken")
             return listing
+
+
+def get_event(
+    apis: GoogleApis,
+    calendar_id: str,
+    event_id: str,
+    time_zone: str = "UTC",
+    *,
+    sleep: Sleep = time.sleep,
+) -> CalendarEvent:
+    """One event (a deleted one comes back with ``status == "cancelled"``).
+
+    :raises GoogleApiError: 404 when there is no such event.
+    """
+    item = retry.execute(
+        apis.calendar.events().get(calendarId=calendar_id, eventId=event_id), sleep=sleep
+    )
+    return parse_event(item, time_zone)
+
+
+def find_event(
+    apis: GoogleApis,
+    calendar_id: str,
+    event_id: str,
+    time_zone: str = "UTC",
+    *,
+    sleep: Sleep = time.sleep,
+) -> CalendarEvent | None:
+    """:func:`get_event`, with None when Google has no such event (404)."""
+    try:
+        return get_event(apis, calendar_id, event_id, time_zone, sleep=sleep)
+    except GoogleApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def events_between(
+    apis: GoogleApis,
+    calendar_id: str,
+    time_min: datetime,
+    time_max: datetime,
+    *,
+    sleep: Sleep = time.sleep,
+) -> list[CalendarEvent]:
+    """The events of one calendar overlapping the range (series expanded)."""
+    return list_events(
+        apis.calendar, calendar_id, time_min=time_min, time_max=time_max, sleep=sleep
+    ).events

@@ -29,6 +29,9 @@ from .errors import GoogleApiError, ReauthorizationNeeded, SyncTokenExpired
 
 log = logging.getLogger(__name__)
 
+# How a call waits between attempts; tests pass one that records instead of sleeping.
+Sleep = Callable[[float], None]
+
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 # 410 with these reasons means "drop the sync token"; 410 ``deleted`` (deleting twice) does not.
 SYNC_TOKEN_REASONS = frozenset({"fullSyncRequired", "updatedMinTooLongAgo"})

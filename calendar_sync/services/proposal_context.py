@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from ..domain.slots import RescheduleRules, Slot
 from ..domain.times import format_local
 from ..google import GoogleApiError
-from ..google import proposals as google
 from ..google.client import GoogleApis
+from ..google.events import events_between
+from ..google.freebusy import free_busy, merge
 from ..storage.models import (
     CalendarEventRow,
     CalendarRow,
@@ -150,10 +151,8 @@ def busy(context: Context, start: datetime, end: datetime) -> list[tuple[datetim
     others = [c for c in context.calendar_ids if c != row.calendar_id]
     spans = list(context.blocked)
     if others:
-        spans += google.free_busy(context.apis, others, start, end, sleep=context.sleep)
-    for event in google.events_between(
-        context.apis, row.calendar_id, start, end, sleep=context.sleep
-    ):
+        spans += free_busy(context.apis, others, start, end, sleep=context.sleep)
+    for event in events_between(context.apis, row.calendar_id, start, end, sleep=context.sleep):
         if (
             event.event_id == row.event_id
             or event.cancelled
@@ -164,7 +163,7 @@ def busy(context: Context, start: datetime, end: datetime) -> list[tuple[datetim
         ):
             continue
         spans.append((event.start, event.end))
-    return google.merge(spans)
+    return merge(spans)
 
 
 def conflicts(context: Context, slot: Slot) -> bool:

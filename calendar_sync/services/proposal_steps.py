@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..domain.slots import Slot, answer_deadline, find_slots
-from ..google import proposals as google
+from ..google.event_writes import cancel_event, insert_event, move_event
+from ..google.events import find_event
 from ..storage import Database
 from ..storage.models import CalendarRow, CreatedEvent, RescheduleProposal
 from . import notices
@@ -125,7 +126,7 @@ def offer(
                 now=now,
                 config=context.app.config,
             )
-    event, _created = google.insert_event(
+    event, _created = insert_event(
         context.apis,
         row.calendar_id,
         row.event_id,
@@ -180,7 +181,7 @@ def follow(database: Database, context: Context, now: datetime) -> Result:
         _move_on(database, row, now, state=WITHDRAWN)
         return [f"{head}: the offer was removed from the calendar; nothing more is done"], None
     if row.answer_deadline is not None and row.answer_deadline <= now:
-        google.cancel_event(context.apis, row.calendar_id, row.event_id, sleep=context.sleep)
+        cancel_event(context.apis, row.calendar_id, row.event_id, sleep=context.sleep)
         if _move_on(database, row, now, state=EXPIRED):
             _tell(
                 database,
@@ -201,7 +202,7 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
     row, head = context.row, f"proposal {context.row.id}"
     missed = context.local(row.missed_start)
     # They declined already; Google need not write to them about removing it.
-    google.cancel_event(
+    cancel_event(
         context.apis, row.calendar_id, row.event_id, send_updates="none", sleep=context.sleep
     )
     last = row.attempt >= context.rules.max_proposals
@@ -248,7 +249,7 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
 def still_free(database: Database, context: Context, now: datetime) -> list[str]:
     """Before an answer: if the offered time was taken meanwhile, move to the next free one."""
     row, head = context.row, f"proposal {context.row.id}"
-    current = google.find_event(
+    current = find_event(
         context.apis, row.calendar_id, row.event_id, context.zone.key, sleep=context.sleep
     )
     if current is None or current.cancelled or current.start is None or current.end is None:
@@ -261,7 +262,7 @@ def still_free(database: Database, context: Context, now: datetime) -> list[str]
         return []
     choices = [s for s in free_slots(context, now) if not s.overlaps(slot.start, slot.end)]
     if not choices:
-        google.cancel_event(context.apis, row.calendar_id, row.event_id, sleep=context.sleep)
+        cancel_event(context.apis, row.calendar_id, row.event_id, sleep=context.sleep)
         if _move_on(database, row, now, state=NO_SLOT):
             _tell(
                 database,
@@ -273,7 +274,7 @@ def still_free(database: Database, context: Context, now: datetime) -> list[str]
             )
         return [f"{head}: the offered time was taken and nothing else is free; withdrawn"]
     new = choices[0]
-    google.move_event(
+    move_event(
         context.apis,
         row.calendar_id,
         row.event_id,

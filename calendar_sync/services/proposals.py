@@ -25,7 +25,7 @@ from ..domain.policy import ActionKind
 from ..domain.sessions import Session as DomainSession
 from ..domain.slots import Slot, answer_deadline, has_session_soon
 from ..google import GoogleApiError
-from ..google import proposals as google
+from ..google.event_writes import move_event
 from ..storage import Database
 from ..storage.models import CalendarEventRow, CalendarRow, RescheduleProposal
 from . import notices
@@ -319,7 +319,7 @@ def choose_time(
     if row.state == PLANNED:
         offer(database, context, now, chosen=slot)
     else:
-        google.move_event(
+        move_event(
             context.apis,
             row.calendar_id,
             row.event_id,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from calendar_sync.domain.decisions import idempotency_key
 from calendar_sync.domain.policy import ActionKind
 from calendar_sync.domain.sessions import Session as DomainSession
-from calendar_sync.google import proposals as google
+from calendar_sync.google.event_writes import insert_event
 from calendar_sync.google.events import parse_event
 from calendar_sync.services import proposals
 from calendar_sync.services.notices import notices_for
@@ -262,7 +262,7 @@ def test_a_lost_answer_and_a_crash_never_make_a_second_event(
     # An earlier run's insert landed, then the process died before recording it.
     apis = env.app.extensions["connections"].apis(therapist_id, NOW)
     landed = datetime(2031, 6, 4, 12, 0, tzinfo=UTC)
-    google.insert_event(
+    insert_event(
         apis,
         THERAPIST,
         row.event_id,

@@ -1,4 +1,4 @@
-"""Proposal calls against the sandbox, through the real client and the retry policy."""
+"""Event writes and free/busy against the sandbox, through the real client and the retry policy."""
 
 from __future__ import annotations
 
@@ -10,16 +10,10 @@ import pytest
 
 from calendar_sync.google import GoogleApiError
 from calendar_sync.google.client import GoogleApis
+from calendar_sync.google.event_writes import cancel_event, insert_event, move_event
+from calendar_sync.google.events import find_event, get_event
+from calendar_sync.google.freebusy import free_busy, merge
 from calendar_sync.google.oauth import CALENDAR_EVENTS, FREEBUSY
-from calendar_sync.google.proposals import (
-    cancel_event,
-    find_event,
-    free_busy,
-    get_event,
-    insert_event,
-    merge,
-    move_event,
-)
 from calendar_sync.sandbox.testing import RunningSandbox
 
 THERAPIST = "dr.okafor@example.test"
