@@ -29,7 +29,7 @@ from ..storage.models import (
     TherapistNotice,
 )
 from .compose import OUTCOME_WORDS, when_words
-from .outbox import STATUS_WORDS
+from .outbox.dispatch import STATUS_WORDS
 
 KINDS = ("sync", "decision", "email", "proposal", "mark", "notice")
 LIMIT = 300

@@ -30,7 +30,7 @@ from . import compose
 from .followup import Inputs
 from .marks import MarkRequest, sign_mark_link
 from .notices import notify
-from .outbox import enqueue
+from .outbox.dispatch import enqueue
 from .patient_links import issue_link
 from .proposal_context import PLANNED, PROPOSED
 from .proposals import plan_proposal

@@ -31,8 +31,8 @@ from ..services.disconnect import disconnect_therapist
 from ..services.marks import MARKABLE
 from ..services.notices import notices_for
 from ..services.offers import offers
-from ..services.outbox import HELD, PENDING
-from ..services.outbox_review import messages, needing_attention
+from ..services.outbox.dispatch import HELD, PENDING
+from ..services.outbox.review import messages, needing_attention
 from ..services.settings import therapist_zone as zone_of
 from ..services.today import waiting_for_mark
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from ..services import offers, timeline
-from ..services.outbox import STATUS_WORDS
+from ..services.outbox.dispatch import STATUS_WORDS
 from ..services.patient_links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone

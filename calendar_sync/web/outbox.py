@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response
 
-from ..services import outbox_review
+from ..services.outbox import review as outbox_review
 from ..storage.models import OutboxMessage
 from .auth import login_required, require_therapist
 from .extensions import database

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from calendar_sync.mail.templates import RenderedEmail
-from calendar_sync.services.outbox import enqueue
+from calendar_sync.services.outbox.dispatch import enqueue
 from calendar_sync.storage.models import FollowUpAction, OutboxMessage
 
 from .conftest import CSRF, Practice

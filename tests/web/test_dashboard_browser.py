@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from calendar_sync.mail.templates import RenderedEmail
-from calendar_sync.services.outbox import enqueue
+from calendar_sync.services.outbox.dispatch import enqueue
 
 from .conftest import Practice
 

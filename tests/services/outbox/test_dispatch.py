@@ -21,8 +21,8 @@ from calendar_sync.google.oauth import CALENDAR_EVENTS, EMAIL, GMAIL_SEND, OPENI
 from calendar_sync.mail.samples import SAMPLE_CONTEXTS
 from calendar_sync.mail.templates import render
 from calendar_sync.mail.transports import NO_GMAIL_SCOPE, RECONNECT
-from calendar_sync.services import outbox_review
-from calendar_sync.services.outbox import (
+from calendar_sync.services.outbox import review as outbox_review
+from calendar_sync.services.outbox.dispatch import (
     CANCELLED,
     CLAIMED,
     FAILED,
@@ -298,7 +298,7 @@ _WORKER = """
 import sys
 from datetime import datetime
 from calendar_sync import create_app
-from calendar_sync.services.outbox import dispatch_due
+from calendar_sync.services.outbox.dispatch import dispatch_due
 app = create_app()
 dispatch_due(app, datetime.fromisoformat(sys.argv[1]), worker_id="doomed")
 """

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..storage.models import OutboxMessage
-from .outbox import CANCELLED, FAILED, HELD, PENDING, SENT, UNKNOWN
+from ...storage.models import OutboxMessage
+from .dispatch import CANCELLED, FAILED, HELD, PENDING, SENT, UNKNOWN
 
 #: States shown as needing the therapist: the outcome is unknown, or it could not go out.
 ATTENTION = (UNKNOWN, FAILED)

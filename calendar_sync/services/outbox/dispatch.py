@@ -28,12 +28,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..mail.message import build_message
-from ..mail.samples import MESSAGES, THERAPIST_MESSAGES
-from ..mail.templates import RenderedEmail
-from ..mail.transports import Outcome, Sender, SendResult, Transport, transport_for
-from ..storage import Database
-from ..storage.models import OutboxMessage, Therapist
+from ...mail.message import build_message
+from ...mail.samples import MESSAGES, THERAPIST_MESSAGES
+from ...mail.templates import RenderedEmail
+from ...mail.transports import Outcome, Sender, SendResult, Transport, transport_for
+from ...storage import Database
+from ...storage.models import OutboxMessage, Therapist
 
 log = logging.getLogger(__name__)
 
