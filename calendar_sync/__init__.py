@@ -11,7 +11,7 @@ from flask import Flask
 from . import config as settings
 from . import logs
 from .google.oauth import allow_plain_http
-from .services.connections import ConnectionKeeper
+from .services.accounts.connections import ConnectionKeeper
 from .storage import Database
 from .storage.crypto import TokenCipher
 

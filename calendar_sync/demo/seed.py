@@ -26,10 +26,10 @@ from ..domain.money import Money
 from ..domain.policy import Policy
 from ..domain.sessions import SessionRules
 from ..google.oauth import SCOPES, Grant, fetch_profile
+from ..services.accounts.connections import ConnectionKeeper
+from ..services.accounts.settings import PracticeProfile, TherapistSettings, save_settings
 from ..services.calendars import add_patient
-from ..services.connections import ConnectionKeeper
 from ..services.cycle import run_cycle
-from ..services.settings import PracticeProfile, TherapistSettings, save_settings
 from ..storage import Database
 from ..storage.models import RescheduleProposal, Therapist
 from . import practice

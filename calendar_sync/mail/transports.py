@@ -80,7 +80,7 @@ class Transport:
 
 
 class GoogleAccess(Protocol):
-    """What the Gmail transport needs of ``services.connections.ConnectionKeeper``."""
+    """What the Gmail transport needs of ``services.accounts.connections.ConnectionKeeper``."""
 
     def granted_scopes(self, therapist_id: int) -> frozenset[str]: ...
 

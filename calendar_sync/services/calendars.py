@@ -15,13 +15,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain.sessions import SessionRules
 from ..google import GoogleApiError
 from ..google.calendar_list import CalendarInfo, list_calendars
 from ..google.client import GoogleApis
 from ..google.oauth import CALENDAR_LIST
 from ..storage import Database
-from ..storage.models import CalendarRow, Patient, SessionRulesRow, Therapist
+from ..storage.models import CalendarRow, Patient, Therapist
 
 # Shown when the calendar-list scope was not granted and only the main calendar is known.
 PRIMARY_SUMMARY = "Main calendar"
@@ -144,26 +143,6 @@ def calendar_statuses(database: Database, therapist_id: int) -> list[CalendarSta
             )
             for row in rows
         ]
-
-
-def session_rules(session: Session, therapist_id: int) -> SessionRules:
-    """The therapist's rules for recognising sessions (defaults when never set)."""
-    row = session.get(SessionRulesRow, therapist_id)
-    if row is None:
-        return SessionRules()
-    return SessionRules(
-        title_pattern=row.title_pattern, one_attendee_is_session=row.one_attendee_is_session
-    )
-
-
-def save_session_rules(session: Session, therapist_id: int, rules: SessionRules) -> None:
-    """Store the rules; events are re-judged at their next sync."""
-    row = session.get(SessionRulesRow, therapist_id)
-    if row is None:
-        row = SessionRulesRow(therapist_id=therapist_id)
-        session.add(row)
-    row.title_pattern = rules.title_pattern
-    row.one_attendee_is_session = rules.one_attendee_is_session
 
 
 def add_patient(

@@ -15,7 +15,7 @@ from ..domain.money import Money
 from ..domain.outcomes import Outcome
 from ..domain.policy import Policy
 from ..domain.unmarked import UnmarkedConvention
-from .settings import PracticeProfile
+from .accounts.settings import PracticeProfile
 
 # The domain's own labels, keyed for templates and reports.
 OUTCOME_WORDS = {outcome: outcome.label for outcome in Outcome}

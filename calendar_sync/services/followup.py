@@ -33,9 +33,9 @@ from ..storage.models import (
     Patient,
     Therapist,
 )
+from .accounts.settings import TherapistSettings, load_settings, therapist_zone
 from .event_store import as_session
 from .marks import stored_marks
-from .settings import TherapistSettings, load_settings, therapist_zone
 
 log = logging.getLogger(__name__)
 

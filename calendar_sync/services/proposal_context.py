@@ -29,7 +29,7 @@ from ..storage.models import (
     RescheduleProposal,
     Therapist,
 )
-from .settings import load_settings, therapist_zone
+from .accounts.settings import load_settings, therapist_zone
 
 PLANNED, PROPOSED, ACCEPTED, DECLINED = "planned", "proposed", "accepted", "declined"
 EXHAUSTED, EXPIRED, WITHDRAWN, NO_SLOT = "exhausted", "expired", "withdrawn", "no_slot"

@@ -30,7 +30,8 @@ from ..google.client import GoogleApis
 from ..google.events import Listing, list_events
 from ..storage import Database
 from ..storage.models import CalendarRow, GoogleConnection
-from .calendars import refresh_calendar_list, session_rules
+from .accounts.settings import session_rules
+from .calendars import refresh_calendar_list
 from .event_store import apply_events, load_context, mark_missing
 
 log = logging.getLogger(__name__)

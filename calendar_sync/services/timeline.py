@@ -30,11 +30,11 @@ from ..storage.models import (
     Patient,
     RescheduleProposal,
 )
+from .accounts.settings import load_settings
 from .compose import OUTCOME_WORDS, name_in_explanation
 from .event_store import as_session
 from .marks import stored_marks
 from .patient_links import PatientAnswer, answers_for
-from .settings import load_settings
 
 PAGE_SIZE = 20
 _NOT_A_MISS = ActionKind.REMIND_THERAPIST_TO_MARK.value

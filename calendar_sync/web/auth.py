@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 
 from ..google import GoogleApiError
 from ..google.oauth import Grant, authorization_url, exchange_code, fetch_profile
-from ..services.connections import ConnectionKeeper
+from ..services.accounts.connections import ConnectionKeeper
 from ..storage.models import SignInAttempt, Therapist
 from . import csrf
 from .extensions import connections, database

@@ -26,14 +26,14 @@ from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response
 
 from ..google.oauth import FEATURES
+from ..services.accounts.disconnect import disconnect_therapist
+from ..services.accounts.settings import therapist_zone as zone_of
 from ..services.calendars import calendar_statuses, select_calendar
-from ..services.disconnect import disconnect_therapist
 from ..services.marks import MARKABLE
 from ..services.notices import notices_for
 from ..services.offers import offers
 from ..services.outbox.dispatch import HELD, PENDING
 from ..services.outbox.review import messages, needing_attention
-from ..services.settings import therapist_zone as zone_of
 from ..services.today import waiting_for_mark
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist
@@ -106,7 +106,7 @@ def session_starts(
 
 
 def therapist_zone(therapist: Therapist) -> ZoneInfo:
-    """The signed-in therapist's clock (see ``services.settings.therapist_zone``)."""
+    """The signed-in therapist's clock (see ``services.accounts.settings.therapist_zone``)."""
     with database().transaction() as db:
         return zone_of(db, therapist)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..services.connections import ConnectionKeeper
+from ..services.accounts.connections import ConnectionKeeper
 from ..storage import Database
 
 

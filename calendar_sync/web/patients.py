@@ -84,7 +84,7 @@ def show(patient_id: int) -> str:
         ledger = ledger_for(db, therapist.id, summary.key)
         refs = {(p.calendar_id, p.event_id) for p in summary.history}
         answers = [a for a in answers_for(db, therapist.id) if (a.calendar_id, a.event_id) in refs]
-        from ..services.settings import load_settings
+        from ..services.accounts.settings import load_settings
 
         window = load_settings(db, therapist.id).policy.rolling_window
     chart = attendance_svg(summary.history, start=now - window, end=now, zone=zone)

@@ -22,7 +22,12 @@ from ..domain.policy import LADDER_ACTIONS, ActionKind, Policy
 from ..domain.sessions import SessionRules
 from ..domain.slots import RescheduleRules
 from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
-from ..services.settings import PracticeProfile, TherapistSettings, load_settings, save_settings
+from ..services.accounts.settings import (
+    PracticeProfile,
+    TherapistSettings,
+    load_settings,
+    save_settings,
+)
 from ..storage.models import Therapist
 from .auth import login_required, require_therapist
 from .extensions import database

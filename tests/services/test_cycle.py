@@ -19,7 +19,7 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
-from calendar_sync.services.calendars import save_session_rules
+from calendar_sync.services.accounts.settings import save_session_rules
 from calendar_sync.services.compose import when_words
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.storage.models import (

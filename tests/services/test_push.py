@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from calendar_sync.services import sync as sync_module
+from calendar_sync.services.accounts.disconnect import disconnect_therapist
 from calendar_sync.services.calendars import calendar_statuses
-from calendar_sync.services.disconnect import disconnect_therapist
 from calendar_sync.services.push import push_enabled
 from calendar_sync.services.sync import sync_all
 from calendar_sync.services.sync_queue import queue_for

@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from calendar_sync.domain.sessions import SessionRules
 from calendar_sync.google.client import GoogleApis
 from calendar_sync.google.oauth import CALENDAR_EVENTS, EMAIL, OPENID
 from calendar_sync.services import calendars as calendar_service
+from calendar_sync.services.accounts.settings import save_session_rules
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.event_store import as_session, record_created_event
 from calendar_sync.services.sync import sync_all, sync_calendar
@@ -341,10 +343,10 @@ def test_own_events_and_directory_patients_are_recognised(
     database = env.app.extensions["database"]
     with database.transaction() as session:
         calendar_service.add_patient(session, therapist_id, "KT", "kt.patient@example.test", NOW)
-        calendar_service.save_session_rules(
+        save_session_rules(
             session,
             therapist_id,
-            calendar_service.SessionRules(title_pattern=r"\(T\)"),
+            SessionRules(title_pattern=r"\(T\)"),
         )
         calendar = session.get(CalendarRow, calendar_id)
         assert calendar is not None

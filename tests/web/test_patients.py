@@ -21,8 +21,8 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
+from calendar_sync.services.accounts.settings import load_settings, save_settings, with_policy
 from calendar_sync.services.cycle import run_cycle
-from calendar_sync.services.settings import load_settings, save_settings, with_policy
 
 # The pages read the clock, so the story happens in the last days before it.
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

@@ -14,7 +14,7 @@ from calendar_sync.domain.money import Money
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.domain.policy import ActionKind
 from calendar_sync.domain.unmarked import UnmarkedConvention
-from calendar_sync.services.settings import load_settings
+from calendar_sync.services.accounts.settings import load_settings
 from calendar_sync.storage.models import Therapist
 
 

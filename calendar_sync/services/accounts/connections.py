@@ -18,12 +18,12 @@ from google.oauth2.credentials import Credentials
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..google import GoogleApiError, ReauthorizationNeeded
-from ..google.client import GoogleApis
-from ..google.oauth import Grant, OAuthClient, utc_naive
-from ..storage import Database
-from ..storage.crypto import TokenCipher
-from ..storage.models import GoogleConnection
+from ...google import GoogleApiError, ReauthorizationNeeded
+from ...google.client import GoogleApis
+from ...google.oauth import Grant, OAuthClient, utc_naive
+from ...storage import Database
+from ...storage.crypto import TokenCipher
+from ...storage.models import GoogleConnection
 
 log = logging.getLogger(__name__)
 

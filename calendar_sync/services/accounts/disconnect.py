@@ -8,11 +8,11 @@ from datetime import datetime
 from flask import Flask
 from sqlalchemy import delete
 
-from ..google import GoogleApiError, ReauthorizationNeeded
-from ..google.oauth import revoke
-from ..storage.models import Therapist
+from ...google import GoogleApiError, ReauthorizationNeeded
+from ...google.oauth import revoke
+from ...storage.models import Therapist
+from ..push import stop_all_channels
 from .connections import ConnectionKeeper
-from .push import stop_all_channels
 
 log = logging.getLogger(__name__)
 

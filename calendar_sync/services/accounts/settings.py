@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.marks import MarkRules
-from ..domain.money import Money
-from ..domain.outcomes import Outcome
-from ..domain.policy import ActionKind, Policy
-from ..domain.sessions import SessionRules
-from ..domain.slots import RescheduleRules
-from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
-from ..storage.models import CalendarRow, SessionRulesRow, Therapist, TherapistSettingsRow
+from ...domain.marks import MarkRules
+from ...domain.money import Money
+from ...domain.outcomes import Outcome
+from ...domain.policy import ActionKind, Policy
+from ...domain.sessions import SessionRules
+from ...domain.slots import RescheduleRules
+from ...domain.unmarked import UnmarkedConvention, UnmarkedRules
+from ...storage.models import CalendarRow, SessionRulesRow, Therapist, TherapistSettingsRow
 
 
 @dataclass(frozen=True)
@@ -202,3 +202,23 @@ def therapist_zone(db: DbSession, therapist: Therapist) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+def session_rules(db: DbSession, therapist_id: int) -> SessionRules:
+    """The therapist's rules for recognising sessions (defaults when never set)."""
+    row = db.get(SessionRulesRow, therapist_id)
+    if row is None:
+        return SessionRules()
+    return SessionRules(
+        title_pattern=row.title_pattern, one_attendee_is_session=row.one_attendee_is_session
+    )
+
+
+def save_session_rules(db: DbSession, therapist_id: int, rules: SessionRules) -> None:
+    """Store the rules; events are re-judged at their next sync."""
+    row = db.get(SessionRulesRow, therapist_id)
+    if row is None:
+        row = SessionRulesRow(therapist_id=therapist_id)
+        db.add(row)
+    row.title_pattern = rules.title_pattern
+    row.one_attendee_is_session = rules.one_attendee_is_session

@@ -1,0 +1,1 @@
+"""A therapist's account: the Google connection and its tokens, settings, and disconnect."""
