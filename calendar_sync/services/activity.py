@@ -28,7 +28,7 @@ from ..storage.models import (
     SessionMark,
     TherapistNotice,
 )
-from .compose import OUTCOME_WORDS, when_words
+from .followup.compose import OUTCOME_WORDS, when_words
 from .outbox.dispatch import STATUS_WORDS
 
 KINDS = ("sync", "decision", "email", "proposal", "mark", "notice")

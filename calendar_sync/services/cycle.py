@@ -39,7 +39,7 @@ class CycleReport:
 
 def run_cycle(app: Flask, *, now: datetime, dry_run: bool) -> CycleReport:
     """Run (or, with ``dry_run``, describe) the work due at ``now`` for every therapist."""
-    from .followup import follow_up_all
+    from .followup.run import follow_up_all
     from .outbox.dispatch import dispatch_due
     from .proposals import advance_proposals
     from .sync import sync_all

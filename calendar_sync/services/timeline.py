@@ -31,9 +31,9 @@ from ..storage.models import (
     RescheduleProposal,
 )
 from .accounts.settings import load_settings
-from .compose import OUTCOME_WORDS, name_in_explanation
 from .event_store import as_session
-from .marks import stored_marks
+from .followup.compose import OUTCOME_WORDS, name_in_explanation
+from .followup.marks import stored_marks
 from .patient_links import PatientAnswer, answers_for
 
 PAGE_SIZE = 20

@@ -12,8 +12,8 @@ from ..domain.decide import assess
 from ..domain.marks import Mark
 from ..domain.outcomes import Outcome
 from ..storage import Database
-from . import compose
-from .followup import load_inputs
+from .followup import compose
+from .followup.run import load_inputs
 
 # Older unmarked sessions are on the follow-ups page; "Today" keeps to the last week.
 RECENT = timedelta(days=7)

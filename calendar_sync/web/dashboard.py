@@ -29,9 +29,9 @@ from ..google.oauth import FEATURES
 from ..services.accounts.disconnect import disconnect_therapist
 from ..services.accounts.settings import therapist_zone as zone_of
 from ..services.calendars import calendar_statuses, select_calendar
-from ..services.marks import MARKABLE
+from ..services.followup.marks import MARKABLE
+from ..services.followup.offers import offers
 from ..services.notices import notices_for
-from ..services.offers import offers
 from ..services.outbox.dispatch import HELD, PENDING
 from ..services.outbox.review import messages, needing_attention
 from ..services.today import waiting_for_mark

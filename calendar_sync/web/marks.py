@@ -14,8 +14,14 @@ from werkzeug.wrappers import Response
 
 from ..domain.marks import MarkSource
 from ..domain.outcomes import Outcome
-from ..services.compose import when_words
-from ..services.marks import MARKABLE, InvalidMarkLink, MarkRequest, read_mark_link, record_mark
+from ..services.followup.compose import when_words
+from ..services.followup.marks import (
+    MARKABLE,
+    InvalidMarkLink,
+    MarkRequest,
+    read_mark_link,
+    record_mark,
+)
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from . import csrf
 from .auth import login_required, require_therapist

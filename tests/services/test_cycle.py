@@ -20,8 +20,8 @@ from calendar_sync.google.oauth import (
     OPENID,
 )
 from calendar_sync.services.accounts.settings import save_session_rules
-from calendar_sync.services.compose import when_words
 from calendar_sync.services.cycle import run_cycle
+from calendar_sync.services.followup.compose import when_words
 from calendar_sync.storage.models import (
     CalendarEventRow,
     FollowUpAction,

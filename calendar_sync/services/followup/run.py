@@ -18,14 +18,14 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.decide import decide
-from ..domain.decisions import Decision, PlannedAction
-from ..domain.marks import Mark
-from ..domain.patients import Patient as DomainPatient
-from ..domain.policy import ActionKind
-from ..domain.sessions import Session
-from ..storage import Database
-from ..storage.models import (
+from ...domain.decide import decide
+from ...domain.decisions import Decision, PlannedAction
+from ...domain.marks import Mark
+from ...domain.patients import Patient as DomainPatient
+from ...domain.policy import ActionKind
+from ...domain.sessions import Session
+from ...storage import Database
+from ...storage.models import (
     CalendarEventRow,
     CalendarRow,
     FollowUpAction,
@@ -33,8 +33,8 @@ from ..storage.models import (
     Patient,
     Therapist,
 )
-from .accounts.settings import TherapistSettings, load_settings, therapist_zone
-from .event_store import as_session
+from ..accounts.settings import TherapistSettings, load_settings, therapist_zone
+from ..event_store import as_session
 from .marks import stored_marks
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..domain.money import Money
-from ..domain.outcomes import Outcome
-from ..domain.policy import Policy
-from ..domain.unmarked import UnmarkedConvention
-from .accounts.settings import PracticeProfile
+from ...domain.money import Money
+from ...domain.outcomes import Outcome
+from ...domain.policy import Policy
+from ...domain.unmarked import UnmarkedConvention
+from ..accounts.settings import PracticeProfile
 
 # The domain's own labels, keyed for templates and reports.
 OUTCOME_WORDS = {outcome: outcome.label for outcome in Outcome}

@@ -14,9 +14,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.marks import Mark, MarkSource
-from ..domain.outcomes import Outcome
-from ..storage.models import SessionMark
+from ...domain.marks import Mark, MarkSource
+from ...domain.outcomes import Outcome
+from ...storage.models import SessionMark
 
 # Long enough to mark after a weekend away; the dashboard works after that.
 MARK_LINK_LIFETIME = timedelta(days=7)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from calendar_sync.domain.marks import MarkSource
 from calendar_sync.domain.outcomes import Outcome
-from calendar_sync.services.followup import follow_up_therapist
-from calendar_sync.services.marks import record_mark
+from calendar_sync.services.followup.marks import record_mark
+from calendar_sync.services.followup.run import follow_up_therapist
 from calendar_sync.services.sync import sync_all
 from calendar_sync.storage.models import CalendarEventRow, Patient
 
@@ -124,7 +124,7 @@ def test_opted_out_patient_gets_nothing_patient_facing(
         )
     # linking happens in a real cycle; the dry run reads what is linked
     with database.transaction() as db:
-        from calendar_sync.services.followup import link_patients
+        from calendar_sync.services.followup.run import link_patients
 
         link_patients(db, therapist_id, NOW)
         linked = db.scalars(select(CalendarEventRow.patient_id)).all()

@@ -17,23 +17,23 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.decide import assess
-from ..domain.decisions import Decision, Delivery, PlannedAction
-from ..domain.marks import Mark
-from ..domain.outcomes import Outcome
-from ..domain.policy import ActionKind
-from ..domain.sessions import Session
-from ..mail.template_store import render_for
-from ..storage import Database
-from ..storage.models import FeeEntry, FollowUpAction, Patient, RescheduleProposal
+from ...domain.decide import assess
+from ...domain.decisions import Decision, Delivery, PlannedAction
+from ...domain.marks import Mark
+from ...domain.outcomes import Outcome
+from ...domain.policy import ActionKind
+from ...domain.sessions import Session
+from ...mail.template_store import render_for
+from ...storage import Database
+from ...storage.models import FeeEntry, FollowUpAction, Patient, RescheduleProposal
+from ..notices import notify
+from ..outbox.dispatch import enqueue
+from ..patient_links import issue_link
+from ..proposal_context import PLANNED, PROPOSED
+from ..proposals import plan_proposal
 from . import compose
-from .followup import Inputs
 from .marks import MarkRequest, sign_mark_link
-from .notices import notify
-from .outbox.dispatch import enqueue
-from .patient_links import issue_link
-from .proposal_context import PLANNED, PROPOSED
-from .proposals import plan_proposal
+from .run import Inputs
 
 log = logging.getLogger(__name__)
 

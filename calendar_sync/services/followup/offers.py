@@ -17,13 +17,13 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.decisions import Delivery
-from ..domain.policy import ActionKind
-from ..storage import Database
-from ..storage.models import FollowUpAction
+from ...domain.decisions import Delivery
+from ...domain.policy import ActionKind
+from ...storage import Database
+from ...storage.models import FollowUpAction
+from ..proposals import plan_proposal
 from .effects import PATIENT_EMAIL_KINDS, Effects
-from .followup import decisions_for, load_inputs
-from .proposals import plan_proposal
+from .run import decisions_for, load_inputs
 
 OFFERED = "offered"
 QUEUED = "queued"
