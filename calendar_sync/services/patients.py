@@ -21,7 +21,7 @@ from ..domain.money import Money
 from ..domain.outcomes import Outcome
 from ..domain.policy import counts_toward_ladder
 from ..storage.models import FeeEntry, Patient
-from .followup.run import Inputs, load_inputs, patient_key
+from .followup.inputs import Inputs, load_inputs, patient_key
 
 
 @dataclass(frozen=True)

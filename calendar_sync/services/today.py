@@ -13,7 +13,7 @@ from ..domain.marks import Mark
 from ..domain.outcomes import Outcome
 from ..storage import Database
 from .followup import compose
-from .followup.run import load_inputs
+from .followup.inputs import load_inputs
 
 # Older unmarked sessions are on the follow-ups page; "Today" keeps to the last week.
 RECENT = timedelta(days=7)

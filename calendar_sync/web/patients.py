@@ -121,7 +121,7 @@ def update(patient_id: int) -> BaseResponse:
 def waive_fee(patient_id: int) -> BaseResponse:
     therapist = require_therapist()
     _own(patient_id, therapist.id)
-    from ..services.followup.run import patient_key
+    from ..services.followup.inputs import patient_key
 
     try:
         with database().transaction() as db:

@@ -32,8 +32,8 @@ from ..patient_links import issue_link
 from ..proposal_context import PLANNED, PROPOSED
 from ..proposals import plan_proposal
 from . import compose
+from .inputs import Inputs
 from .marks import MarkRequest, sign_mark_link
-from .run import Inputs
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from ...storage import Database
 from ...storage.models import FollowUpAction
 from ..proposals import plan_proposal
 from .effects import PATIENT_EMAIL_KINDS, Effects
-from .run import decisions_for, load_inputs
+from .inputs import decisions_for, load_inputs
 
 OFFERED = "offered"
 QUEUED = "queued"

@@ -1,0 +1,205 @@
+"""What the domain decides on for one therapist: sessions, marks, patients and policy."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
+from ...domain.decide import decide
+from ...domain.decisions import Decision, PlannedAction
+from ...domain.marks import Mark
+from ...domain.patients import Patient as DomainPatient
+from ...domain.sessions import Session
+from ...storage.models import (
+    CalendarEventRow,
+    CalendarRow,
+    FollowUpAction,
+    GoogleConnection,
+    Patient,
+    Therapist,
+)
+from ..accounts.settings import TherapistSettings, load_settings, therapist_zone
+from ..event_store import as_session
+from .marks import stored_marks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Inputs:
+    """Everything ``decide`` needs for one therapist, plus what the effects need."""
+
+    therapist: Therapist
+    settings: TherapistSettings
+    connected_at: datetime
+    zone: ZoneInfo
+    sessions: list[Session]
+    marks: list[Mark]
+    patients: dict[str, DomainPatient]
+    patient_rows: dict[str, Patient]
+    event_rows: dict[tuple[str, str], CalendarEventRow]
+
+
+def patient_key(patient_id: int) -> str:
+    """The opaque key the domain and reports use for a patient (no name, no address)."""
+    return f"P{patient_id}"
+
+
+def _key_for(row: CalendarEventRow, by_email: dict[str, int]) -> str | None:
+    if row.patient_id is not None:
+        return patient_key(row.patient_id)
+    email = (row.patient_email or "").lower()
+    if not email:
+        return None
+    if email in by_email:
+        return patient_key(by_email[email])
+    return "N" + hashlib.sha256(email.encode()).hexdigest()[:10]
+
+
+def link_patients(db: DbSession, therapist_id: int, now: datetime) -> None:
+    """Give every invited patient a directory entry, so settings (opt-out, fees) apply."""
+    rows = db.scalars(
+        select(CalendarEventRow)
+        .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+        .where(
+            CalendarRow.therapist_id == therapist_id,
+            CalendarEventRow.is_session.is_(True),
+            CalendarEventRow.patient_id.is_(None),
+            CalendarEventRow.patient_email.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return
+    known = {
+        (p.email or "").lower(): p
+        for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id))
+    }
+    for row in rows:
+        email = (row.patient_email or "").lower()
+        patient = known.get(email)
+        if patient is None:
+            patient = Patient(
+                therapist_id=therapist_id,
+                name="",
+                email=email,
+                do_not_email=False,
+                fee_exempt=False,
+                fee_exempt_reason="",
+                created_at=now,
+            )
+            db.add(patient)
+            db.flush()
+            known[email] = patient
+        row.patient_id = patient.id
+
+
+def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | None:
+    """The therapist's recent sessions as the domain sees them; None when not connected."""
+    therapist = db.get(Therapist, therapist_id)
+    connection = db.scalar(
+        select(GoogleConnection).where(GoogleConnection.therapist_id == therapist_id)
+    )
+    if therapist is None or connection is None:
+        return None
+    settings = load_settings(db, therapist_id)
+    policy = settings.policy
+    zone = therapist_zone(db, therapist)
+    # Far enough back to count every miss on the ladder of a session still being acted on.
+    since = now - policy.rolling_window - policy.late_bound - timedelta(days=2)
+    found = db.execute(
+        select(CalendarEventRow, CalendarRow)
+        .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+        .where(
+            CalendarRow.therapist_id == therapist_id,
+            CalendarRow.selected.is_(True),
+            CalendarEventRow.is_session.is_(True),
+            CalendarEventRow.start >= since,
+            CalendarEventRow.start <= now,
+        )
+    ).all()
+    patient_rows = {
+        patient_key(p.id): p
+        for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id))
+    }
+    by_email = {(p.email or "").lower(): p.id for p in patient_rows.values() if p.email}
+    sessions: list[Session] = []
+    event_rows: dict[tuple[str, str], CalendarEventRow] = {}
+    for row, calendar in found:
+        # Our own proposals become sessions only once the patient accepts them.
+        if row.created_by_service and row.patient_response != "accepted":
+            continue
+        try:
+            session = as_session(row, calendar, zone)
+        except ValueError:
+            log.warning("therapist %s: an event without usable times was skipped", therapist_id)
+            continue
+        session = replace(session, patient_key=_key_for(row, by_email))
+        if session.ref in event_rows:
+            continue
+        event_rows[session.ref] = row
+        sessions.append(session)
+    refs = set(event_rows)
+    marks = [mark for mark in stored_marks(db, therapist_id) if mark.ref in refs]
+    patients = {
+        key: DomainPatient(
+            key=key,
+            do_not_email=row.do_not_email,
+            fee_exempt=row.fee_exempt,
+            fee_exempt_reason=row.fee_exempt_reason,
+        )
+        for key, row in patient_rows.items()
+    }
+    # Invited patients not yet in the directory get an entry at the next real cycle
+    # (``link_patients``); until then, and in a dry run, they count with default settings.
+    for session in sessions:
+        if session.patient_key and session.patient_key not in patients:
+            patients[session.patient_key] = DomainPatient(key=session.patient_key)
+    return Inputs(
+        therapist,
+        settings,
+        connection.connected_at,
+        zone,
+        sessions,
+        marks,
+        patients,
+        patient_rows,
+        event_rows,
+    )
+
+
+def decisions_for(inputs: Inputs, now: datetime) -> list[Decision]:
+    """What the domain decides for these inputs at ``now``."""
+    return decide(
+        inputs.sessions,
+        inputs.marks,
+        inputs.patients,
+        inputs.settings.policy,
+        inputs.connected_at,
+        now,
+    )
+
+
+def pending(db: DbSession, decisions: list[Decision]) -> list[tuple[Decision, list[PlannedAction]]]:
+    """Each decision with the actions not yet recorded (by idempotency key)."""
+    keys = [action.idempotency_key for d in decisions for action in d.actions]
+    done: set[str] = set()
+    for offset in range(0, len(keys), 500):
+        done.update(
+            db.scalars(
+                select(FollowUpAction.key).where(
+                    FollowUpAction.key.in_(keys[offset : offset + 500])
+                )
+            )
+        )
+    result = []
+    for decision in decisions:
+        new = [a for a in decision.actions if a.idempotency_key not in done]
+        if new:
+            result.append((decision, new))
+    return result
