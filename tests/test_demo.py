@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from calendar_sync.demo import Demo, practice
 from calendar_sync.domain.unmarked import UnmarkedRules
 from calendar_sync.services.cycle import run_cycle
-from calendar_sync.services.patients import summaries
+from calendar_sync.services.pages.patients import summaries
 from calendar_sync.storage.models import (
     CalendarEventRow,
     FeeEntry,

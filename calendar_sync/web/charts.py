@@ -13,7 +13,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from ..domain.outcomes import Outcome
-from ..services.patients import SessionPoint
+from ..services.pages.patients import SessionPoint
 
 WIDTH, HEIGHT = 640, 150
 LEFT, RIGHT, TOP, BASE = 24, 16, 20, 96

@@ -17,8 +17,9 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..services.followup.fees import fees_csv, ledger_for, waive
+from ..services.pages.patients import summaries
 from ..services.patient_links import answers_for
-from ..services.patients import fees_csv, ledger_for, summaries, waive
 from ..storage.models import Patient
 from .auth import login_required, require_therapist
 from .charts import attendance_svg

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from calendar_sync.domain.outcomes import Outcome
-from calendar_sync.services.patients import SessionPoint
+from calendar_sync.services.pages.patients import SessionPoint
 from calendar_sync.web.charts import attendance_svg
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

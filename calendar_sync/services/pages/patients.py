@@ -9,19 +9,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.decide import assess
-from ..domain.fees import EntryKind, Ledger, LedgerEntry, ledger_csv
-from ..domain.marks import Mark
-from ..domain.money import Money
-from ..domain.outcomes import Outcome
-from ..domain.policy import counts_toward_ladder
-from ..storage.models import FeeEntry, Patient
-from .followup.inputs import Inputs, load_inputs, patient_key
+from ...domain.decide import assess
+from ...domain.marks import Mark
+from ...domain.money import Money
+from ...domain.outcomes import Outcome
+from ...domain.policy import counts_toward_ladder
+from ...storage.models import Patient
+from ..followup.fees import ledger_for
+from ..followup.inputs import Inputs, load_inputs, patient_key
 
 
 @dataclass(frozen=True)
@@ -61,30 +60,6 @@ class PatientSummary:
     @property
     def label(self) -> str:
         return self.name or self.email or self.key
-
-
-def ledger_for(db: DbSession, therapist_id: int, key: str) -> Ledger | None:
-    rows = db.scalars(
-        select(FeeEntry)
-        .where(FeeEntry.therapist_id == therapist_id, FeeEntry.patient_key == key)
-        .order_by(FeeEntry.created_at, FeeEntry.id)
-    ).all()
-    if not rows:
-        return None
-    entries = tuple(
-        LedgerEntry(
-            key,
-            row.calendar_id,
-            row.event_id,
-            row.session_start,
-            EntryKind(row.kind),
-            Money(row.minor_units, row.currency),
-            row.created_at,
-            row.reason,
-        )
-        for row in rows
-    )
-    return Ledger(key, rows[0].currency, entries)
 
 
 def _points(inputs: Inputs, now: datetime) -> dict[str, list[SessionPoint]]:
@@ -143,57 +118,3 @@ def summaries(db: DbSession, therapist_id: int, now: datetime) -> list[PatientSu
             )
         )
     return sorted(result, key=lambda s: s.label.lower())
-
-
-def fees_csv(db: DbSession, therapist_id: int, zone: ZoneInfo) -> str:
-    """Every patient's fee ledger as CSV, for the practice's accounts."""
-    keys = [
-        patient_key(pid)
-        for pid in db.scalars(select(Patient.id).where(Patient.therapist_id == therapist_id))
-    ]
-    ledgers = [ledger for key in keys if (ledger := ledger_for(db, therapist_id, key))]
-    return ledger_csv(ledgers, zone)
-
-
-def waive(
-    db: DbSession,
-    therapist_id: int,
-    key: str,
-    calendar_id: str,
-    event_id: str,
-    reason: str,
-    now: datetime,
-) -> None:
-    """Waive one charge, with the reason.
-
-    :raises ValueError: no reason, nothing charged, or already waived (the domain's rules).
-    """
-    ledger = ledger_for(db, therapist_id, key)
-    if ledger is None:
-        raise ValueError("there is no charge for this session")
-    waived = ledger.waive(calendar_id, event_id, reason, now)
-    entry = waived.entries[-1]
-    charge = db.scalar(
-        select(FeeEntry).where(
-            FeeEntry.therapist_id == therapist_id,
-            FeeEntry.calendar_id == calendar_id,
-            FeeEntry.event_id == event_id,
-            FeeEntry.kind == EntryKind.CHARGE.value,
-        )
-    )
-    db.add(
-        FeeEntry(
-            therapist_id=therapist_id,
-            patient_id=charge.patient_id if charge else None,
-            patient_key=key,
-            calendar_id=calendar_id,
-            event_id=event_id,
-            kind=EntryKind.WAIVER.value,
-            minor_units=entry.amount.minor_units,
-            currency=entry.amount.currency,
-            reason=entry.reason,
-            session_start=entry.session_start,
-            created_at=now,
-        )
-    )
-    db.flush()
