@@ -28,8 +28,8 @@ from ..domain.sessions import SessionRules
 from ..google.oauth import SCOPES, Grant, fetch_profile
 from ..services.accounts.connections import ConnectionKeeper
 from ..services.accounts.settings import PracticeProfile, TherapistSettings, save_settings
-from ..services.calendars import add_patient
 from ..services.cycle import run_cycle
+from ..services.patients.directory import add_patient
 from ..storage import Database
 from ..storage.models import RescheduleProposal, Therapist
 from . import practice

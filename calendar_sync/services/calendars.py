@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ..google import GoogleApiError
 from ..google.calendar_list import CalendarInfo, list_calendars
 from ..google.client import GoogleApis
 from ..google.oauth import CALENDAR_LIST
 from ..storage import Database
-from ..storage.models import CalendarRow, Patient, Therapist
+from ..storage.models import CalendarRow, Therapist
 
 # Shown when the calendar-list scope was not granted and only the main calendar is known.
 PRIMARY_SUMMARY = "Main calendar"
@@ -143,30 +142,3 @@ def calendar_statuses(database: Database, therapist_id: int) -> list[CalendarSta
             )
             for row in rows
         ]
-
-
-def add_patient(
-    session: Session,
-    therapist_id: int,
-    name: str,
-    email: str | None,
-    now: datetime,
-    *,
-    do_not_email: bool = False,
-) -> Patient:
-    """A patient of the directory: ``name`` as written in event titles (a name or initials).
-
-    :raises ValueError: on an empty name.
-    """
-    if not name.strip():
-        raise ValueError("a patient needs the name or initials used in event titles")
-    patient = Patient(
-        therapist_id=therapist_id,
-        name=name.strip(),
-        email=email,
-        do_not_email=do_not_email,
-        created_at=now,
-    )
-    session.add(patient)
-    session.flush()
-    return patient

@@ -21,7 +21,7 @@ from ..storage import Database
 from ..storage.models import CalendarRow, CreatedEvent, RescheduleProposal
 from . import notices
 from .event_store import record_created_event
-from .patient_links import CHOOSE_TIME, issue_link
+from .patients.links import CHOOSE_TIME, issue_link
 from .proposal_context import (
     ACCEPTED,
     DECLINED,

@@ -34,7 +34,7 @@ from .accounts.settings import load_settings
 from .event_store import as_session
 from .followup.compose import OUTCOME_WORDS, name_in_explanation
 from .followup.marks import stored_marks
-from .patient_links import PatientAnswer, answers_for
+from .patients.links import PatientAnswer, answers_for
 
 PAGE_SIZE = 20
 _NOT_A_MISS = ActionKind.REMIND_THERAPIST_TO_MARK.value

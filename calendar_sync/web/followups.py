@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from ..services import timeline
 from ..services.followup import offers
 from ..services.outbox.dispatch import STATUS_WORDS
-from ..services.patient_links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
+from ..services.patients.links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone
 from .extensions import database

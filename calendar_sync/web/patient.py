@@ -18,7 +18,7 @@ from ..domain.slots import Slot
 from ..domain.times import format_local
 from ..google import GoogleApiError, ReauthorizationNeeded
 from ..services import notices
-from ..services import patient_links as links
+from ..services.patients import links
 from ..services.proposals import choose_time, times_to_choose
 from ..storage.models import PatientLink, Therapist
 from . import csrf

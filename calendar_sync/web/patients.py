@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..services.followup.fees import fees_csv, ledger_for, waive
 from ..services.pages.patients import summaries
-from ..services.patient_links import answers_for
+from ..services.patients.links import answers_for
 from ..storage.models import Patient
 from .auth import login_required, require_therapist
 from .charts import attendance_svg
@@ -122,7 +122,7 @@ def update(patient_id: int) -> BaseResponse:
 def waive_fee(patient_id: int) -> BaseResponse:
     therapist = require_therapist()
     _own(patient_id, therapist.id)
-    from ..services.followup.inputs import patient_key
+    from ..services.patients.directory import patient_key
 
     try:
         with database().transaction() as db:

@@ -17,6 +17,7 @@ from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.accounts.settings import save_session_rules
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.event_store import as_session, record_created_event
+from calendar_sync.services.patients.directory import add_patient
 from calendar_sync.services.sync import sync_all, sync_calendar
 from calendar_sync.storage.models import CalendarEventRow, CalendarRow, GoogleConnection
 
@@ -342,7 +343,7 @@ def test_own_events_and_directory_patients_are_recognised(
     therapist_id, calendar_id = setup_calendar(env, connect)
     database = env.app.extensions["database"]
     with database.transaction() as session:
-        calendar_service.add_patient(session, therapist_id, "KT", "kt.patient@example.test", NOW)
+        add_patient(session, therapist_id, "KT", "kt.patient@example.test", NOW)
         save_session_rules(
             session,
             therapist_id,

@@ -19,9 +19,9 @@ from calendar_sync.google.oauth import (
     OPENID,
     Grant,
 )
-from calendar_sync.services import patient_links as links
 from calendar_sync.services.calendars import refresh_calendar_list
 from calendar_sync.services.notices import notices_for
+from calendar_sync.services.patients import links
 from calendar_sync.services.sync import sync_calendar
 from calendar_sync.storage.models import BarrierAnswer, CalendarRow, RescheduleProposal, Therapist
 

@@ -28,7 +28,7 @@ from ...storage import Database
 from ...storage.models import FeeEntry, FollowUpAction, Patient, RescheduleProposal
 from ..notices import notify
 from ..outbox.dispatch import enqueue
-from ..patient_links import issue_link
+from ..patients.links import issue_link
 from ..proposal_context import PLANNED, PROPOSED
 from ..proposals import plan_proposal
 from . import compose

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from ...domain.fees import EntryKind, Ledger, LedgerEntry, ledger_csv
 from ...domain.money import Money
 from ...storage.models import FeeEntry, Patient
-from .inputs import patient_key
+from ..patients.directory import patient_key
 
 
 def ledger_for(db: DbSession, therapist_id: int, key: str) -> Ledger | None:

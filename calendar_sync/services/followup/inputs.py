@@ -26,6 +26,7 @@ from ...storage.models import (
 )
 from ..accounts.settings import TherapistSettings, load_settings, therapist_zone
 from ..event_store import as_session
+from ..patients.directory import patient_key
 from .marks import stored_marks
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,6 @@ class Inputs:
     event_rows: dict[tuple[str, str], CalendarEventRow]
 
 
-def patient_key(patient_id: int) -> str:
-    """The opaque key the domain and reports use for a patient (no name, no address)."""
-    return f"P{patient_id}"
-
-
 def _key_for(row: CalendarEventRow, by_email: dict[str, int]) -> str | None:
     if row.patient_id is not None:
         return patient_key(row.patient_id)
@@ -60,43 +56,6 @@ def _key_for(row: CalendarEventRow, by_email: dict[str, int]) -> str | None:
     if email in by_email:
         return patient_key(by_email[email])
     return "N" + hashlib.sha256(email.encode()).hexdigest()[:10]
-
-
-def link_patients(db: DbSession, therapist_id: int, now: datetime) -> None:
-    """Give every invited patient a directory entry, so settings (opt-out, fees) apply."""
-    rows = db.scalars(
-        select(CalendarEventRow)
-        .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
-        .where(
-            CalendarRow.therapist_id == therapist_id,
-            CalendarEventRow.is_session.is_(True),
-            CalendarEventRow.patient_id.is_(None),
-            CalendarEventRow.patient_email.is_not(None),
-        )
-    ).all()
-    if not rows:
-        return
-    known = {
-        (p.email or "").lower(): p
-        for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id))
-    }
-    for row in rows:
-        email = (row.patient_email or "").lower()
-        patient = known.get(email)
-        if patient is None:
-            patient = Patient(
-                therapist_id=therapist_id,
-                name="",
-                email=email,
-                do_not_email=False,
-                fee_exempt=False,
-                fee_exempt_reason="",
-                created_at=now,
-            )
-            db.add(patient)
-            db.flush()
-            known[email] = patient
-        row.patient_id = patient.id
 
 
 def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | None:

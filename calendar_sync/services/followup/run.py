@@ -18,8 +18,9 @@ from ...domain.decisions import Decision, PlannedAction
 from ...domain.policy import ActionKind
 from ...storage import Database
 from ...storage.models import GoogleConnection
+from ..patients.directory import link_patients
 from .effects import Effects
-from .inputs import decisions_for, link_patients, load_inputs, pending
+from .inputs import decisions_for, load_inputs, pending
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from ...domain.outcomes import Outcome
 from ...domain.policy import counts_toward_ladder
 from ...storage.models import Patient
 from ..followup.fees import ledger_for
-from ..followup.inputs import Inputs, load_inputs, patient_key
+from ..followup.inputs import Inputs, load_inputs
+from ..patients.directory import patient_key
 
 
 @dataclass(frozen=True)

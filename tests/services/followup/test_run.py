@@ -124,7 +124,7 @@ def test_opted_out_patient_gets_nothing_patient_facing(
         )
     # linking happens in a real cycle; the dry run reads what is linked
     with database.transaction() as db:
-        from calendar_sync.services.followup.inputs import link_patients
+        from calendar_sync.services.patients.directory import link_patients
 
         link_patients(db, therapist_id, NOW)
         linked = db.scalars(select(CalendarEventRow.patient_id)).all()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from calendar_sync.services import patient_links as links
+from calendar_sync.services.patients import links
 from calendar_sync.storage.models import Therapist
 
 NOW = datetime(2031, 6, 2, 12, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..storage.models import BarrierAnswer, CalendarEventRow, CalendarRow, PatientLink
+from ...storage.models import BarrierAnswer, CalendarEventRow, CalendarRow, PatientLink
 
 CHOOSE_TIME = "choose_time"
 BARRIER_SURVEY = "barrier_survey"
