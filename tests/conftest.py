@@ -250,7 +250,7 @@ def connect_therapist(
         env.app.extensions["connections"].save_grant(session, therapist.id, grant, now)
         therapist_id = int(therapist.id)
     if with_calendars:
-        from calendar_sync.services.calendars import refresh_calendar_list
+        from calendar_sync.services.sync.calendar_list import refresh_calendar_list
 
         keeper = env.app.extensions["connections"]
         refresh_calendar_list(

@@ -42,7 +42,7 @@ def run_cycle(app: Flask, *, now: datetime, dry_run: bool) -> CycleReport:
     from .followup.run import follow_up_all
     from .outbox.dispatch import dispatch_due
     from .proposals import advance_proposals
-    from .sync import sync_all
+    from .sync.event_sync import sync_all
 
     database: Database = app.extensions["database"]
     with database.transaction() as session:

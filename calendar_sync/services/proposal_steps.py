@@ -20,7 +20,6 @@ from ..google.events import find_event
 from ..storage import Database
 from ..storage.models import CalendarRow, CreatedEvent, RescheduleProposal
 from . import notices
-from .event_store import record_created_event
 from .patients.links import CHOOSE_TIME, issue_link
 from .proposal_context import (
     ACCEPTED,
@@ -38,6 +37,7 @@ from .proposal_context import (
     proposal_event_id,
     summary,
 )
+from .sync.event_store import record_created_event
 
 PURPOSE = "reschedule_proposal"
 #: How many other times are kept for the patient's page.

@@ -31,10 +31,10 @@ from ..storage.models import (
     RescheduleProposal,
 )
 from .accounts.settings import load_settings
-from .event_store import as_session
 from .followup.compose import OUTCOME_WORDS, name_in_explanation
 from .followup.marks import stored_marks
 from .patients.links import PatientAnswer, answers_for
+from .sync.event_store import as_session
 
 PAGE_SIZE = 20
 _NOT_A_MISS = ActionKind.REMIND_THERAPIST_TO_MARK.value

@@ -28,12 +28,12 @@ from werkzeug.wrappers import Response
 from ..google.oauth import FEATURES
 from ..services.accounts.disconnect import disconnect_therapist
 from ..services.accounts.settings import therapist_zone as zone_of
-from ..services.calendars import calendar_statuses, select_calendar
 from ..services.followup.marks import MARKABLE
 from ..services.followup.offers import offers
 from ..services.notices import notices_for
 from ..services.outbox.dispatch import HELD, PENDING
 from ..services.outbox.review import messages, needing_attention
+from ..services.sync.calendar_list import calendar_statuses, select_calendar
 from ..services.today import waiting_for_mark
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
 
-from ..services.push import WEBHOOK_PATH, Notification, receive
+from ..services.sync.push import WEBHOOK_PATH, Notification, receive
 from . import csrf
 
 bp = Blueprint("webhooks", __name__)

@@ -16,7 +16,7 @@ from calendar_sync.google.event_writes import insert_event
 from calendar_sync.google.events import parse_event
 from calendar_sync.services import proposals
 from calendar_sync.services.notices import notices_for
-from calendar_sync.services.sync import sync_calendar
+from calendar_sync.services.sync.event_sync import sync_calendar
 from calendar_sync.storage.models import CalendarRow, CreatedEvent, RescheduleProposal
 
 from .conftest import Sleeps
@@ -47,7 +47,7 @@ def seed(env: Any, event_id: str, start: datetime, minutes: int = 50, **extra: A
 def sync(env: Any, therapist_id: int, now: datetime) -> None:
     app = env.app
     database = app.extensions["database"]
-    from calendar_sync.services.calendars import refresh_calendar_list
+    from calendar_sync.services.sync.calendar_list import refresh_calendar_list
 
     keeper = app.extensions["connections"]
     apis = keeper.apis(therapist_id, now)

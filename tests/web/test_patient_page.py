@@ -19,10 +19,10 @@ from calendar_sync.google.oauth import (
     OPENID,
     Grant,
 )
-from calendar_sync.services.calendars import refresh_calendar_list
 from calendar_sync.services.notices import notices_for
 from calendar_sync.services.patients import links
-from calendar_sync.services.sync import sync_calendar
+from calendar_sync.services.sync.calendar_list import refresh_calendar_list
+from calendar_sync.services.sync.event_sync import sync_calendar
 from calendar_sync.storage.models import BarrierAnswer, CalendarRow, RescheduleProposal, Therapist
 
 THERAPIST = "dr.lee@example.test"

@@ -25,8 +25,8 @@ from ...storage.models import (
     Therapist,
 )
 from ..accounts.settings import TherapistSettings, load_settings, therapist_zone
-from ..event_store import as_session
 from ..patients.directory import patient_key
+from ..sync.event_store import as_session
 from .marks import stored_marks
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from calendar_sync.domain.marks import MarkSource
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.services.followup.marks import record_mark
 from calendar_sync.services.followup.run import follow_up_therapist
-from calendar_sync.services.sync import sync_all
+from calendar_sync.services.sync.event_sync import sync_all
 from calendar_sync.storage.models import CalendarEventRow, Patient
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)

@@ -25,13 +25,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..google import GoogleApiError, ReauthorizationNeeded, SyncTokenExpired
-from ..google.client import GoogleApis
-from ..google.events import Listing, list_events
-from ..storage import Database
-from ..storage.models import CalendarRow, GoogleConnection
-from .accounts.settings import session_rules
-from .calendars import refresh_calendar_list
+from ...google import GoogleApiError, ReauthorizationNeeded, SyncTokenExpired
+from ...google.client import GoogleApis
+from ...google.events import Listing, list_events
+from ...storage import Database
+from ...storage.models import CalendarRow, GoogleConnection
+from ..accounts.settings import session_rules
+from .calendar_list import refresh_calendar_list
 from .event_store import apply_events, load_context, mark_missing
 
 log = logging.getLogger(__name__)

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from calendar_sync.services import sync as sync_module
 from calendar_sync.services.accounts.disconnect import disconnect_therapist
-from calendar_sync.services.calendars import calendar_statuses
-from calendar_sync.services.push import push_enabled
-from calendar_sync.services.sync import sync_all
-from calendar_sync.services.sync_queue import queue_for
+from calendar_sync.services.sync import event_sync as sync_module
+from calendar_sync.services.sync.calendar_list import calendar_statuses
+from calendar_sync.services.sync.event_sync import sync_all
+from calendar_sync.services.sync.push import push_enabled
+from calendar_sync.services.sync.queue import queue_for
 from calendar_sync.storage.models import CalendarEventRow, CalendarRow, PushChannel
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
@@ -195,7 +195,7 @@ def test_a_notification_on_an_old_channel_stops_it(
 
 
 def test_an_unselected_calendar_loses_its_channel(env: Any, connect: Callable[..., int]) -> None:
-    from calendar_sync.services.calendars import select_calendar
+    from calendar_sync.services.sync.calendar_list import select_calendar
 
     therapist_id = connect(THERAPIST, NOW)
     sync_all(env.app, now=NOW)

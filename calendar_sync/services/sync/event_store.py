@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..domain.sessions import (
+from ...domain.sessions import (
     Cancellation,
     CancelledBy,
     EventFacts,
@@ -24,9 +24,9 @@ from ..domain.sessions import (
     extract_title_tags,
     is_session,
 )
-from ..domain.sessions import Session as DomainSession
-from ..google.events import CANCELLED, CalendarEvent
-from ..storage.models import CalendarEventRow, CalendarRow, CreatedEvent, Patient
+from ...domain.sessions import Session as DomainSession
+from ...google.events import CANCELLED, CalendarEvent
+from ...storage.models import CalendarEventRow, CalendarRow, CreatedEvent, Patient
 
 _CHUNK = 500
 

@@ -22,13 +22,13 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import or_, select
 
-from ..config import is_loopback
-from ..google import GoogleApiError
-from ..google.channels import stop_channel, watch_events
-from ..google.client import GoogleApis
-from ..storage import Database
-from ..storage.models import CalendarRow, PushChannel
-from .sync_queue import queue_for
+from ...config import is_loopback
+from ...google import GoogleApiError
+from ...google.channels import stop_channel, watch_events
+from ...google.client import GoogleApis
+from ...storage import Database
+from ...storage.models import CalendarRow, PushChannel
+from .queue import queue_for
 
 log = logging.getLogger(__name__)
 
@@ -362,8 +362,8 @@ def receive(app: Flask, notification: Notification, now: datetime) -> int:
 
 def run_queued_job(app: Flask, job: tuple[Any, ...]) -> None:
     """The queue's worker: sync a calendar, or stop an old channel, as of the wall clock."""
-    from ..google import ReauthorizationNeeded
-    from .sync import sync_calendar_safely
+    from ...google import ReauthorizationNeeded
+    from .event_sync import sync_calendar_safely
 
     # The worker is an edge of the service, like the command line: it reads the clock.
     now = datetime.now(UTC)

@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 from calendar_sync.domain.sessions import SessionRules
 from calendar_sync.google.client import GoogleApis
 from calendar_sync.google.oauth import CALENDAR_EVENTS, EMAIL, OPENID
-from calendar_sync.services import calendars as calendar_service
 from calendar_sync.services.accounts.settings import save_session_rules
 from calendar_sync.services.cycle import run_cycle
-from calendar_sync.services.event_store import as_session, record_created_event
 from calendar_sync.services.patients.directory import add_patient
-from calendar_sync.services.sync import sync_all, sync_calendar
+from calendar_sync.services.sync import calendar_list as calendar_service
+from calendar_sync.services.sync.event_store import as_session, record_created_event
+from calendar_sync.services.sync.event_sync import sync_all, sync_calendar
 from calendar_sync.storage.models import CalendarEventRow, CalendarRow, GoogleConnection
 
 LONDON = ZoneInfo("Europe/London")

@@ -1,8 +1,7 @@
 """The therapist's calendars: which exist, which hold sessions, and how each is doing.
 
 The dashboard calls :func:`calendar_statuses` to show calendars, sync and push health, and
-:func:`select_calendar` when the therapist ticks or unticks a calendar. Session rules and
-the patient directory (for therapists who do not invite patients) are kept here too.
+:func:`select_calendar` when the therapist ticks or unticks a calendar.
 """
 
 from __future__ import annotations
@@ -14,12 +13,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from ..google import GoogleApiError
-from ..google.calendar_list import CalendarInfo, list_calendars
-from ..google.client import GoogleApis
-from ..google.oauth import CALENDAR_LIST
-from ..storage import Database
-from ..storage.models import CalendarRow, Therapist
+from ...google import GoogleApiError
+from ...google.calendar_list import CalendarInfo, list_calendars
+from ...google.client import GoogleApis
+from ...google.oauth import CALENDAR_LIST
+from ...storage import Database
+from ...storage.models import CalendarRow, Therapist
 
 # Shown when the calendar-list scope was not granted and only the main calendar is known.
 PRIMARY_SUMMARY = "Main calendar"
