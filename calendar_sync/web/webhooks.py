@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
 
-from ..services.sync.push import WEBHOOK_PATH, Notification, receive
+from ..services.sync.channels import WEBHOOK_PATH
+from ..services.sync.notifications import Notification, receive
 from . import csrf
 
 bp = Blueprint("webhooks", __name__)

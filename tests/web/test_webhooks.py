@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from calendar_sync.google.oauth import CALENDAR_EVENTS, CALENDAR_LIST, EMAIL, OPENID, Grant
 from calendar_sync.services.sync import event_sync as sync_module
+from calendar_sync.services.sync.channels import WEBHOOK_PATH, hash_token
 from calendar_sync.services.sync.event_sync import sync_all
-from calendar_sync.services.sync.push import WEBHOOK_PATH, hash_token
 from calendar_sync.services.sync.queue import queue_for
 from calendar_sync.storage.models import CalendarRow, PushChannel, Therapist
 

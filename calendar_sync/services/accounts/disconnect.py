@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from ...google import GoogleApiError, ReauthorizationNeeded
 from ...google.oauth import revoke
 from ...storage.models import Therapist
-from ..sync.push import stop_all_channels
+from ..sync.channels import stop_all_channels
 from .connections import ConnectionKeeper
 
 log = logging.getLogger(__name__)

@@ -32,6 +32,7 @@ from ...storage import Database
 from ...storage.models import CalendarRow, GoogleConnection
 from ..accounts.settings import session_rules
 from .calendar_list import refresh_calendar_list
+from .channels import maintain_channels, plan_channels
 from .event_store import apply_events, load_context, mark_missing
 
 log = logging.getLogger(__name__)
@@ -256,7 +257,6 @@ def sync_therapist(
 
     :raises ReauthorizationNeeded: the grant is gone.
     """
-    from . import push
 
     database: Database = app.extensions["database"]
     interval = timedelta(seconds=int(app.config["POLL_INTERVAL_SECONDS"]))
@@ -274,7 +274,7 @@ def sync_therapist(
                     lines.append(f"{prefix}: would sync calendar {calendar.id} (push request)")
                 elif _due(calendar, now, interval):
                     lines.append(f"{prefix}: would sync calendar {calendar.id} (poll)")
-        lines.extend(push.plan_channels(app, therapist_id, now))
+        lines.extend(plan_channels(app, therapist_id, now))
         return lines
     keeper = app.extensions["connections"]
     apis: GoogleApis = keeper.apis(therapist_id, now)
@@ -297,5 +297,5 @@ def sync_therapist(
     for calendar_id in due:
         result = sync_calendar_safely(database, apis, calendar_id, now, sleep=sleep)
         lines.append(f"{prefix}: {result.line()}")
-    lines.extend(push.maintain_channels(app, apis, therapist_id, now, sleep=sleep))
+    lines.extend(maintain_channels(app, apis, therapist_id, now, sleep=sleep))
     return lines

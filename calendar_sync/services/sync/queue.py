@@ -91,7 +91,7 @@ def queue_for(app: Flask) -> CoalescingQueue:
     """The app's queue, created on first use (its handler runs syncs and channel stops)."""
     queue = app.extensions.get("sync_queue")
     if queue is None:
-        from .push import run_queued_job
+        from .jobs import run_queued_job
 
         with _CREATE_LOCK:
             queue = app.extensions.get("sync_queue")

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from calendar_sync.services.accounts.disconnect import disconnect_therapist
 from calendar_sync.services.sync import event_sync as sync_module
 from calendar_sync.services.sync.calendar_list import calendar_statuses
+from calendar_sync.services.sync.channels import push_enabled
 from calendar_sync.services.sync.event_sync import sync_all
-from calendar_sync.services.sync.push import push_enabled
 from calendar_sync.services.sync.queue import queue_for
 from calendar_sync.storage.models import CalendarEventRow, CalendarRow, PushChannel
 

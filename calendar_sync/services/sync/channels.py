@@ -1,9 +1,8 @@
-"""Push notifications: a channel per selected calendar, renewed before it expires.
+"""Push channels: one per selected calendar, renewed before it expires, stopped when unwanted.
 
 Each channel has its own random secret token; only its SHA-256 is stored, and a
-notification is believed only when its token hashes to it (compared in constant time).
-A notification for one of our older channels stops that channel; anything else is refused
-without touching Google. Polling (``POLL_INTERVAL_SECONDS``) stays on as a safety net.
+notification is believed only when its token hashes to it (compared in constant time, in
+``notifications``). Polling (``POLL_INTERVAL_SECONDS``) stays on as a safety net.
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +26,6 @@ from ...google.channels import stop_channel, watch_events
 from ...google.client import GoogleApis
 from ...storage import Database
 from ...storage.models import CalendarRow, PushChannel
-from .queue import queue_for
 
 log = logging.getLogger(__name__)
 
@@ -296,96 +293,12 @@ def _stop(
                 log.warning("a channel could not be stopped yet: %s %s", exc.status, exc.reason)
                 continue
             stopped += 1
-        _mark_stopped(database, channel_id, now)
+        mark_stopped(database, channel_id, now)
     return stopped
 
 
-def _mark_stopped(database: Database, channel_id: str, now: datetime) -> None:
+def mark_stopped(database: Database, channel_id: str, now: datetime) -> None:
     with database.transaction() as session:
         record = session.get(PushChannel, channel_id)
         if record is not None and record.stopped_at is None:
             record.stopped_at = now
-
-
-@dataclass(frozen=True)
-class Notification:
-    """The headers of one push notification (Google sends no body)."""
-
-    channel_id: str | None
-    token: str | None
-    resource_id: str | None
-    state: str | None
-
-
-def receive(app: Flask, notification: Notification, now: datetime) -> int:
-    """Judge a notification and queue what it asks for; returns the HTTP status to answer.
-
-    403 for a wrong or missing token and 404 for a channel that is not ours, in both cases
-    without any write or Google call. ``sync`` messages are only acknowledged.
-    """
-    database: Database = app.extensions["database"]
-    if not notification.channel_id:
-        return 404
-    with database.transaction() as session:
-        # The record first, then the calendar: a channel being confirmed meanwhile is then
-        # seen as the calendar's current one, never as an old one to stop.
-        record = session.get(PushChannel, notification.channel_id)
-        calendar = session.scalar(
-            select(CalendarRow).where(CalendarRow.channel_id == notification.channel_id)
-        )
-        if calendar is not None:
-            if not token_matches(calendar.channel_token_hash, notification.token):
-                return 403
-            calendar_id, wanted = calendar.id, calendar.selected and calendar.gone_at is None
-        else:
-            if record is None:
-                return 404
-            if not token_matches(record.token_hash, notification.token):
-                return 403
-            if record.stopped_at is None and record.expires_at is not None:
-                # A confirmed channel that was replaced: ours, and no longer wanted.
-                queue_for(app).request(("stop", record.id, str(record.resource_id)))
-            elif record.stopped_at is None and record.resource_id is None:
-                # Not confirmed yet (its watch call may still be answering, or its process
-                # died): keep the resource id so the cycle can stop it if it stays orphaned.
-                record.resource_id = notification.resource_id
-            return 200
-    if notification.state == "sync" or not wanted:
-        return 200
-    if queue_for(app).request(("sync", calendar_id)):
-        with database.transaction() as session:
-            calendar = session.get(CalendarRow, calendar_id)
-            if calendar is not None and calendar.sync_requested_at is None:
-                calendar.sync_requested_at = now
-    return 200
-
-
-def run_queued_job(app: Flask, job: tuple[Any, ...]) -> None:
-    """The queue's worker: sync a calendar, or stop an old channel, as of the wall clock."""
-    from ...google import ReauthorizationNeeded
-    from .event_sync import sync_calendar_safely
-
-    # The worker is an edge of the service, like the command line: it reads the clock.
-    now = datetime.now(UTC)
-    database: Database = app.extensions["database"]
-    kind, key = job[0], job[1]
-    with database.transaction() as session:
-        if kind == "sync":
-            calendar = session.get(CalendarRow, key)
-        else:
-            record = session.get(PushChannel, key)
-            calendar = session.get(CalendarRow, record.calendar_id) if record else None
-        if calendar is None:
-            return
-        therapist_id = calendar.therapist_id
-    try:
-        apis = app.extensions["connections"].apis(therapist_id, now)
-        if kind == "sync":
-            sync_calendar_safely(database, apis, key, now)
-        else:
-            stop_channel(apis.calendar, key, job[2])
-            _mark_stopped(database, key, now)
-    except ReauthorizationNeeded:
-        log.info("therapist %s: queued work skipped, access must be renewed", therapist_id)
-    except GoogleApiError as exc:
-        log.warning("queued %s failed: %s %s", kind, exc.status, exc.reason)

@@ -1,0 +1,46 @@
+"""The work a push notification queues: sync one calendar, or stop one old channel."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from ...google import GoogleApiError, ReauthorizationNeeded
+from ...google.channels import stop_channel
+from ...storage import Database
+from ...storage.models import CalendarRow, PushChannel
+from .channels import mark_stopped
+from .event_sync import sync_calendar_safely
+
+log = logging.getLogger(__name__)
+
+
+def run_queued_job(app: Flask, job: tuple[Any, ...]) -> None:
+    """The queue's worker: sync a calendar, or stop an old channel, as of the wall clock."""
+    # The worker is an edge of the service, like the command line: it reads the clock.
+    now = datetime.now(UTC)
+    database: Database = app.extensions["database"]
+    kind, key = job[0], job[1]
+    with database.transaction() as session:
+        if kind == "sync":
+            calendar = session.get(CalendarRow, key)
+        else:
+            record = session.get(PushChannel, key)
+            calendar = session.get(CalendarRow, record.calendar_id) if record else None
+        if calendar is None:
+            return
+        therapist_id = calendar.therapist_id
+    try:
+        apis = app.extensions["connections"].apis(therapist_id, now)
+        if kind == "sync":
+            sync_calendar_safely(database, apis, key, now)
+        else:
+            stop_channel(apis.calendar, key, job[2])
+            mark_stopped(database, key, now)
+    except ReauthorizationNeeded:
+        log.info("therapist %s: queued work skipped, access must be renewed", therapist_id)
+    except GoogleApiError as exc:
+        log.warning("queued %s failed: %s %s", kind, exc.status, exc.reason)

@@ -1,0 +1,71 @@
+"""Push notifications from Google: judged by their channel's secret, turned into queued work.
+
+A notification for one of our older channels stops that channel; anything else is refused
+without touching Google. Polling stays on as a safety net.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import select
+
+from ...storage import Database
+from ...storage.models import CalendarRow, PushChannel
+from .channels import token_matches
+from .queue import queue_for
+
+
+@dataclass(frozen=True)
+class Notification:
+    """The headers of one push notification (Google sends no body)."""
+
+    channel_id: str | None
+    token: str | None
+    resource_id: str | None
+    state: str | None
+
+
+def receive(app: Flask, notification: Notification, now: datetime) -> int:
+    """Judge a notification and queue what it asks for; returns the HTTP status to answer.
+
+    403 for a wrong or missing token and 404 for a channel that is not ours, in both cases
+    without any write or Google call. ``sync`` messages are only acknowledged.
+    """
+    database: Database = app.extensions["database"]
+    if not notification.channel_id:
+        return 404
+    with database.transaction() as session:
+        # The record first, then the calendar: a channel being confirmed meanwhile is then
+        # seen as the calendar's current one, never as an old one to stop.
+        record = session.get(PushChannel, notification.channel_id)
+        calendar = session.scalar(
+            select(CalendarRow).where(CalendarRow.channel_id == notification.channel_id)
+        )
+        if calendar is not None:
+            if not token_matches(calendar.channel_token_hash, notification.token):
+                return 403
+            calendar_id, wanted = calendar.id, calendar.selected and calendar.gone_at is None
+        else:
+            if record is None:
+                return 404
+            if not token_matches(record.token_hash, notification.token):
+                return 403
+            if record.stopped_at is None and record.expires_at is not None:
+                # A confirmed channel that was replaced: ours, and no longer wanted.
+                queue_for(app).request(("stop", record.id, str(record.resource_id)))
+            elif record.stopped_at is None and record.resource_id is None:
+                # Not confirmed yet (its watch call may still be answering, or its process
+                # died): keep the resource id so the cycle can stop it if it stays orphaned.
+                record.resource_id = notification.resource_id
+            return 200
+    if notification.state == "sync" or not wanted:
+        return 200
+    if queue_for(app).request(("sync", calendar_id)):
+        with database.transaction() as session:
+            calendar = session.get(CalendarRow, calendar_id)
+            if calendar is not None and calendar.sync_requested_at is None:
+                calendar.sync_requested_at = now
+    return 200
