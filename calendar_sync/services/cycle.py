@@ -41,7 +41,7 @@ def run_cycle(app: Flask, *, now: datetime, dry_run: bool) -> CycleReport:
     """Run (or, with ``dry_run``, describe) the work due at ``now`` for every therapist."""
     from .followup.run import follow_up_all
     from .outbox.dispatch import dispatch_due
-    from .proposals import advance_proposals
+    from .proposals.workflow import advance_proposals
     from .sync.event_sync import sync_all
 
     database: Database = app.extensions["database"]

@@ -19,7 +19,7 @@ from ..domain.times import format_local
 from ..google import GoogleApiError, ReauthorizationNeeded
 from ..services import notices
 from ..services.patients import links
-from ..services.proposals import choose_time, times_to_choose
+from ..services.proposals.workflow import choose_time, times_to_choose
 from ..storage.models import PatientLink, Therapist
 from . import csrf
 from .extensions import database

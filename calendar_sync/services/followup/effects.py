@@ -29,8 +29,8 @@ from ...storage.models import FeeEntry, FollowUpAction, Patient, ReschedulePropo
 from ..notices import notify
 from ..outbox.dispatch import enqueue
 from ..patients.links import issue_link
-from ..proposal_context import PLANNED, PROPOSED
-from ..proposals import plan_proposal
+from ..proposals.context import PLANNED, PROPOSED
+from ..proposals.workflow import plan_proposal
 from . import compose
 from .inputs import Inputs
 from .marks import MarkRequest, sign_mark_link

@@ -21,7 +21,7 @@ from ...domain.decisions import Delivery
 from ...domain.policy import ActionKind
 from ...storage import Database
 from ...storage.models import FollowUpAction
-from ..proposals import plan_proposal
+from ..proposals.workflow import plan_proposal
 from .effects import PATIENT_EMAIL_KINDS, Effects
 from .inputs import decisions_for, load_inputs
 

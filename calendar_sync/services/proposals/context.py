@@ -17,19 +17,14 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..domain.slots import RescheduleRules, Slot
-from ..domain.times import format_local
-from ..google import GoogleApiError
-from ..google.client import GoogleApis
-from ..google.events import events_between
-from ..google.freebusy import free_busy, merge
-from ..storage.models import (
-    CalendarEventRow,
-    CalendarRow,
-    RescheduleProposal,
-    Therapist,
-)
-from .accounts.settings import load_settings, therapist_zone
+from ...domain.slots import RescheduleRules, Slot
+from ...domain.times import format_local
+from ...google import GoogleApiError
+from ...google.client import GoogleApis
+from ...google.events import events_between
+from ...google.freebusy import free_busy, merge
+from ...storage.models import CalendarEventRow, CalendarRow, RescheduleProposal, Therapist
+from ..accounts.settings import load_settings, therapist_zone
 
 PLANNED, PROPOSED, ACCEPTED, DECLINED = "planned", "proposed", "accepted", "declined"
 EXHAUSTED, EXPIRED, WITHDRAWN, NO_SLOT = "exhausted", "expired", "withdrawn", "no_slot"

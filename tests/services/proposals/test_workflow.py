@@ -14,12 +14,12 @@ from calendar_sync.domain.policy import ActionKind
 from calendar_sync.domain.sessions import Session as DomainSession
 from calendar_sync.google.event_writes import insert_event
 from calendar_sync.google.events import parse_event
-from calendar_sync.services import proposals
 from calendar_sync.services.notices import notices_for
+from calendar_sync.services.proposals import workflow as proposals
 from calendar_sync.services.sync.event_sync import sync_calendar
 from calendar_sync.storage.models import CalendarRow, CreatedEvent, RescheduleProposal
 
-from .conftest import Sleeps
+from ..conftest import Sleeps
 
 THERAPIST = "dr.lee@example.test"
 PATIENT = "sam.river@example.test"

@@ -20,16 +20,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..domain.decisions import idempotency_key
-from ..domain.policy import ActionKind
-from ..domain.sessions import Session as DomainSession
-from ..domain.slots import Slot, answer_deadline, has_session_soon
-from ..google import GoogleApiError
-from ..google.event_writes import move_event
-from ..storage import Database
-from ..storage.models import CalendarEventRow, CalendarRow, RescheduleProposal
-from . import notices
-from .proposal_context import (
+from ...domain.decisions import idempotency_key
+from ...domain.policy import ActionKind
+from ...domain.sessions import Session as DomainSession
+from ...domain.slots import Slot, answer_deadline, has_session_soon
+from ...google import GoogleApiError
+from ...google.event_writes import move_event
+from ...storage import Database
+from ...storage.models import CalendarEventRow, CalendarRow, RescheduleProposal
+from .. import notices
+from .context import (
     ACCEPTED,
     DECLINED,
     EXHAUSTED,
@@ -47,7 +47,7 @@ from .proposal_context import (
     rules_for,
     words_for_error,
 )
-from .proposal_steps import PURPOSE, free_slots, offer, step
+from .steps import PURPOSE, free_slots, offer, step
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,15 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ..domain.slots import Slot, answer_deadline, find_slots
-from ..google.event_writes import cancel_event, insert_event, move_event
-from ..google.events import find_event
-from ..storage import Database
-from ..storage.models import CalendarRow, CreatedEvent, RescheduleProposal
-from . import notices
-from .patients.links import CHOOSE_TIME, issue_link
-from .proposal_context import (
+from ...domain.slots import Slot, answer_deadline, find_slots
+from ...google.event_writes import cancel_event, insert_event, move_event
+from ...google.events import find_event
+from ...storage import Database
+from ...storage.models import CalendarRow, CreatedEvent, RescheduleProposal
+from .. import notices
+from ..patients.links import CHOOSE_TIME, issue_link
+from ..sync.event_store import record_created_event
+from .context import (
     ACCEPTED,
     DECLINED,
     EXHAUSTED,
@@ -37,7 +38,6 @@ from .proposal_context import (
     proposal_event_id,
     summary,
 )
-from .sync.event_store import record_created_event
 
 PURPOSE = "reschedule_proposal"
 #: How many other times are kept for the patient's page.
