@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, render_template, request
 
-from ..services.activity import KINDS, LIMIT, Entry, Window, activity, activity_csv
+from ..services.pages.activity import KINDS, LIMIT, Entry, Window, activity, activity_csv
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone
 from .extensions import database

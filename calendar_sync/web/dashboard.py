@@ -33,8 +33,8 @@ from ..services.followup.offers import offers
 from ..services.notices import notices_for
 from ..services.outbox.dispatch import HELD, PENDING
 from ..services.outbox.review import messages, needing_attention
+from ..services.pages.today import waiting_for_mark
 from ..services.sync.calendar_list import calendar_statuses, select_calendar
-from ..services.today import waiting_for_mark
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist
 from .extensions import connections, database

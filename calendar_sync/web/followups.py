@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from ..services import timeline
 from ..services.followup import offers
 from ..services.outbox.dispatch import STATUS_WORDS
+from ..services.pages import timeline
 from ..services.patients.links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone

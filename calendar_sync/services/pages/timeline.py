@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.marks import ChangedAfterFollowUp, FollowUpSent, calendar_marks
-from ..domain.marks import changed_after_follow_up as changed_after
-from ..domain.money import Money
-from ..domain.outcomes import Outcome
-from ..domain.policy import ActionKind
-from ..storage.models import (
+from ...domain.marks import ChangedAfterFollowUp, FollowUpSent, calendar_marks
+from ...domain.marks import changed_after_follow_up as changed_after
+from ...domain.money import Money
+from ...domain.outcomes import Outcome
+from ...domain.policy import ActionKind
+from ...storage.models import (
     CalendarEventRow,
     CalendarRow,
     FeeEntry,
@@ -30,11 +30,11 @@ from ..storage.models import (
     Patient,
     RescheduleProposal,
 )
-from .accounts.settings import load_settings
-from .followup.compose import OUTCOME_WORDS, name_in_explanation
-from .followup.marks import stored_marks
-from .patients.links import PatientAnswer, answers_for
-from .sync.event_store import as_session
+from ..accounts.settings import load_settings
+from ..followup.compose import OUTCOME_WORDS, name_in_explanation
+from ..followup.marks import stored_marks
+from ..patients.links import PatientAnswer, answers_for
+from ..sync.event_store import as_session
 
 PAGE_SIZE = 20
 _NOT_A_MISS = ActionKind.REMIND_THERAPIST_TO_MARK.value

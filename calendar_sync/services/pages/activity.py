@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.orm import Session as DbSession
 
-from ..domain.outcomes import Outcome
-from ..domain.policy import ActionKind
-from ..storage.models import (
+from ...domain.outcomes import Outcome
+from ...domain.policy import ActionKind
+from ...storage.models import (
     CalendarEventRow,
     CalendarRow,
     FollowUpAction,
@@ -28,8 +28,8 @@ from ..storage.models import (
     SessionMark,
     TherapistNotice,
 )
-from .followup.compose import OUTCOME_WORDS, when_words
-from .outbox.dispatch import STATUS_WORDS
+from ..followup.compose import OUTCOME_WORDS, when_words
+from ..outbox.dispatch import STATUS_WORDS
 
 KINDS = ("sync", "decision", "email", "proposal", "mark", "notice")
 LIMIT = 300

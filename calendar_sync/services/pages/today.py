@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 
-from ..domain.decide import assess
-from ..domain.marks import Mark
-from ..domain.outcomes import Outcome
-from ..storage import Database
-from .followup import compose
-from .followup.inputs import load_inputs
+from ...domain.decide import assess
+from ...domain.marks import Mark
+from ...domain.outcomes import Outcome
+from ...storage import Database
+from ..followup import compose
+from ..followup.inputs import load_inputs
 
 # Older unmarked sessions are on the follow-ups page; "Today" keeps to the last week.
 RECENT = timedelta(days=7)
