@@ -1,4 +1,4 @@
-"""The command line: a Flask CLI group, also installed as the ``calendar-sync`` script.
+"""The command line's commands, added to the app's Flask CLI group by ``create_app``.
 
 ``flask --app calendar_sync tick`` and ``calendar-sync tick`` are the same command.
 """
@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
-from . import create_app
+from .services.cycle import run_cycle
+from .services.runtime import runtime_of
 
 
 def register_commands(app: Flask) -> None:
@@ -43,9 +44,7 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 @with_appcontext
 def tick(now: datetime, dry_run: bool) -> None:
     """Run one full cycle for every connected therapist."""
-    from .services.cycle import run_cycle
-
-    report = run_cycle(current_app, now=now, dry_run=dry_run)
+    report = run_cycle(runtime_of(current_app), now=now, dry_run=dry_run)
     for line in report.lines():
         click.echo(line)
 
@@ -74,7 +73,7 @@ def worker(interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     click.echo(f"worker: a cycle every {interval:g}s; Ctrl+C to stop")
     try:
-        run_forever(current_app._get_current_object(), interval, stop)  # type: ignore[attr-defined]
+        run_forever(runtime_of(current_app), interval, stop)
     except KeyboardInterrupt:
         stop.set()
     click.echo("worker stopped")
@@ -89,7 +88,7 @@ def db() -> None:
 @with_appcontext
 def db_upgrade() -> None:
     """Bring the schema up to the newest migration."""
-    database = current_app.extensions["database"]
+    database = runtime_of(current_app).database
     database.upgrade()
     click.echo(f"database at revision {database.current_revision()}")
 
@@ -119,8 +118,3 @@ def demo_command(host: str, port: int, sandbox_port: int, tick_seconds: float) -
         sandbox_port=sandbox_port,
         tick_seconds=tick_seconds,
     )
-
-
-def main() -> None:
-    """Entry point of the ``calendar-sync`` console script."""
-    FlaskGroup(create_app=create_app, help="calendar-sync: follow up missed sessions.")()

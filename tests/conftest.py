@@ -22,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from calendar_sync import create_app
+from calendar_sync.services.runtime import runtime_of
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -94,7 +95,7 @@ def app(
     monkeypatch.setenv("CALENDAR_SYNC_INSTANCE", str(tmp_path / "instance"))
     application = create_app(app_config)
     yield application
-    application.extensions["database"].dispose()
+    runtime_of(application).database.dispose()
 
 
 @pytest.fixture
@@ -196,7 +197,7 @@ def sandboxed_app(
     server = serve_in_thread(application, port=port)
     yield SandboxedApp(application, public_url, google_sandbox)
     server.stop()
-    application.extensions["database"].dispose()
+    runtime_of(application).database.dispose()
 
 
 # -- therapists connected to the Google sandbox without the browser flow -------------------
@@ -231,7 +232,7 @@ def connect_therapist(
     env.sandbox.add_account(email, None, time_zone)
     secrets = json.loads(Path(env.app.config["GOOGLE_CLIENT_SECRETS"]).read_text())
     tokens = env.sandbox.issue_tokens(email, granted, secrets["web"]["client_id"])
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         therapist = Therapist(
             google_subject="sub-" + email,
             email=email,
@@ -247,14 +248,14 @@ def connect_therapist(
             expires_at=now + timedelta(seconds=int(tokens["expires_in"])),
             scopes=frozenset(granted),
         )
-        env.app.extensions["connections"].save_grant(session, therapist.id, grant, now)
+        runtime_of(env.app).connections.save_grant(session, therapist.id, grant, now)
         therapist_id = int(therapist.id)
     if with_calendars:
         from calendar_sync.services.sync.calendar_list import refresh_calendar_list
 
-        keeper = env.app.extensions["connections"]
+        keeper = runtime_of(env.app).connections
         refresh_calendar_list(
-            env.app.extensions["database"],
+            runtime_of(env.app).database,
             keeper.apis(therapist_id, now),
             therapist_id,
             keeper.granted_scopes(therapist_id),

@@ -9,6 +9,7 @@ from cryptography.fernet import Fernet
 
 from calendar_sync import config, create_app
 from calendar_sync.config import SETTINGS, ConfigError
+from calendar_sync.services.runtime import runtime_of
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -60,7 +61,7 @@ def test_https_turns_on_secure_cookies_and_hsts(
         response = app.test_client().get("/")
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     finally:
-        app.extensions["database"].dispose()
+        runtime_of(app).database.dispose()
 
 
 def test_bad_encryption_key_is_a_clear_error(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from calendar_sync.demo import Demo, practice
 from calendar_sync.domain.unmarked import UnmarkedRules
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.pages.patients import summaries
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
     CalendarEventRow,
     FeeEntry,
@@ -53,7 +54,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def _database(demo: Demo) -> Any:
     assert demo.app is not None
-    return demo.app.extensions["database"]
+    return runtime_of(demo.app).database
 
 
 def _mail(demo: Demo) -> list[dict[str, Any]]:
@@ -179,7 +180,7 @@ def test_accepting_as_the_patient_is_recorded_by_the_next_cycle(demo: Demo, page
     from calendar_sync.demo.seed import SandboxControl
 
     # the demo's ticker would have run a cycle by now, opening the push channel
-    run_cycle(demo.app, now=datetime.now(UTC), dry_run=False)
+    run_cycle(runtime_of(demo.app), now=datetime.now(UTC), dry_run=False)
     page.goto(demo.sandbox_url + "/invitations")
     guest = page.locator("section.guest").filter(has_text="maya.lindqvist@example.test")
     offer = guest.locator(".invitation").filter(has_text="Accept").first
@@ -188,7 +189,7 @@ def test_accepting_as_the_patient_is_recorded_by_the_next_cycle(demo: Demo, page
     assert "accepted" in guest.locator(".invitation").first.inner_text()
     # Google tells the service at once; the next cycle syncs and follows the answer
     SandboxControl(demo.sandbox_url).call("POST", "push/flush", {"timeout": 10})
-    run_cycle(demo.app, now=datetime.now(UTC), dry_run=False)
+    run_cycle(runtime_of(demo.app), now=datetime.now(UTC), dry_run=False)
     with _database(demo).transaction() as db:
         state = db.scalar(
             select(RescheduleProposal.state).where(
@@ -212,7 +213,7 @@ def test_the_demo_command_serves_and_stops_cleanly(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-c",
-        "from calendar_sync.cli import main; main()",
+        "from calendar_sync.__main__ import main; main()",
         "demo",
         f"--port={port}",
         f"--sandbox-port={sandbox_port}",

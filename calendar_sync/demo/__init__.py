@@ -20,9 +20,10 @@ from typing import Any
 import click
 from flask import Flask
 
-from .. import create_app
+from ..factory import build_app
 from ..sandbox import create_sandbox_app
 from ..sandbox.server import SandboxServer, serve_in_thread
+from ..services.runtime import runtime_of
 from ..services.worker import Ticker
 from .seed import SandboxControl, SeedReport, seed_practice
 
@@ -84,7 +85,7 @@ class Demo:
         )
         secrets_path = self.demo_dir / "client_secret.json"
         secrets_path.write_text(json.dumps(secrets, indent=2))
-        self.app = create_app(
+        self.app = build_app(
             {
                 "DATABASE_URL": f"sqlite:///{self.demo_dir / 'demo.sqlite3'}",
                 "GOOGLE_CLIENT_SECRETS": str(secrets_path),
@@ -95,12 +96,12 @@ class Demo:
             }
         )
         now = self.now or datetime.now(UTC)
-        self.report = seed_practice(self.app, self.sandbox.url, now)
+        self.report = seed_practice(runtime_of(self.app), self.sandbox.url, now)
         # Back to the present: sign-in codes and tokens expire by the sandbox clock.
         SandboxControl(self.sandbox.url).set_clock(self.now or datetime.now(UTC))
         self.server.serve(self.app)
         if self.tick_seconds:
-            self.ticker = Ticker(self.app, self.tick_seconds).start()
+            self.ticker = Ticker(runtime_of(self.app), self.tick_seconds).start()
         return self
 
     def stop(self) -> None:
@@ -109,7 +110,7 @@ class Demo:
         if self.server is not None:
             self.server.stop()
         if self.app is not None:
-            self.app.extensions["database"].dispose()
+            runtime_of(self.app).database.dispose()
         if self.sandbox is not None:
             self.sandbox.stop()
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import select
 
 from ..domain.money import Money
@@ -30,6 +29,7 @@ from ..services.accounts.connections import ConnectionKeeper
 from ..services.accounts.settings import PracticeProfile, TherapistSettings, save_settings
 from ..services.cycle import run_cycle
 from ..services.patients.directory import add_patient
+from ..services.runtime import Runtime
 from ..storage import Database
 from ..storage.models import RescheduleProposal, Therapist
 from . import practice
@@ -97,8 +97,8 @@ def _event_body(series: Series) -> dict[str, Any]:
 class Story:
     """The happenings in time order; each sets the sandbox clock to its moment first."""
 
-    def __init__(self, app: Flask, control: SandboxControl, now: datetime) -> None:
-        self.app = app
+    def __init__(self, runtime: Runtime, control: SandboxControl, now: datetime) -> None:
+        self.runtime = runtime
         self.control = control
         self.now = now
         self._queue: list[tuple[datetime, int, Callable[[datetime], None]]] = []
@@ -115,7 +115,7 @@ class Story:
 
     def _cycle(self, when: datetime) -> None:
         if self.connected is not None and when > self.connected:
-            run_cycle(self.app, now=when, dry_run=False)
+            run_cycle(self.runtime, now=when, dry_run=False)
             self.cycles += 1
 
     def play(self) -> None:
@@ -125,10 +125,10 @@ class Story:
             action(when)
 
 
-def seed_practice(app: Flask, sandbox_url: str, now: datetime) -> SeedReport:
+def seed_practice(runtime: Runtime, sandbox_url: str, now: datetime) -> SeedReport:
     """Create the practice in the sandbox and the service, and play its story up to ``now``.
 
-    The app must point at the sandbox (``GOOGLE_API_ROOT``, client secrets it issued) and
+    The runtime's app must point at the sandbox (``GOOGLE_API_ROOT``, client secrets it issued) and
     have an empty database. Push notifications are left off while the past is replayed
     (nothing is listening yet) and restored afterwards.
     """
@@ -154,11 +154,11 @@ def seed_practice(app: Flask, sandbox_url: str, now: datetime) -> SeedReport:
         )
         series_ids[series.patient.name] = str(event["id"])
 
-    story = Story(app, control, now)
+    story = Story(runtime, control, now)
     report = SeedReport(therapist_id=0, connected_at=connected, series_ids=series_ids)
 
     def connect(when: datetime) -> None:
-        report.therapist_id = _connect(app, control, when)
+        report.therapist_id = _connect(runtime, control, when)
         story.connected = when
 
     story.at(connected, connect)
@@ -169,15 +169,15 @@ def seed_practice(app: Flask, sandbox_url: str, now: datetime) -> SeedReport:
     for series in all_series:
         _tell(story, series, series_ids[series.patient.name])
 
-    push = app.config.get("PUSH_NOTIFICATIONS", "auto")
-    app.config["PUSH_NOTIFICATIONS"] = "off"
+    push = runtime.config.get("PUSH_NOTIFICATIONS", "auto")
+    runtime.config["PUSH_NOTIFICATIONS"] = "off"
     try:
         story.play()
         control.set_clock(now)
         story.cycle_at(now)
         story.play()
     finally:
-        app.config["PUSH_NOTIFICATIONS"] = push
+        runtime.config["PUSH_NOTIFICATIONS"] = push
     report.cycles = story.cycles
     return report
 
@@ -223,7 +223,7 @@ def _accept_offer(story: Story, patient: DemoPatient) -> Callable[[datetime], No
     """The patient accepts the time offered after their miss; it is marked once it is over."""
 
     def accept(when: datetime) -> None:
-        database: Database = story.app.extensions["database"]
+        database: Database = story.runtime.database
         with database.transaction() as db:
             offer = db.scalar(
                 select(RescheduleProposal)
@@ -249,9 +249,9 @@ def _accept_offer(story: Story, patient: DemoPatient) -> Callable[[datetime], No
     return accept
 
 
-def _connect(app: Flask, control: SandboxControl, when: datetime) -> int:
+def _connect(runtime: Runtime, control: SandboxControl, when: datetime) -> int:
     """Connect the therapist as the sign-in callback would, with tokens the sandbox issues."""
-    keeper: ConnectionKeeper = app.extensions["connections"]
+    keeper: ConnectionKeeper = runtime.connections
     tokens = control.call(
         "POST",
         "tokens",
@@ -268,7 +268,7 @@ def _connect(app: Flask, control: SandboxControl, when: datetime) -> int:
         scopes=frozenset(tokens["scope"].split()),
     )
     profile = fetch_profile(grant.access_token, keeper.api_root)
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as db:
         therapist = Therapist(
             google_subject=str(profile["id"]),

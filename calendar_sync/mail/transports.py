@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -228,9 +229,10 @@ class DevTransport(Transport):
             return SendResult(Outcome.SENT, provider_id=f"dev-{existing}")
 
 
-def transport_for(app: Any, now: datetime) -> Transport:
+def transport_for(
+    config: Mapping[str, Any], database: Database, google: GoogleAccess, now: datetime
+) -> Transport:
     """The transport ``MAIL_BACKEND`` chooses, for one dispatch."""
-    config = app.config
     backend = config.get("MAIL_BACKEND", "gmail")
     if backend == "smtp":
         return SmtpTransport(
@@ -242,5 +244,5 @@ def transport_for(app: Any, now: datetime) -> Transport:
             starttls=bool(config.get("SMTP_STARTTLS", True)),
         )
     if backend == "dev":
-        return DevTransport(app.extensions["database"], now)
-    return GmailTransport(app.extensions["connections"])
+        return DevTransport(database, now)
+    return GmailTransport(google)

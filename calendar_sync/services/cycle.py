@@ -12,12 +12,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Flask
 from sqlalchemy import func, select
 
 from ..google import GoogleApiError, ReauthorizationNeeded
 from ..storage import Database
 from ..storage.models import GoogleConnection, Therapist
+from .followup.run import follow_up_all
+from .outbox.dispatch import dispatch_due
+from .proposals.workflow import advance_proposals
+from .runtime import Runtime
+from .sync.event_sync import sync_all
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +41,9 @@ class CycleReport:
         return [head, *self.entries]
 
 
-def run_cycle(app: Flask, *, now: datetime, dry_run: bool) -> CycleReport:
+def run_cycle(runtime: Runtime, *, now: datetime, dry_run: bool) -> CycleReport:
     """Run (or, with ``dry_run``, describe) the work due at ``now`` for every therapist."""
-    from .followup.run import follow_up_all
-    from .outbox.dispatch import dispatch_due
-    from .proposals.workflow import advance_proposals
-    from .sync.event_sync import sync_all
-
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as session:
         count = session.scalar(select(func.count()).select_from(Therapist)) or 0
         active = list(
@@ -52,16 +51,16 @@ def run_cycle(app: Flask, *, now: datetime, dry_run: bool) -> CycleReport:
                 select(GoogleConnection.therapist_id).where(GoogleConnection.status == "active")
             )
         )
-    entries = sync_all(app, now=now, dry_run=dry_run)
-    entries += follow_up_all(app, now=now, dry_run=dry_run)
+    entries = sync_all(runtime, now=now, dry_run=dry_run)
+    entries += follow_up_all(runtime, now=now, dry_run=dry_run)
     for therapist_id in active:
         try:
-            entries += advance_proposals(app, therapist_id, now, dry_run)
+            entries += advance_proposals(runtime, therapist_id, now, dry_run)
         except (GoogleApiError, ReauthorizationNeeded) as exc:
             log.warning("therapist %s: proposals wait for the next cycle (%s)", therapist_id, exc)
             entries.append(f"therapist {therapist_id}: proposals wait for the next cycle")
     if not dry_run:
         # Emails that waited for their new time to be placed can now name it.
-        entries += follow_up_all(app, now=now, dry_run=False)
-    entries += dispatch_due(app, now, dry_run=dry_run)
+        entries += follow_up_all(runtime, now=now, dry_run=False)
+    entries += dispatch_due(runtime, now, dry_run=dry_run)
     return CycleReport(now=now, dry_run=dry_run, therapists=count, entries=entries)

@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Flask
-
 from .cycle import run_cycle
+from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +23,11 @@ def _clock() -> datetime:
     return datetime.now(UTC)
 
 
-def run_once(app: Flask, *, now: Callable[[], datetime] = _clock) -> bool:
+def run_once(runtime: Runtime, *, now: Callable[[], datetime] = _clock) -> bool:
     """One cycle at the current time; False (logged) when it failed."""
     started = time.monotonic()
     try:
-        report = run_cycle(app, now=now(), dry_run=False)
+        report = run_cycle(runtime, now=now(), dry_run=False)
     except Exception as exc:  # the loop outlives any one cycle's failure
         log.error("cycle failed (%s); the next one runs on schedule", type(exc).__name__)
         return False
@@ -43,7 +42,7 @@ def run_once(app: Flask, *, now: Callable[[], datetime] = _clock) -> bool:
 
 
 def run_forever(
-    app: Flask,
+    runtime: Runtime,
     interval: float,
     stop: threading.Event,
     *,
@@ -58,7 +57,7 @@ def run_forever(
     cycles = 0
     while not stop.is_set():
         started = time.monotonic()
-        run_once(app, now=now)
+        run_once(runtime, now=now)
         cycles += 1
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
     return cycles
@@ -67,10 +66,13 @@ def run_forever(
 class Ticker:
     """:func:`run_forever` in a daemon thread, stopped with :meth:`stop`."""
 
-    def __init__(self, app: Flask, interval: float) -> None:
+    def __init__(self, runtime: Runtime, interval: float) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=run_forever, args=(app, interval, self._stop), name="cycle-ticker", daemon=True
+            target=run_forever,
+            args=(runtime, interval, self._stop),
+            name="cycle-ticker",
+            daemon=True,
         )
 
     def start(self) -> Ticker:

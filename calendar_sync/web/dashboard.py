@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -37,7 +36,7 @@ from ..services.pages.today import waiting_for_mark
 from ..services.sync.calendar_list import calendar_statuses, select_calendar
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist
-from .extensions import connections, database
+from .extensions import connections, database, runtime
 
 bp = Blueprint("dashboard", __name__)
 
@@ -73,7 +72,7 @@ def index() -> str:
         therapist=therapist,
         connection=connection,
         switched_off=switched_off,
-        waiting=waiting_for_mark(current_app, therapist.id, now),
+        waiting=waiting_for_mark(runtime(), therapist.id, now),
         markable=MARKABLE,
         calendars=calendar_statuses(store, therapist.id),
         notices=notices,
@@ -137,7 +136,7 @@ def confirm_disconnect() -> str:
 @login_required
 def disconnect() -> Response:
     therapist = require_therapist()
-    revoked = disconnect_therapist(current_app, therapist.id, now=datetime.now(UTC))
+    revoked = disconnect_therapist(runtime(), therapist.id, now=datetime.now(UTC))
     session.clear()
     if revoked:
         flash("Disconnected. Your calendar data was deleted and Google access revoked.", "info")

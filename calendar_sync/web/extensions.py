@@ -1,18 +1,28 @@
-"""The app's shared services, typed, for the views of the current request."""
+"""The app's runtime, typed, for the views of the current request."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from flask import current_app
 
 from ..services.accounts.connections import ConnectionKeeper
+from ..services.runtime import Runtime, runtime_of
 from ..storage import Database
 
 
+def runtime() -> Runtime:
+    return runtime_of(current_app)
+
+
 def database() -> Database:
-    found: Database = current_app.extensions["database"]
-    return found
+    return runtime().database
 
 
 def connections() -> ConnectionKeeper:
-    found: ConnectionKeeper = current_app.extensions["connections"]
-    return found
+    return runtime().connections
+
+
+def now() -> datetime:
+    """The current time as the runtime's clock tells it (tests pin it)."""
+    return runtime().now()

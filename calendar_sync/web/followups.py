@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from ..services.followup import offers
@@ -17,7 +17,7 @@ from ..services.pages import timeline
 from ..services.patients.links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone
-from .extensions import database
+from .extensions import database, runtime
 from .outbox import back_to
 
 bp = Blueprint("followups", __name__, url_prefix="/followups")
@@ -82,7 +82,7 @@ def send(action_id: int) -> Response:
     therapist = require_therapist()
     _own(therapist.id, action_id)
     try:
-        offers.send(current_app, therapist.id, action_id, datetime.now(UTC))
+        offers.send(runtime(), therapist.id, action_id, datetime.now(UTC))
     except offers.NotSent as exc:
         flash(str(exc), "error")
     else:
@@ -100,7 +100,7 @@ def drop(action_id: int) -> Response:
     therapist = require_therapist()
     _own(therapist.id, action_id)
     try:
-        offers.drop(current_app, therapist.id, action_id)
+        offers.drop(runtime(), therapist.id, action_id)
     except offers.NotSent as exc:
         flash(str(exc), "error")
     else:

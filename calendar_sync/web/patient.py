@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
 from ..domain.slots import Slot
 from ..domain.times import format_local
@@ -22,7 +22,7 @@ from ..services.patients import links
 from ..services.proposals.workflow import choose_time, times_to_choose
 from ..storage.models import PatientLink, Therapist
 from . import csrf
-from .extensions import database
+from .extensions import database, runtime
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,13 @@ def _message(
 
 def _check(token: str) -> links.LinkCheck:
     with database().transaction() as db:
-        return links.check_token(db, token, datetime.now(UTC))
+        return links.check_token(db, token, datetime.now(UTC), runtime().config)
 
 
 def _times(link: PatientLink) -> list[Slot] | None:
     try:
         return times_to_choose(
-            current_app._get_current_object(),  # type: ignore[attr-defined]  # the real app
+            runtime(),
             link.therapist_id,
             link.calendar_id,
             link.event_id,
@@ -154,9 +154,10 @@ def _choose(
     with database().transaction() as db:
         if not links.claim(db, link.id, now):
             return _message("used")
-    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app
     try:
-        done = choose_time(app, link.therapist_id, link.calendar_id, link.event_id, picked, now)
+        done = choose_time(
+            runtime(), link.therapist_id, link.calendar_id, link.event_id, picked, now
+        )
     except (GoogleApiError, ReauthorizationNeeded) as exc:
         log.warning("patient page: could not move the invitation: %s", type(exc).__name__)
         done = False

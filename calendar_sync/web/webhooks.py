@@ -7,13 +7,12 @@ wrong token (403) or named a channel we do not know (404).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from ..services.sync.channels import WEBHOOK_PATH
 from ..services.sync.notifications import Notification, receive
 from . import csrf
+from .extensions import runtime
 
 bp = Blueprint("webhooks", __name__)
 
@@ -28,8 +27,7 @@ def google_calendar() -> Response:
         resource_id=request.headers.get("X-Goog-Resource-ID"),
         state=request.headers.get("X-Goog-Resource-State"),
     )
-    # The queue's worker thread outlives the request: it needs the app, not the proxy.
-    app = current_app._get_current_object()  # type: ignore[attr-defined]  # Flask's documented way
     # The web edge reads the clock; everything below takes ``now``.
-    status = receive(app, notification, datetime.now(UTC))
+    current = runtime()
+    status = receive(current, notification, current.now())
     return Response(status=status)

@@ -27,6 +27,7 @@ from calendar_sync.mail.templates import (
     render,
     validate,
 )
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import Therapist
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -203,7 +204,7 @@ def test_unknown_message_is_refused() -> None:
 
 
 def _therapist(app: Flask) -> int:
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         row = Therapist(
             google_subject="sub-templates",
             email="dr.lindqvist@example.test",
@@ -218,7 +219,7 @@ def _therapist(app: Flask) -> int:
 
 def test_saved_edits_render_and_reset_goes_back_to_the_default(app: Flask) -> None:
     therapist_id = _therapist(app)
-    database = app.extensions["database"]
+    database = runtime_of(app).database
     context = SAMPLE_CONTEXTS["first_checkin"]
     with database.transaction() as db:
         problems = template_store.save(
@@ -254,7 +255,7 @@ def test_saved_edits_render_and_reset_goes_back_to_the_default(app: Flask) -> No
 
 def test_saving_the_default_text_keeps_no_edit(app: Flask) -> None:
     therapist_id = _therapist(app)
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         source = default_source("repeat_checkin", "html")
         assert template_store.save(db, therapist_id, "repeat_checkin", "html", source, NOW) == []
         assert template_store.load_overrides(db, therapist_id, "repeat_checkin") == {}

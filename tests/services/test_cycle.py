@@ -22,6 +22,7 @@ from calendar_sync.google.oauth import (
 from calendar_sync.services.accounts.settings import save_session_rules
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.followup.compose import when_words
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
     CalendarEventRow,
     FollowUpAction,
@@ -66,7 +67,7 @@ def missed_session(
 
 def tick(env: Any, now: datetime) -> list[str]:
     env.sandbox.control("POST", "clock", {"now": now.isoformat()})
-    return run_cycle(env.app, now=now, dry_run=False).lines()
+    return run_cycle(runtime_of(env.app), now=now, dry_run=False).lines()
 
 
 def mail(env: Any) -> list[dict[str, Any]]:
@@ -91,7 +92,7 @@ def test_a_missed_session_gets_one_checkin_and_one_proposal(
     assert len(sent) == 1, lines
     message = sent[0]
     # the email names the new time already waiting in the patient's calendar
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         (proposal,) = db.scalars(select(RescheduleProposal)).all()
     assert proposal.slot_start is not None
     offered = when_words(proposal.slot_start, ZoneInfo("Europe/London"))
@@ -108,7 +109,7 @@ def test_a_missed_session_gets_one_checkin_and_one_proposal(
         tick(env, later)
     assert len([m for m in mail(env) if PATIENT in m["to"]]) == 1
     assert len(invitations(env, PATIENT)) == 1
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         keys = db.scalar(select(func.count()).select_from(FollowUpAction))
         distinct = db.scalar(select(func.count(func.distinct(FollowUpAction.key))))
     assert keys == distinct and keys
@@ -119,7 +120,7 @@ def test_an_accepted_proposal_becomes_a_session(env: Any, connect: Callable[...,
     missed_session(env)
     tick(env, NOW)
     tick(env, NOW + timedelta(minutes=20))  # the next sync reads the proposal back
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         ours = db.scalars(
             select(CalendarEventRow).where(CalendarEventRow.created_by_service.is_(True))
         ).all()
@@ -130,7 +131,7 @@ def test_an_accepted_proposal_becomes_a_session(env: Any, connect: Callable[...,
         {"email": PATIENT, "response": "accepted"},
     )
     tick(env, NOW + timedelta(minutes=40))
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         accepted = db.scalars(
             select(CalendarEventRow).where(CalendarEventRow.event_id == ours[0].event_id)
         ).one()
@@ -141,7 +142,7 @@ def test_a_patient_without_an_address_gets_nothing_and_the_therapist_is_told(
     env: Any, connect: Callable[..., int]
 ) -> None:
     therapist_id = connected(env, connect)
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         db.add(
             Patient(
                 therapist_id=therapist_id,
@@ -155,11 +156,11 @@ def test_a_patient_without_an_address_gets_nothing_and_the_therapist_is_told(
         )
     missed_session(env, title="Session KT", invite=False)
     env.app.config["PUSH_NOTIFICATIONS"] = "off"
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         save_session_rules(db, therapist_id, SessionRules(title_pattern=r"^session\b"))
     tick(env, NOW)
     assert mail(env) == []
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         statuses = {a.kind: a.status for a in db.scalars(select(FollowUpAction))}
         notices = db.scalars(select(TherapistNotice.text)).all()
     assert statuses["email_checkin"] == "not_possible"
@@ -173,7 +174,7 @@ def test_emails_use_the_calendars_clock_until_the_therapist_chooses_one(
     therapist_id = connect(
         THERAPIST, CONNECTED, scopes=ALL_SCOPES, time_zone="America/New_York", with_calendars=True
     )
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         therapist = db.get(Therapist, therapist_id)
         assert therapist is not None
         therapist.time_zone = "UTC"  # what sign-in records before a choice is made

@@ -19,6 +19,7 @@ from calendar_sync.google.oauth import (
     OPENID,
 )
 from calendar_sync.services.cycle import run_cycle
+from calendar_sync.services.runtime import runtime_of
 
 SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND]
 CSRF = "token-for-tests"
@@ -64,7 +65,7 @@ class Practice:
     def tick(self, now: datetime | None = None) -> list[str]:
         when = now or self.now
         self.env.sandbox.control("POST", "clock", {"now": when.isoformat()})
-        return list(run_cycle(self.app, now=when, dry_run=False).lines())
+        return list(run_cycle(runtime_of(self.app), now=when, dry_run=False).lines())
 
     def mail(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.env.sandbox.control("GET", "mail")["messages"]

@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 from calendar_sync.services.notices import notify
+from calendar_sync.services.runtime import runtime_of
 
 from .conftest import Practice
 
@@ -19,7 +20,7 @@ def test_activity_lists_filters_and_exports(practice: Practice) -> None:
     therapist_id = practice.therapist(THERAPIST)
     practice.session(THERAPIST, PATIENT, practice.now - timedelta(days=1))
     practice.tick()
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         notify(db, therapist_id, "test", '=HYPERLINK("http://x.example.test")', practice.now)
     browser = practice.browser(therapist_id)
     page = browser.get(practice.url + "/activity", timeout=10).text

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, text
 from calendar_sync.google import ReauthorizationNeeded
 from calendar_sync.google.client import GoogleApis
 from calendar_sync.google.oauth import GMAIL_SEND
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import GoogleConnection, SignInAttempt, Therapist
 
 THERAPIST = "dr.rivera@example.test"
@@ -66,7 +67,7 @@ def connect(env: Any, **kwargs: Any) -> requests.Session:
 
 
 def stored_connection(env: Any) -> GoogleConnection:
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         return db.scalars(select(GoogleConnection)).one()
 
 
@@ -78,10 +79,10 @@ def test_connect_signs_in_and_stores_encrypted_tokens(env: Any) -> None:
     assert connection.status == "active"
     assert GMAIL_SEND in connection.granted_scopes.split()
     # At rest the column holds a Fernet token, and no Google token appears in the row.
-    database = env.app.extensions["database"]
+    database = runtime_of(env.app).database
     with database.engine.connect() as raw:
         row = raw.execute(text("SELECT * FROM google_connections")).mappings().one()
-    keeper = env.app.extensions["connections"]
+    keeper = runtime_of(env.app).connections
     refresh = keeper.cipher.decrypt(row["refresh_token_encrypted"])
     access = keeper.cipher.decrypt(row["access_token_encrypted"])
     assert row["refresh_token_encrypted"].startswith("gAAAAA")
@@ -103,7 +104,7 @@ def test_cancelled_consent_connects_nothing(env: Any) -> None:
     answer = browser.get(callback, timeout=10)
     assert answer.status_code == 200
     assert "cancelled" in answer.text
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         assert db.scalars(select(Therapist)).all() == []
 
 
@@ -125,7 +126,7 @@ def test_callback_in_another_browser_is_refused(env: Any) -> None:
 def test_missing_verifier_is_refused(env: Any) -> None:
     browser = requests.Session()
     callback = consent(browser, env)
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         db.execute(delete(SignInAttempt))
     assert browser.get(callback, timeout=10).status_code == 400
 
@@ -139,7 +140,7 @@ def test_reused_callback_is_refused(env: Any) -> None:
 
 def test_sign_in_again_without_refresh_token_keeps_the_stored_one(env: Any) -> None:
     connect(env)
-    keeper = env.app.extensions["connections"]
+    keeper = runtime_of(env.app).connections
     first = keeper.cipher.decrypt(stored_connection(env).refresh_token_encrypted)
     # A returning therapist is not shown consent, so Google sends no refresh token.
     browser = requests.Session()
@@ -153,7 +154,7 @@ def test_sign_in_again_without_refresh_token_keeps_the_stored_one(env: Any) -> N
 
 def test_revoked_grant_pauses_and_asks_to_reconnect(env: Any) -> None:
     browser = connect(env)
-    keeper = env.app.extensions["connections"]
+    keeper = runtime_of(env.app).connections
     therapist_id = stored_connection(env).therapist_id
     env.sandbox.control("POST", "grants/revoke", {"email": THERAPIST})
     later = datetime.now(UTC) + timedelta(hours=2)  # the stored access token has expired
@@ -175,7 +176,7 @@ def test_revoked_grant_pauses_and_asks_to_reconnect(env: Any) -> None:
 
 def test_two_workers_refreshing_at_once_leave_a_valid_token(env: Any) -> None:
     connect(env)
-    keeper = env.app.extensions["connections"]
+    keeper = runtime_of(env.app).connections
     therapist_id = stored_connection(env).therapist_id
     later = datetime.now(UTC) + timedelta(hours=2)
     results: list[Any] = []
@@ -212,7 +213,7 @@ def test_disconnect_revokes_and_deletes(env: Any) -> None:
     )
     assert done.status_code == 200
     assert "Disconnected" in done.text
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         assert db.scalars(select(Therapist)).all() == []
         assert db.scalars(select(GoogleConnection)).all() == []
     assert all(grant.revoked for grant in env.sandbox.state.grants.values())

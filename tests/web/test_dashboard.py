@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from calendar_sync.mail.templates import RenderedEmail
 from calendar_sync.services.outbox.dispatch import enqueue
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import FollowUpAction, OutboxMessage
 
 from .conftest import CSRF, Practice
@@ -21,7 +22,7 @@ SECOND_PATIENT = "alex.patient@example.test"
 
 
 def queue(practice: Practice, therapist_id: int, key: str, *, in_hours: float = 2) -> int:
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         enqueue(
             db,
             therapist_id=therapist_id,
@@ -39,14 +40,14 @@ def queue(practice: Practice, therapist_id: int, key: str, *, in_hours: float = 
 
 
 def status(practice: Practice, message_id: int) -> str:
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         found = db.get(OutboxMessage, message_id)
         assert found is not None
         return found.status
 
 
 def set_status(practice: Practice, message_id: int, value: str, error: str | None) -> None:
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         db.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
@@ -127,7 +128,7 @@ def test_unknown_and_failed_messages_ask_the_therapist(practice: Practice) -> No
 
 
 def actions(practice: Practice) -> dict[str, str]:
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         return {a.key: a.status for a in db.scalars(select(FollowUpAction))}
 
 
@@ -171,7 +172,7 @@ def test_an_offer_is_not_sent_once_the_session_is_marked_attended(practice: Prac
     page = browser.get(practice.url + "/dashboard", timeout=10).text
     offer = re.search(r'action="/followups/(\d+)/send"', page)
     assert offer is not None
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         action = db.get(FollowUpAction, int(offer.group(1)))
         assert action is not None
         calendar_id, event_id = action.calendar_id, action.event_id

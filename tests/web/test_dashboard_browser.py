@@ -13,6 +13,7 @@ import pytest
 
 from calendar_sync.mail.templates import RenderedEmail
 from calendar_sync.services.outbox.dispatch import enqueue
+from calendar_sync.services.runtime import runtime_of
 
 from .conftest import Practice
 
@@ -135,7 +136,7 @@ def test_every_page_fits_a_phone(browser: Any, practice: Practice) -> None:
         THERAPIST, "kim.patient@example.test", practice.now - timedelta(hours=2), color=None
     )
     practice.tick()
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         enqueue(
             db,
             therapist_id=therapist_id,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import FollowUpAction, OutboxMessage
 
 from .conftest import CSRF, Practice
@@ -20,7 +21,7 @@ def test_a_miss_shows_its_decision_email_and_proposal(practice: Practice) -> Non
     therapist_id = practice.therapist(THERAPIST)
     practice.session(THERAPIST, PATIENT, practice.now - timedelta(days=1))
     practice.tick()
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         message = db.scalars(select(OutboxMessage)).one()
         action = db.scalars(select(FollowUpAction)).first()
         assert action is not None

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import DevMail
 
 from .conftest import Practice
@@ -22,7 +23,7 @@ def test_kept_messages_are_shown_to_their_therapist(practice: Practice) -> None:
     practice.session(THERAPIST, PATIENT, practice.now - timedelta(days=1))
     practice.tick()
     assert practice.mail() == []  # nothing left the machine
-    with practice.app.extensions["database"].transaction() as db:
+    with runtime_of(practice.app).database.transaction() as db:
         (kept,) = db.scalars(select(DevMail)).all()
         subject = kept.subject
     page = practice.browser(therapist_id).get(practice.url + "/mailbox", timeout=10).text

@@ -21,6 +21,7 @@ from calendar_sync.google.oauth import (
 )
 from calendar_sync.services.notices import notices_for
 from calendar_sync.services.patients import links
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.sync.calendar_list import refresh_calendar_list
 from calendar_sync.services.sync.event_sync import sync_calendar
 from calendar_sync.storage.models import BarrierAnswer, CalendarRow, RescheduleProposal, Therapist
@@ -38,8 +39,8 @@ def practice(sandboxed_app: Any) -> tuple[Any, int]:
     env.sandbox.add_account(THERAPIST, "Dr Lee", "Europe/London")
     secrets = json.loads(Path(env.app.config["GOOGLE_CLIENT_SECRETS"]).read_text())
     tokens = env.sandbox.issue_tokens(THERAPIST, SCOPES, secrets["web"]["client_id"])
-    database = env.app.extensions["database"]
-    keeper = env.app.extensions["connections"]
+    database = runtime_of(env.app).database
+    keeper = runtime_of(env.app).connections
     with database.transaction() as db:
         therapist = Therapist(
             google_subject="sub-lee",
@@ -79,7 +80,7 @@ def practice(sandboxed_app: Any) -> tuple[Any, int]:
 
 
 def link(env: Any, therapist_id: int, purpose: str, now: datetime | None = None) -> str:
-    with env.app.app_context(), env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         return links.issue_link(
             db,
             therapist_id=therapist_id,
@@ -87,6 +88,7 @@ def link(env: Any, therapist_id: int, purpose: str, now: datetime | None = None)
             event_id="missed0001",
             purpose=purpose,
             now=now or datetime.now(UTC),
+            config=env.app.config,
         )
 
 
@@ -106,7 +108,7 @@ def test_choose_a_time_moves_it_into_the_calendar_once(practice: Any, page: Any)
     options.nth(1).check()
     page.get_by_role("button", name="Choose this time").click()
     assert page.locator("h1").inner_text() == "See you then"
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         (row,) = db.scalars(select(RescheduleProposal)).all()
         assert row.state == "accepted"
         assert row.slot_start == datetime.fromisoformat(str(chosen))
@@ -131,7 +133,7 @@ def test_barrier_survey_is_stored_and_the_link_used_up(practice: Any, page: Any)
     page.get_by_label("Anything you would like to add (optional)").fill("Shifts changed.")
     page.get_by_role("button", name="Send").click()
     assert page.locator("h1").inner_text() == "Thank you"
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         (answer,) = db.scalars(select(BarrierAnswer)).all()
         assert answer.reasons == "cost,work_or_childcare"
         assert answer.other_text == "Shifts changed."
@@ -141,7 +143,7 @@ def test_barrier_survey_is_stored_and_the_link_used_up(practice: Any, page: Any)
     request = urllib.request.Request(url, data=b"reason=health", method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         assert "Already answered" in response.read().decode()
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         assert len(db.scalars(select(BarrierAnswer)).all()) == 1
 
 
@@ -158,5 +160,5 @@ def test_tampered_and_expired_links(practice: Any, page: Any) -> None:
     page.goto(url)
     page.get_by_role("button", name="I will get in touch").click()
     assert page.locator("h1").inner_text() == "Thank you"
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         assert [n.kind for n in notices_for(db, therapist_id)] == ["patient_will_get_in_touch"]

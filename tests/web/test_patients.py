@@ -23,6 +23,7 @@ from calendar_sync.google.oauth import (
 )
 from calendar_sync.services.accounts.settings import load_settings, save_settings, with_policy
 from calendar_sync.services.cycle import run_cycle
+from calendar_sync.services.runtime import runtime_of
 
 # The pages read the clock, so the story happens in the last days before it.
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -55,7 +56,7 @@ def browser_for(env: Any, therapist_id: int) -> requests.Session:
 
 def test_fees_are_charged_shown_waived_and_exported(env: Any, connect: Callable[..., int]) -> None:
     therapist_id = connected(env, connect, THERAPIST)
-    database = env.app.extensions["database"]
+    database = runtime_of(env.app).database
     with database.transaction() as db:
         settings = load_settings(db, therapist_id)
         policy = settings.policy.__class__(
@@ -82,7 +83,7 @@ def test_fees_are_charged_shown_waived_and_exported(env: Any, connect: Callable[
             calendarId=THERAPIST, eventId=event["id"], body={"colorId": colour}
         ).execute()
     env.sandbox.control("POST", "clock", {"now": NOW.isoformat()})
-    run_cycle(env.app, now=NOW, dry_run=False)
+    run_cycle(runtime_of(env.app), now=NOW, dry_run=False)
 
     browser = browser_for(env, therapist_id)
     listing = browser.get(env.url + "/patients/", timeout=10).text

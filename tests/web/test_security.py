@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from calendar_sync import create_app
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
     FollowUpAction,
     OutboxMessage,
@@ -53,7 +54,7 @@ def signed_in(client: Any, therapist_id: int) -> None:
 
 
 def sign_in(app: Flask) -> Any:
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         therapist = Therapist(
             google_subject=f"sub-{uuid.uuid4().hex}",
             email="dr.rivera@example.test",
@@ -162,7 +163,7 @@ def test_session_cookie_flags(
         assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
         security_headers(answer)
     finally:
-        https.extensions["database"].dispose()
+        runtime_of(https).database.dispose()
 
 
 def test_another_therapist_gets_nothing_of_a_therapists_data(practice: Practice) -> None:
@@ -170,7 +171,7 @@ def test_another_therapist_gets_nothing_of_a_therapists_data(practice: Practice)
     owner = practice.therapist(owner_email)
     practice.session(owner_email, patient, practice.now - timedelta(days=1))
     practice.tick()
-    database = practice.app.extensions["database"]
+    database = runtime_of(practice.app).database
     browser = practice.browser(owner)
     with database.transaction() as db:
         action = db.scalars(select(FollowUpAction)).first()

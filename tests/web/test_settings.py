@@ -15,12 +15,13 @@ from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.domain.policy import ActionKind
 from calendar_sync.domain.unmarked import UnmarkedConvention
 from calendar_sync.services.accounts.settings import load_settings
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import Therapist
 
 
 @pytest.fixture
 def signed_in(app: Flask, client: FlaskClient) -> int:
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         therapist = Therapist(
             google_subject="sub-1",
             email="dr.rivera@example.test",
@@ -58,11 +59,11 @@ def form_of(page: str) -> dict[str, Any]:
 
 def test_defaults_round_trip_unchanged(app: Flask, client: FlaskClient, signed_in: int) -> None:
     page = client.get("/settings/").get_data(as_text=True)
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         before = load_settings(db, signed_in)
     response = client.post("/settings/", data=form_of(page))
     assert response.status_code == 302
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         after = load_settings(db, signed_in)
     assert after.policy == before.policy
 
@@ -85,7 +86,7 @@ def test_changes_are_saved(app: Flask, client: FlaskClient, signed_in: int) -> N
     del data["step3_alert_therapist_pattern"]
     data["step3_email_checkin"] = "on"
     assert client.post("/settings/", data=data).status_code == 302
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         saved = load_settings(db, signed_in)
         zone = db.get(Therapist, signed_in).time_zone  # type: ignore[union-attr]
     policy = saved.policy
@@ -121,7 +122,7 @@ def test_bad_values_are_refused_and_nothing_saved(
     response = client.post("/settings/", data=data)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         assert load_settings(db, signed_in).policy.no_show_fee is None
 
 

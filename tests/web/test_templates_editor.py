@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from calendar_sync.mail import template_store
 from calendar_sync.mail.templates import default_source
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import Therapist
 
 THERAPIST = "dr.lindqvist@example.test"
@@ -20,7 +21,7 @@ CSRF = "test-csrf-token"
 
 @pytest.fixture
 def signed_in(app: Flask, client: FlaskClient) -> int:
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         therapist = Therapist(
             google_subject="sub-editor", email=THERAPIST, display_name="Dr Maya", created_at=NOW
         )
@@ -66,7 +67,7 @@ def test_preview_renders_the_edit_without_saving(
     form = _form(subject="Thinking of you, {{ patient.first_name }}", action="preview")
     page = client.post("/settings/templates/first_checkin", data=form).get_data(as_text=True)
     assert '<span id="preview-subject">Thinking of you, Sam</span>' in page
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         assert template_store.load_overrides(db, signed_in, "first_checkin") == {}
 
 
@@ -88,7 +89,7 @@ def test_save_refuses_a_broken_template_and_says_why(
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert said in page and "Nothing was saved" in page
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         assert template_store.load_overrides(db, signed_in, "first_checkin") == {}
 
 
@@ -96,13 +97,13 @@ def test_save_then_reset(app: Flask, client: FlaskClient, signed_in: int) -> Non
     form = _form(subject="Thinking of you, {{ patient.first_name }}", action="save")
     response = client.post("/settings/templates/first_checkin", data=form)
     assert response.status_code == 302
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         assert template_store.load_overrides(db, signed_in, "first_checkin") == {
             "subject": "Thinking of you, {{ patient.first_name }}"
         }
     assert "edited by you" in client.get("/settings/templates").get_data(as_text=True)
     client.post("/settings/templates/first_checkin/reset", data={"csrf_token": CSRF})
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         assert template_store.load_overrides(db, signed_in, "first_checkin") == {}
 
 

@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from calendar_sync.google.oauth import CALENDAR_EVENTS, CALENDAR_LIST, EMAIL, OPENID, Grant
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.sync import event_sync as sync_module
 from calendar_sync.services.sync.channels import WEBHOOK_PATH, hash_token
 from calendar_sync.services.sync.event_sync import sync_all
-from calendar_sync.services.sync.queue import queue_for
 from calendar_sync.storage.models import CalendarRow, PushChannel, Therapist
 
 THERAPIST = "dr.mensah@example.test"
@@ -33,7 +33,7 @@ def env(sandboxed_app: Any) -> Any:
     sandbox.add_account(THERAPIST, None, "Europe/London")
     client_id = json.loads(Path(app.config["GOOGLE_CLIENT_SECRETS"]).read_text())["web"]
     tokens = sandbox.issue_tokens(THERAPIST, scopes, client_id["client_id"])
-    database = app.extensions["database"]
+    database = runtime_of(app).database
     with database.transaction() as session:
         therapist = Therapist(
             google_subject="sub-webhook", email=THERAPIST, time_zone="UTC", created_at=now
@@ -46,8 +46,8 @@ def env(sandboxed_app: Any) -> Any:
             now + timedelta(minutes=50),
             frozenset(scopes),
         )
-        app.extensions["connections"].save_grant(session, therapist.id, grant, now)
-    sync_all(app, now=now)
+        runtime_of(app).connections.save_grant(session, therapist.id, grant, now)
+    sync_all(runtime_of(app), now=now)
     with database.transaction() as session:
         calendar = session.scalars(select(CalendarRow)).one()
         calendar.channel_id = CHANNEL
@@ -82,7 +82,7 @@ def google_calls(env: Any) -> dict[str, int]:
 
 
 def requested(env: Any) -> datetime | None:
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         return session.scalars(select(CalendarRow.sync_requested_at)).one()
 
 
@@ -92,7 +92,7 @@ def test_a_wrong_or_missing_token_is_refused_without_work(env: Any, token: str |
 
     assert notify(client, token=token) == 403
 
-    assert queue_for(env.app).drain(5)
+    assert runtime_of(env.app).sync_queue.drain(5)
     assert google_calls(env) == {}
     assert requested(env) is None
 
@@ -106,14 +106,14 @@ def test_an_unknown_channel_is_not_found(env: Any) -> None:
 def test_a_sync_message_is_only_acknowledged(env: Any) -> None:
     assert notify(env.app.test_client(), state="sync") == 200
 
-    assert queue_for(env.app).drain(5)
+    assert runtime_of(env.app).sync_queue.drain(5)
     assert google_calls(env) == {}
     assert requested(env) is None
 
 
 def test_a_change_is_synced_and_a_burst_collapses(env: Any) -> None:
     client = env.app.test_client()
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         calendar_id = session.scalars(select(CalendarRow.id)).one()
 
     # The first notification's sync is held running while the other nineteen arrive.
@@ -121,14 +121,14 @@ def test_a_change_is_synced_and_a_burst_collapses(env: Any) -> None:
         answers = [notify(client) for _ in range(20)]
 
     assert answers == [200] * 20
-    assert queue_for(env.app).drain(10)
+    assert runtime_of(env.app).sync_queue.drain(10)
     assert 1 <= google_calls(env).get("calendar.events.list", 0) <= 2
     assert requested(env) is None
 
 
 def test_an_old_channel_of_ours_is_stopped_with_the_resource_id_google_sent(env: Any) -> None:
     now = datetime.now(UTC)
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         calendar = session.scalars(select(CalendarRow)).one()
         session.add(
             PushChannel(
@@ -144,10 +144,10 @@ def test_an_old_channel_of_ours_is_stopped_with_the_resource_id_google_sent(env:
     assert notify(env.app.test_client(), channel="cs-1-older", token="wrong") == 403
     assert google_calls(env) == {}
     assert notify(env.app.test_client(), channel="cs-1-older", token="older-secret") == 200
-    assert queue_for(env.app).drain(10)
+    assert runtime_of(env.app).sync_queue.drain(10)
 
     # The sandbox never opened that channel, so Google's answer is 404, and we record it.
     assert google_calls(env) == {"calendar.channels.stop": 1}
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         record = session.get(PushChannel, "cs-1-older")
         assert record is not None and record.stopped_at is not None

@@ -5,25 +5,25 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Flask
 from sqlalchemy import delete
 
 from ...google import GoogleApiError, ReauthorizationNeeded
 from ...google.oauth import revoke
 from ...storage.models import Therapist
+from ..runtime import Runtime
 from ..sync.channels import stop_all_channels
 from .connections import ConnectionKeeper
 
 log = logging.getLogger(__name__)
 
 
-def disconnect_therapist(app: Flask, therapist_id: int, *, now: datetime) -> bool:
+def disconnect_therapist(runtime: Runtime, therapist_id: int, *, now: datetime) -> bool:
     """Undo the connection entirely. True when Google confirmed the revocation.
 
     Channels are stopped first, while the grant still works; the data goes even when
     Google cannot be reached, since the therapist asked for it to go.
     """
-    keeper: ConnectionKeeper = app.extensions["connections"]
+    keeper: ConnectionKeeper = runtime.connections
     try:
         stop_all_channels(keeper.database, keeper.apis(therapist_id, now), therapist_id, now)
     except (GoogleApiError, ReauthorizationNeeded):

@@ -13,7 +13,6 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
@@ -31,6 +30,7 @@ from ..outbox.dispatch import enqueue
 from ..patients.links import issue_link
 from ..proposals.context import PLANNED, PROPOSED
 from ..proposals.workflow import plan_proposal
+from ..runtime import Runtime
 from . import compose
 from .inputs import Inputs
 from .marks import MarkRequest, sign_mark_link
@@ -54,11 +54,11 @@ _MARK_LINKS = {
 
 
 class Effects:
-    def __init__(self, app: Flask, inputs: Inputs, now: datetime) -> None:
-        self.app = app
-        self.database: Database = app.extensions["database"]
-        self.public_url: str = app.config["PUBLIC_URL"]
-        self.secret_key: str = app.config["SECRET_KEY"]
+    def __init__(self, runtime: Runtime, inputs: Inputs, now: datetime) -> None:
+        self.runtime = runtime
+        self.database: Database = runtime.database
+        self.public_url: str = runtime.config["PUBLIC_URL"]
+        self.secret_key: str = runtime.config["SECRET_KEY"]
         self.inputs = inputs
         self.now = now
         therapist = inputs.therapist
@@ -182,7 +182,7 @@ class Effects:
                 event_id=session.event_id,
                 purpose=purpose,
                 now=now,
-                config=self.app.config,
+                config=self.runtime.config,
             )
 
         offered = self._offered_time(session)

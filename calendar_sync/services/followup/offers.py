@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
@@ -22,6 +21,7 @@ from ...domain.policy import ActionKind
 from ...storage import Database
 from ...storage.models import FollowUpAction
 from ..proposals.workflow import plan_proposal
+from ..runtime import Runtime
 from .effects import PATIENT_EMAIL_KINDS, Effects
 from .inputs import decisions_for, load_inputs
 
@@ -120,12 +120,12 @@ def _move(db: DbSession, ids: list[int], to: str, **values: Any) -> None:
         raise NotSent(_GONE)
 
 
-def drop(app: Flask, therapist_id: int, action_id: int) -> None:
+def drop(runtime: Runtime, therapist_id: int, action_id: int) -> None:
     """Drop the session's offered follow-up.
 
     :raises NotSent: when there is none (or it is not this therapist's).
     """
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as db:
         rows = _offered_rows(db, therapist_id, action_id)
         if not rows:
@@ -133,13 +133,13 @@ def drop(app: Flask, therapist_id: int, action_id: int) -> None:
         _move(db, [row.id for row in rows], DISMISSED)
 
 
-def send(app: Flask, therapist_id: int, action_id: int, now: datetime) -> None:
+def send(runtime: Runtime, therapist_id: int, action_id: int, now: datetime) -> None:
     """Queue the session's offered follow-up to go out at the next dispatch.
 
     :raises NotSent: the offer is gone (sent or dropped already, or not this therapist's),
         the session no longer counts as missed, or there is no address to write to.
     """
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as db:
         rows = _offered_rows(db, therapist_id, action_id)
         if not rows:
@@ -177,4 +177,4 @@ def send(app: Flask, therapist_id: int, action_id: int, now: datetime) -> None:
             )
         if PATIENT_EMAIL_KINDS & sending.keys():
             # The same message the cycle would have sent on time, rendered the same way.
-            Effects(app, inputs, now).patient_email(db, decision, sending, to, patient)
+            Effects(runtime, inputs, now).patient_email(db, decision, sending, to, patient)

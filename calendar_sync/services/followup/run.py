@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Flask
 from sqlalchemy import select
 
 from ...domain.decisions import Decision, PlannedAction
@@ -19,6 +18,7 @@ from ...domain.policy import ActionKind
 from ...storage import Database
 from ...storage.models import GoogleConnection
 from ..patients.directory import link_patients
+from ..runtime import Runtime
 from .effects import Effects
 from .inputs import decisions_for, load_inputs, pending
 
@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 
 
 def follow_up_therapist(
-    app: Flask, therapist_id: int, *, now: datetime, dry_run: bool
+    runtime: Runtime, therapist_id: int, *, now: datetime, dry_run: bool
 ) -> list[str]:
     """Decide and record what is due for one therapist; lines in plain words for the report."""
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as db:
         if not dry_run:
             link_patients(db, therapist_id, now)
@@ -39,7 +39,7 @@ def follow_up_therapist(
         due = pending(db, decisions_for(inputs, now))
     if dry_run:
         return [f"therapist {therapist_id}: would act: {d.explanation}" for d, _ in due]
-    effects = Effects(app, inputs, now)
+    effects = Effects(runtime, inputs, now)
     lines: list[str] = []
     reminders: list[tuple[Decision, PlannedAction]] = []
     for decision, actions in due:
@@ -54,9 +54,9 @@ def follow_up_therapist(
     return [f"therapist {therapist_id}: {line}" for line in lines if line]
 
 
-def follow_up_all(app: Flask, *, now: datetime, dry_run: bool) -> list[str]:
+def follow_up_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str]:
     """Follow up for every connected therapist; one failure never stops the others."""
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as db:
         ids = list(
             db.scalars(
@@ -66,7 +66,7 @@ def follow_up_all(app: Flask, *, now: datetime, dry_run: bool) -> list[str]:
     lines: list[str] = []
     for therapist_id in ids:
         try:
-            lines += follow_up_therapist(app, therapist_id, now=now, dry_run=dry_run)
+            lines += follow_up_therapist(runtime, therapist_id, now=now, dry_run=dry_run)
         except Exception:
             log.exception("therapist %s: follow-up failed; will retry next cycle", therapist_id)
             lines.append(f"therapist {therapist_id}: follow-up failed, retried next cycle")

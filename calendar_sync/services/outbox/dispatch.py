@@ -34,6 +34,7 @@ from ...mail.templates import RenderedEmail
 from ...mail.transports import Outcome, Sender, SendResult, Transport, transport_for
 from ...storage import Database
 from ...storage.models import OutboxMessage, Therapist
+from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def enqueue(
 
 
 def dispatch_due(
-    app: Any,
+    runtime: Runtime,
     now: datetime,
     therapist_id: int | None = None,
     dry_run: bool = False,
@@ -146,7 +147,7 @@ def dispatch_due(
 
     Safe to run in several processes at once: each message is claimed by one of them.
     """
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     if dry_run:
         return [
             f"Would send the {describe(k, r)} (message {i})."
@@ -158,7 +159,7 @@ def dispatch_due(
         i for i, _k, _r in _due(database, now, therapist_id) if _claim(database, i, worker, now)
     ]
     if claimed:
-        transport = transport_for(app, now)
+        transport = transport_for(runtime.config, runtime.database, runtime.connections, now)
         lines += [_send_one(database, transport, message_id, worker, now) for message_id in claimed]
     return lines
 

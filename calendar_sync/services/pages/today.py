@@ -6,14 +6,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Flask
-
 from ...domain.decide import assess
 from ...domain.marks import Mark
 from ...domain.outcomes import Outcome
 from ...storage import Database
 from ..followup import compose
 from ..followup.inputs import load_inputs
+from ..runtime import Runtime
 
 # Older unmarked sessions are on the follow-ups page; "Today" keeps to the last week.
 RECENT = timedelta(days=7)
@@ -30,9 +29,9 @@ class WaitingSession:
     follow_up_from: str | None
 
 
-def waiting_for_mark(app: Flask, therapist_id: int, now: datetime) -> list[WaitingSession]:
+def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list[WaitingSession]:
     """Recent ended sessions nobody has marked, oldest first."""
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as db:
         inputs = load_inputs(db, therapist_id, now)
     if inputs is None:

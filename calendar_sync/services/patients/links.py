@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -70,16 +69,12 @@ class PatientAnswer:
     answered_at: datetime
 
 
-def _config(config: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return config if config is not None else current_app.config
-
-
 def _serializer(config: Mapping[str, Any], purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(str(config["SECRET_KEY"]), salt=_SALT + purpose)
 
 
-def link_lifetime(config: Mapping[str, Any] | None = None) -> timedelta:
-    return timedelta(days=int(_config(config).get("PATIENT_LINK_DAYS", DEFAULT_LINK_DAYS)))
+def link_lifetime(config: Mapping[str, Any]) -> timedelta:
+    return timedelta(days=int(config.get("PATIENT_LINK_DAYS", DEFAULT_LINK_DAYS)))
 
 
 def issue_link(
@@ -90,17 +85,17 @@ def issue_link(
     event_id: str,
     purpose: str,
     now: datetime,
-    config: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any],
 ) -> str:
     """Record a new link about one session and return its absolute URL (from PUBLIC_URL).
 
-    ``config`` defaults to the current Flask app's.
+    ``config`` is the app's config (``SECRET_KEY``, ``PUBLIC_URL``, ``PATIENT_LINK_DAYS``).
 
     :raises ValueError: on an unknown purpose.
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown link purpose {purpose!r}")
-    settings = _config(config)
+
     link = PatientLink(
         id=secrets.token_urlsafe(24),
         therapist_id=therapist_id,
@@ -108,24 +103,24 @@ def issue_link(
         event_id=event_id,
         purpose=purpose,
         created_at=now,
-        expires_at=now + link_lifetime(settings),
+        expires_at=now + link_lifetime(config),
     )
     db_session.add(link)
     db_session.flush()
-    token = _serializer(settings, purpose).dumps(link.id)
-    return f"{str(settings['PUBLIC_URL']).rstrip('/')}/p/{token}"
+    token = _serializer(config, purpose).dumps(link.id)
+    return f"{str(config['PUBLIC_URL']).rstrip('/')}/p/{token}"
 
 
 def check_token(
-    db_session: Session, token: str, now: datetime, config: Mapping[str, Any] | None = None
+    db_session: Session, token: str, now: datetime, config: Mapping[str, Any]
 ) -> LinkCheck:
     """What ``token`` is: valid (with its link), tampered, expired or already used."""
-    settings = _config(config)
+
     # The signature's own age is a second line of defence; the row's expiry decides.
-    max_age = int((link_lifetime(settings) + timedelta(days=1)).total_seconds())
+    max_age = int((link_lifetime(config) + timedelta(days=1)).total_seconds())
     for purpose in PURPOSES:
         try:
-            link_id = _serializer(settings, purpose).loads(token, max_age=max_age)
+            link_id = _serializer(config, purpose).loads(token, max_age=max_age)
         except SignatureExpired:
             return LinkCheck(LinkStatus.EXPIRED)
         except BadSignature:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +24,7 @@ from ...google.events import events_between
 from ...google.freebusy import free_busy, merge
 from ...storage.models import CalendarEventRow, CalendarRow, RescheduleProposal, Therapist
 from ..accounts.settings import load_settings, therapist_zone
+from ..runtime import Runtime
 
 PLANNED, PROPOSED, ACCEPTED, DECLINED = "planned", "proposed", "accepted", "declined"
 EXHAUSTED, EXPIRED, WITHDRAWN, NO_SLOT = "exhausted", "expired", "withdrawn", "no_slot"
@@ -48,7 +48,7 @@ def rules_for(db: Session, therapist_id: int) -> RescheduleRules:
 class Context:
     """One proposal row (detached) and everything around it, loaded in one transaction."""
 
-    app: Flask
+    runtime: Runtime
     apis: GoogleApis
     row: RescheduleProposal
     rules: RescheduleRules
@@ -71,7 +71,7 @@ class Context:
 
 
 def load_context(
-    db: Session, app: Flask, apis: GoogleApis, proposal_id: int, now: datetime, sleep: Sleep
+    db: Session, runtime: Runtime, apis: GoogleApis, proposal_id: int, now: datetime, sleep: Sleep
 ) -> Context:
     row = db.get_one(RescheduleProposal, proposal_id)
     therapist = db.get_one(Therapist, row.therapist_id)
@@ -118,7 +118,7 @@ def load_context(
         if start is not None and end is not None
     ]
     return Context(
-        app=app,
+        runtime=runtime,
         apis=apis,
         row=row,
         rules=rules_for(db, row.therapist_id),

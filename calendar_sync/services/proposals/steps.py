@@ -124,7 +124,7 @@ def offer(
                 event_id=row.missed_event_id,
                 purpose=CHOOSE_TIME,
                 now=now,
-                config=context.app.config,
+                config=context.runtime.config,
             )
     event, _created = insert_event(
         context.apis,

@@ -15,7 +15,6 @@ import logging
 import time
 from datetime import datetime
 
-from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from ...google.event_writes import move_event
 from ...storage import Database
 from ...storage.models import CalendarEventRow, CalendarRow, RescheduleProposal
 from .. import notices
+from ..runtime import Runtime
 from .context import (
     ACCEPTED,
     DECLINED,
@@ -145,7 +145,7 @@ def _upcoming(db: Session, therapist_id: int, email: str, now: datetime) -> list
 
 
 def advance_proposals(
-    app: Flask,
+    runtime: Runtime,
     therapist_id: int,
     now: datetime,
     dry_run: bool = False,
@@ -159,7 +159,7 @@ def advance_proposals(
 
     :raises ReauthorizationNeeded: the therapist's Google access is gone.
     """
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as db:
         rows = list(
             db.scalars(
@@ -175,14 +175,14 @@ def advance_proposals(
         return [_describe(row, now) for row in rows]
     if not rows:
         return []
-    apis = app.extensions["connections"].apis(therapist_id, now)
+    apis = runtime.connections.apis(therapist_id, now)
     lines: list[str] = []
     queue = [row.id for row in rows]
     while queue:
         proposal_id = queue.pop(0)
         try:
             with database.transaction() as db:
-                context = load_context(db, app, apis, proposal_id, now, sleep)
+                context = load_context(db, runtime, apis, proposal_id, now, sleep)
             found, follow_up = step(database, context, now)
         except GoogleApiError as exc:
             log.warning("proposal %s: Google failed: %s %s", proposal_id, exc.status, exc.reason)
@@ -226,14 +226,19 @@ def _latest(
 
 
 def _context_for_choice(
-    app: Flask, therapist_id: int, calendar_id: str, event_id: str, now: datetime, sleep: Sleep
+    runtime: Runtime,
+    therapist_id: int,
+    calendar_id: str,
+    event_id: str,
+    now: datetime,
+    sleep: Sleep,
 ) -> Context | None:
     """The proposal a patient's choice applies to; a new attempt when none is open.
 
     None when the missed session is unknown (never synced, or without an invited patient).
     """
-    database: Database = app.extensions["database"]
-    apis = app.extensions["connections"].apis(therapist_id, now)
+    database: Database = runtime.database
+    apis = runtime.connections.apis(therapist_id, now)
     with database.transaction() as db:
         row = _latest(db, therapist_id, calendar_id, event_id)
         if row is None or row.state not in OPEN_STATES:
@@ -263,11 +268,11 @@ def _context_for_choice(
             db.flush()
         proposal_id = row.id
     with database.transaction() as db:
-        return load_context(db, app, apis, proposal_id, now, sleep)
+        return load_context(db, runtime, apis, proposal_id, now, sleep)
 
 
 def times_to_choose(
-    app: Flask,
+    runtime: Runtime,
     therapist_id: int,
     calendar_id: str,
     event_id: str,
@@ -281,19 +286,19 @@ def times_to_choose(
 
     :raises GoogleApiError: when Google cannot tell which times are free.
     """
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as db:
         row = _latest(db, therapist_id, calendar_id, event_id)
         if row is not None and row.state == PROPOSED:
             return [Slot.from_json(item) for item in json.loads(row.alternatives_json or "[]")]
-    context = _context_for_choice(app, therapist_id, calendar_id, event_id, now, sleep)
+    context = _context_for_choice(runtime, therapist_id, calendar_id, event_id, now, sleep)
     if context is None:
         return []
     return free_slots(context, now)
 
 
 def choose_time(
-    app: Flask,
+    runtime: Runtime,
     therapist_id: int,
     calendar_id: str,
     event_id: str,
@@ -309,12 +314,12 @@ def choose_time(
 
     :raises GoogleApiError: when Google fails.
     """
-    if slot not in times_to_choose(app, therapist_id, calendar_id, event_id, now, sleep=sleep):
+    if slot not in times_to_choose(runtime, therapist_id, calendar_id, event_id, now, sleep=sleep):
         return False
-    context = _context_for_choice(app, therapist_id, calendar_id, event_id, now, sleep)
+    context = _context_for_choice(runtime, therapist_id, calendar_id, event_id, now, sleep)
     if context is None or conflicts(context, slot):
         return False
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     row = context.row
     if row.state == PLANNED:
         offer(database, context, now, chosen=slot)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask
 from sqlalchemy import or_, select
 
 from ...config import is_loopback
@@ -26,6 +25,7 @@ from ...google.channels import stop_channel, watch_events
 from ...google.client import GoogleApis
 from ...storage import Database
 from ...storage.models import CalendarRow, PushChannel
+from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,12 @@ def _calendars(database: Database, therapist_id: int) -> list[CalendarRow]:
         )
 
 
-def plan_channels(app: Flask, therapist_id: int, now: datetime) -> list[str]:
+def plan_channels(runtime: Runtime, therapist_id: int, now: datetime) -> list[str]:
     """What :func:`maintain_channels` would do, for a dry run."""
-    enabled = push_enabled(app.config)
-    interval = timedelta(seconds=int(app.config["POLL_INTERVAL_SECONDS"]))
+    enabled = push_enabled(runtime.config)
+    interval = timedelta(seconds=int(runtime.config["POLL_INTERVAL_SECONDS"]))
     lines = []
-    for calendar in _calendars(app.extensions["database"], therapist_id):
+    for calendar in _calendars(runtime.database, therapist_id):
         wanted = enabled and calendar.selected and calendar.gone_at is None
         if wanted and _needs_channel(calendar, now, interval):
             verb = "renew" if calendar.channel_id else "open"
@@ -113,7 +113,7 @@ def plan_channels(app: Flask, therapist_id: int, now: datetime) -> list[str]:
 
 
 def maintain_channels(
-    app: Flask,
+    runtime: Runtime,
     apis: GoogleApis,
     therapist_id: int,
     now: datetime,
@@ -125,15 +125,15 @@ def maintain_channels(
     Never raises for Google's refusals: a calendar without a channel is polled, and the
     reason is kept in ``watch_problem`` for the dashboard.
     """
-    database: Database = app.extensions["database"]
-    enabled = push_enabled(app.config)
-    interval = timedelta(seconds=int(app.config["POLL_INTERVAL_SECONDS"]))
+    database: Database = runtime.database
+    enabled = push_enabled(runtime.config)
+    interval = timedelta(seconds=int(runtime.config["POLL_INTERVAL_SECONDS"]))
     prefix = f"therapist {therapist_id}"
     lines = []
     for calendar in _calendars(database, therapist_id):
         wanted = enabled and calendar.selected and calendar.gone_at is None
         if wanted and _needs_channel(calendar, now, interval):
-            lines.append(f"{prefix}: {open_channel(app, apis, calendar.id, now, sleep=sleep)}")
+            lines.append(f"{prefix}: {open_channel(runtime, apis, calendar.id, now, sleep=sleep)}")
         elif not wanted and calendar.channel_id is not None:
             _retire_current(database, calendar.id)
             lines.append(f"{prefix}: stopped the channel of calendar {calendar.id}")
@@ -144,7 +144,7 @@ def maintain_channels(
 
 
 def open_channel(
-    app: Flask,
+    runtime: Runtime,
     apis: GoogleApis,
     calendar_id: int,
     now: datetime,
@@ -152,7 +152,7 @@ def open_channel(
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Open a new channel for the calendar; the one it replaces is stopped afterwards."""
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     token = secrets.token_urlsafe(32)
     channel_id = new_channel_id(calendar_id)
     with database.transaction() as session:
@@ -171,7 +171,7 @@ def open_channel(
             google_id,
             channel_id=channel_id,
             token=token,
-            address=webhook_address(app.config),
+            address=webhook_address(runtime.config),
             expires_at=now + CHANNEL_LIFETIME,
             sleep=sleep,
         )

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,6 +30,7 @@ from ...google.events import Listing, list_events
 from ...storage import Database
 from ...storage.models import CalendarRow, GoogleConnection
 from ..accounts.settings import session_rules
+from ..runtime import Runtime
 from .calendar_list import refresh_calendar_list
 from .channels import maintain_channels, plan_channels
 from .event_store import apply_events, load_context, mark_missing
@@ -191,7 +191,7 @@ def _due(calendar: CalendarRow, now: datetime, interval: timedelta) -> bool:
 
 
 def sync_all(
-    app: Flask,
+    runtime: Runtime,
     *,
     now: datetime,
     dry_run: bool = False,
@@ -201,7 +201,7 @@ def sync_all(
 
     With ``dry_run`` nothing is called or written: the lines say what would be done.
     """
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     with database.transaction() as session:
         therapist_ids = list(
             session.scalars(
@@ -213,9 +213,11 @@ def sync_all(
     lines: list[str] = []
     for therapist_id in therapist_ids:
         try:
-            lines.extend(sync_therapist(app, therapist_id, now=now, dry_run=dry_run, sleep=sleep))
+            lines.extend(
+                sync_therapist(runtime, therapist_id, now=now, dry_run=dry_run, sleep=sleep)
+            )
         except ReauthorizationNeeded:
-            app.extensions["connections"].mark_needs_reauth(
+            runtime.connections.mark_needs_reauth(
                 therapist_id,
                 "Google no longer accepts this connection. Please connect again; "
                 "nothing has been lost.",
@@ -246,7 +248,7 @@ def _selected(session: Session, therapist_id: int) -> list[CalendarRow]:
 
 
 def sync_therapist(
-    app: Flask,
+    runtime: Runtime,
     therapist_id: int,
     *,
     now: datetime,
@@ -258,8 +260,8 @@ def sync_therapist(
     :raises ReauthorizationNeeded: the grant is gone.
     """
 
-    database: Database = app.extensions["database"]
-    interval = timedelta(seconds=int(app.config["POLL_INTERVAL_SECONDS"]))
+    database: Database = runtime.database
+    interval = timedelta(seconds=int(runtime.config["POLL_INTERVAL_SECONDS"]))
     with database.transaction() as session:
         known = list(
             session.scalars(select(CalendarRow).where(CalendarRow.therapist_id == therapist_id))
@@ -274,9 +276,9 @@ def sync_therapist(
                     lines.append(f"{prefix}: would sync calendar {calendar.id} (push request)")
                 elif _due(calendar, now, interval):
                     lines.append(f"{prefix}: would sync calendar {calendar.id} (poll)")
-        lines.extend(plan_channels(app, therapist_id, now))
+        lines.extend(plan_channels(runtime, therapist_id, now))
         return lines
-    keeper = app.extensions["connections"]
+    keeper = runtime.connections
     apis: GoogleApis = keeper.apis(therapist_id, now)
     lines = []
     if list_due:
@@ -297,5 +299,5 @@ def sync_therapist(
     for calendar_id in due:
         result = sync_calendar_safely(database, apis, calendar_id, now, sleep=sleep)
         lines.append(f"{prefix}: {result.line()}")
-    lines.extend(maintain_channels(app, apis, therapist_id, now, sleep=sleep))
+    lines.extend(maintain_channels(runtime, apis, therapist_id, now, sleep=sleep))
     return lines

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
-
-from flask import Flask
 
 from ...google import GoogleApiError, ReauthorizationNeeded
 from ...google.channels import stop_channel
 from ...storage import Database
 from ...storage.models import CalendarRow, PushChannel
+from ..runtime import Runtime
 from .channels import mark_stopped
 from .event_sync import sync_calendar_safely
 
 log = logging.getLogger(__name__)
 
 
-def run_queued_job(app: Flask, job: tuple[Any, ...]) -> None:
+def run_queued_job(runtime: Runtime, job: tuple[Any, ...]) -> None:
     """The queue's worker: sync a calendar, or stop an old channel, as of the wall clock."""
     # The worker is an edge of the service, like the command line: it reads the clock.
-    now = datetime.now(UTC)
-    database: Database = app.extensions["database"]
+    now = runtime.now()
+    database: Database = runtime.database
     kind, key = job[0], job[1]
     with database.transaction() as session:
         if kind == "sync":
@@ -34,7 +32,7 @@ def run_queued_job(app: Flask, job: tuple[Any, ...]) -> None:
             return
         therapist_id = calendar.therapist_id
     try:
-        apis = app.extensions["connections"].apis(therapist_id, now)
+        apis = runtime.connections.apis(therapist_id, now)
         if kind == "sync":
             sync_calendar_safely(database, apis, key, now)
         else:

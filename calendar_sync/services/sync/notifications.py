@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Flask
 from sqlalchemy import select
 
 from ...storage import Database
 from ...storage.models import CalendarRow, PushChannel
+from ..runtime import Runtime
 from .channels import token_matches
-from .queue import queue_for
 
 
 @dataclass(frozen=True)
@@ -28,13 +27,13 @@ class Notification:
     state: str | None
 
 
-def receive(app: Flask, notification: Notification, now: datetime) -> int:
+def receive(runtime: Runtime, notification: Notification, now: datetime) -> int:
     """Judge a notification and queue what it asks for; returns the HTTP status to answer.
 
     403 for a wrong or missing token and 404 for a channel that is not ours, in both cases
     without any write or Google call. ``sync`` messages are only acknowledged.
     """
-    database: Database = app.extensions["database"]
+    database: Database = runtime.database
     if not notification.channel_id:
         return 404
     with database.transaction() as session:
@@ -55,7 +54,7 @@ def receive(app: Flask, notification: Notification, now: datetime) -> int:
                 return 403
             if record.stopped_at is None and record.expires_at is not None:
                 # A confirmed channel that was replaced: ours, and no longer wanted.
-                queue_for(app).request(("stop", record.id, str(record.resource_id)))
+                runtime.sync_queue.request(("stop", record.id, str(record.resource_id)))
             elif record.stopped_at is None and record.resource_id is None:
                 # Not confirmed yet (its watch call may still be answering, or its process
                 # died): keep the resource id so the cycle can stop it if it stays orphaned.
@@ -63,7 +62,7 @@ def receive(app: Flask, notification: Notification, now: datetime) -> int:
             return 200
     if notification.state == "sync" or not wanted:
         return 200
-    if queue_for(app).request(("sync", calendar_id)):
+    if runtime.sync_queue.request(("sync", calendar_id)):
         with database.transaction() as session:
             calendar = session.get(CalendarRow, calendar_id)
             if calendar is not None and calendar.sync_requested_at is None:

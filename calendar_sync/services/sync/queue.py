@@ -12,21 +12,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any
-
-from flask import Flask
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Flask, Any], None]
+Handler = Callable[[Hashable], None]
+
+
+def _unset(key: Hashable) -> None:
+    raise RuntimeError("the sync queue has no handler yet (create_app sets it)")
 
 
 class CoalescingQueue:
     """Pending keys in arrival order, worked off by one daemon thread started on first use."""
 
-    def __init__(self, app: Flask, handler: Handler) -> None:
-        self._app = app
-        self._handler = handler
+    def __init__(self, handler: Handler = _unset) -> None:
+        #: What runs each key; ``create_app`` sets it once the runtime it needs exists.
+        self.handler = handler
         self._lock = threading.Condition()
         self._pending: dict[Hashable, None] = {}
         self._running: Hashable | None = None
@@ -78,28 +79,10 @@ class CoalescingQueue:
                 del self._pending[key]
                 self._running = key
             try:
-                self._handler(self._app, key)
+                self.handler(key)
             except Exception as exc:  # the worker must outlive any one job
                 log.error("queued job failed: %s", type(exc).__name__)
             finally:
                 with self._lock:
                     self._running = None
                     self._lock.notify_all()
-
-
-def queue_for(app: Flask) -> CoalescingQueue:
-    """The app's queue, created on first use (its handler runs syncs and channel stops)."""
-    queue = app.extensions.get("sync_queue")
-    if queue is None:
-        from .jobs import run_queued_job
-
-        with _CREATE_LOCK:
-            queue = app.extensions.get("sync_queue")
-            if queue is None:
-                queue = CoalescingQueue(app, run_queued_job)
-                app.extensions["sync_queue"] = queue
-    assert isinstance(queue, CoalescingQueue)
-    return queue
-
-
-_CREATE_LOCK = threading.Lock()

@@ -13,6 +13,7 @@ from calendar_sync.domain.marks import MarkSource
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.services.followup.marks import record_mark
 from calendar_sync.services.followup.run import follow_up_therapist
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.sync.event_sync import sync_all
 from calendar_sync.storage.models import CalendarEventRow, Patient
 
@@ -47,7 +48,7 @@ def connected(env: Any, connect: Callable[..., int]) -> int:
 
 def sync(env: Any, now: datetime) -> None:
     env.sandbox.control("POST", "clock", {"now": now.isoformat()})
-    sync_all(env.app, now=now, dry_run=False)
+    sync_all(runtime_of(env.app), now=now, dry_run=False)
 
 
 def test_unmarked_session_is_a_miss_after_the_hold_in_the_dry_run(
@@ -61,14 +62,14 @@ def test_unmarked_session_is_a_miss_after_the_hold_in_the_dry_run(
 
     # two hours after the end: only the reminder to mark is due
     early = datetime(2026, 3, 19, 13, 0, tzinfo=UTC)
-    lines = follow_up_therapist(env.app, therapist_id, now=early, dry_run=True)
+    lines = follow_up_therapist(runtime_of(env.app), therapist_id, now=early, dry_run=True)
     assert len(lines) == 1
     assert "Thu 19 Mar 2026 10:00" in lines[0]
     assert "mark" in lines[0].lower()
     assert "check-in" not in lines[0].lower()
 
     # after the hold, nobody marked it: counted as a no-show, the check-in is due
-    lines = follow_up_therapist(env.app, therapist_id, now=NOW, dry_run=True)
+    lines = follow_up_therapist(runtime_of(env.app), therapist_id, now=NOW, dry_run=True)
     assert len(lines) == 1
     assert "no-show" in lines[0].lower()
     assert "check-in" in lines[0].lower()
@@ -80,7 +81,7 @@ def test_a_mark_changes_the_decision(env: Any, connect: Callable[..., int]) -> N
     therapist_id = connected(env, connect)
     event = session_event(env, "2026-03-19T10:00:00", "2026-03-19T10:50:00")
     sync(env, NOW)
-    database = env.app.extensions["database"]
+    database = runtime_of(env.app).database
     with database.transaction() as db:
         record_mark(
             db,
@@ -91,7 +92,7 @@ def test_a_mark_changes_the_decision(env: Any, connect: Callable[..., int]) -> N
             source=MarkSource.DASHBOARD,
             now=datetime(2026, 3, 19, 12, 0, tzinfo=UTC),
         )
-    assert follow_up_therapist(env.app, therapist_id, now=NOW, dry_run=True) == []
+    assert follow_up_therapist(runtime_of(env.app), therapist_id, now=NOW, dry_run=True) == []
 
     # a later mark in the calendar (Tomato) overrides the dashboard's
     env.sandbox.service(
@@ -99,7 +100,7 @@ def test_a_mark_changes_the_decision(env: Any, connect: Callable[..., int]) -> N
     ).events().patch(calendarId=THERAPIST, eventId=event["id"], body={"colorId": "11"}).execute()
     later = NOW + timedelta(minutes=30)  # past the polling interval: the next sync reads it
     sync(env, later)
-    lines = follow_up_therapist(env.app, therapist_id, now=later, dry_run=True)
+    lines = follow_up_therapist(runtime_of(env.app), therapist_id, now=later, dry_run=True)
     assert len(lines) == 1 and "no-show" in lines[0].lower()
 
 
@@ -109,7 +110,7 @@ def test_opted_out_patient_gets_nothing_patient_facing(
     therapist_id = connected(env, connect)
     session_event(env, "2026-03-19T10:00:00", "2026-03-19T10:50:00", colorId="11")
     sync(env, NOW)
-    database = env.app.extensions["database"]
+    database = runtime_of(env.app).database
     with database.transaction() as db:
         db.add(
             Patient(
@@ -129,7 +130,7 @@ def test_opted_out_patient_gets_nothing_patient_facing(
         link_patients(db, therapist_id, NOW)
         linked = db.scalars(select(CalendarEventRow.patient_id)).all()
     assert all(linked)
-    lines = follow_up_therapist(env.app, therapist_id, now=NOW, dry_run=True)
+    lines = follow_up_therapist(runtime_of(env.app), therapist_id, now=NOW, dry_run=True)
     assert len(lines) == 1
     assert "check-in" not in lines[0].lower()
     assert "asked not to be emailed" in lines[0].lower() or "not email" in lines[0].lower()

@@ -35,6 +35,7 @@ from calendar_sync.services.outbox.dispatch import (
     dispatch_due,
     enqueue,
 )
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage import Database
 from calendar_sync.storage.models import DevMail, GoogleConnection, OutboxMessage, Therapist
 
@@ -46,7 +47,7 @@ SCOPES = [OPENID, EMAIL, CALENDAR_EVENTS, GMAIL_SEND]
 
 
 def _add(app: Any, therapist_id: int, key: str = "email_checkin:abc", **kwargs: Any) -> bool:
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         return enqueue(
             db,
             therapist_id=therapist_id,
@@ -61,7 +62,7 @@ def _add(app: Any, therapist_id: int, key: str = "email_checkin:abc", **kwargs: 
 
 
 def _rows(app: Any) -> list[OutboxMessage]:
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         return list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
@@ -161,7 +162,7 @@ def test_enqueue_commits_with_the_callers_transaction(sqlite_url: str) -> None:
 def test_enqueue_refuses_what_must_never_go_out(
     app: Any, kwargs: dict[str, Any], match: str
 ) -> None:
-    therapist_id = _bare_therapist(app.extensions["database"])
+    therapist_id = _bare_therapist(runtime_of(app).database)
     with pytest.raises(ValueError, match=match):
         _add(app, therapist_id, **kwargs)
 
@@ -175,7 +176,7 @@ def test_due_message_is_sent_once_from_the_therapists_gmail(
     app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
     _add(app, therapist)
     _add(app, therapist, key="email_checkin:later", not_before=NOW + timedelta(hours=1))
-    lines = dispatch_due(app, NOW)
+    lines = dispatch_due(runtime_of(app), NOW)
     assert lines == ["The check-in email to the patient (message 1) was sent."]
     [sent] = _mail(sandbox)
     assert sent["to"] == [PATIENT] and THERAPIST in sent["from"]
@@ -184,7 +185,7 @@ def test_due_message_is_sent_once_from_the_therapists_gmail(
     assert (first.status, later.status) == (SENT, PENDING)
     assert first.provider_message_id == sent["id"] and first.attempts == 1
     # running again sends nothing more
-    assert dispatch_due(app, NOW + timedelta(minutes=5)) == []
+    assert dispatch_due(runtime_of(app), NOW + timedelta(minutes=5)) == []
     assert len(_mail(sandbox)) == 1
 
 
@@ -197,7 +198,7 @@ def test_two_dispatchers_at_once_send_each_message_once(sandboxed_app: Any, ther
 
     def run(worker: str) -> None:
         start.wait()
-        results.append(dispatch_due(app, NOW, worker_id=worker))
+        results.append(dispatch_due(runtime_of(app), NOW, worker_id=worker))
 
     threads = [threading.Thread(target=run, args=(f"w{n}",)) for n in range(2)]
     for thread in threads:
@@ -227,13 +228,13 @@ def test_a_failed_send_is_never_repeated_by_the_next_dispatch(
     app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
     _add(app, therapist)
     sandbox.control("POST", "faults", {"method": SEND, **fault})
-    [line] = dispatch_due(app, NOW)
+    [line] = dispatch_due(runtime_of(app), NOW)
     assert "not confirmed" in line and PATIENT not in line
     [row] = _rows(app)
     assert row.status == status and row.last_error
     assert PATIENT not in row.last_error and "Sam" not in row.last_error
     for later in (NOW + timedelta(minutes=5), NOW + LEASE * 3):
-        assert dispatch_due(app, later) == []
+        assert dispatch_due(runtime_of(app), later) == []
     assert _calls(sandbox) == 1
     assert len(_mail(sandbox)) == (1 if fault.get("after_processing") else 0)
     assert _status(app) == status
@@ -245,10 +246,10 @@ def test_rate_limited_send_waits_and_goes_at_the_next_dispatch(
     app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
     _add(app, therapist)
     sandbox.control("POST", "faults", {"method": SEND, "status": 429})
-    dispatch_due(app, NOW)
+    dispatch_due(runtime_of(app), NOW)
     [row] = _rows(app)
     assert row.status == PENDING and "slow down" in (row.last_error or "")
-    dispatch_due(app, NOW + timedelta(minutes=5))
+    dispatch_due(runtime_of(app), NOW + timedelta(minutes=5))
     assert _status(app) == SENT and len(_mail(sandbox)) == 1
 
 
@@ -258,12 +259,12 @@ def test_without_the_gmail_scope_nothing_is_sent_and_the_therapist_is_told(
     app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
     therapist_id = connect(THERAPIST, NOW, scopes=[OPENID, EMAIL, CALENDAR_EVENTS])
     _add(app, therapist_id)
-    [line] = dispatch_due(app, NOW)
+    [line] = dispatch_due(runtime_of(app), NOW)
     assert NO_GMAIL_SCOPE in line
     [row] = _rows(app)
     assert (row.status, row.last_error) == (FAILED, NO_GMAIL_SCOPE)
     assert _calls(sandbox) == 0
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         assert [m.id for m in outbox_review.needing_attention(db, therapist_id)] == [row.id]
 
 
@@ -272,21 +273,21 @@ def test_lost_google_access_pauses_the_message_until_reconnected(
 ) -> None:
     app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
     _add(app, therapist)
-    app.extensions["connections"].mark_needs_reauth(therapist, "access was revoked")
-    dispatch_due(app, NOW)
+    runtime_of(app).connections.mark_needs_reauth(therapist, "access was revoked")
+    dispatch_due(runtime_of(app), NOW)
     [row] = _rows(app)
     assert (row.status, row.last_error) == (PENDING, RECONNECT)
     assert _calls(sandbox) == 0
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         db.execute(update(GoogleConnection).values(status="active", problem=None))
-    dispatch_due(app, NOW + timedelta(minutes=5))
+    dispatch_due(runtime_of(app), NOW + timedelta(minutes=5))
     assert _status(app) == SENT and len(_mail(sandbox)) == 1
 
 
 def test_dry_run_lists_and_changes_nothing(sandboxed_app: Any, therapist: int) -> None:
     app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
     _add(app, therapist)
-    assert dispatch_due(app, NOW, dry_run=True) == [
+    assert dispatch_due(runtime_of(app), NOW, dry_run=True) == [
         "Would send the check-in email to the patient (message 1)."
     ]
     assert _status(app) == PENDING and _calls(sandbox) == 0
@@ -299,8 +300,9 @@ import sys
 from datetime import datetime
 from calendar_sync import create_app
 from calendar_sync.services.outbox.dispatch import dispatch_due
+from calendar_sync.services.runtime import runtime_of
 app = create_app()
-dispatch_due(app, datetime.fromisoformat(sys.argv[1]), worker_id="doomed")
+dispatch_due(runtime_of(app), datetime.fromisoformat(sys.argv[1]), worker_id="doomed")
 """
 
 
@@ -351,13 +353,13 @@ def test_worker_killed_while_sending_is_marked_unknown_never_resent(
     finally:
         _kill(worker)
     # within the lease, nobody touches it: the worker might still be alive
-    assert dispatch_due(app, NOW + timedelta(minutes=1)) == []
+    assert dispatch_due(runtime_of(app), NOW + timedelta(minutes=1)) == []
     assert _status(app) == SENDING
-    [line] = dispatch_due(app, NOW + LEASE + timedelta(seconds=1))
+    [line] = dispatch_due(runtime_of(app), NOW + LEASE + timedelta(seconds=1))
     assert "may or may not have gone out" in line
     [row] = _rows(app)
     assert row.status == UNKNOWN and "stopped while sending" in (row.last_error or "")
-    dispatch_due(app, NOW + LEASE * 3)
+    dispatch_due(runtime_of(app), NOW + LEASE * 3)
     assert _calls(sandbox) == 1 and len(_mail(sandbox)) == 1
 
 
@@ -367,7 +369,7 @@ def test_worker_killed_after_claiming_leaves_a_claim_that_is_taken_again(
     """Between the claim and ``sending``, the worker refreshes its Google token: hang that."""
     app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
     _add(app, therapist)
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         db.execute(update(GoogleConnection).values(access_token_expires_at=NOW))
     sandbox.control("POST", "faults", {"method": "oauth.token", "timeout": 8})
     worker = _spawn_worker(sandboxed_app, NOW)
@@ -381,8 +383,8 @@ def test_worker_killed_after_claiming_leaves_a_claim_that_is_taken_again(
         _kill(worker)
     assert _calls(sandbox) == 0
     # the claim is respected while its lease runs, then taken again: it was never sent
-    assert dispatch_due(app, NOW + timedelta(minutes=1)) == []
-    dispatch_due(app, NOW + LEASE + timedelta(seconds=1))
+    assert dispatch_due(runtime_of(app), NOW + timedelta(minutes=1)) == []
+    dispatch_due(runtime_of(app), NOW + LEASE + timedelta(seconds=1))
     assert _status(app) == SENT
     assert _calls(sandbox) == 1 and len(_mail(sandbox)) == 1
 
@@ -396,9 +398,9 @@ def test_dev_backend_keeps_the_message_and_sends_nothing(
     app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
     app.config["MAIL_BACKEND"] = "dev"
     _add(app, therapist)
-    dispatch_due(app, NOW)
+    dispatch_due(runtime_of(app), NOW)
     assert _status(app) == SENT and _calls(sandbox) == 0
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         [kept] = db.scalars(select(DevMail)).all()
     parsed = email.message_from_string(kept.raw, policy=email.policy.default)
     assert parsed["To"] == PATIENT and kept.outbox_key == "email_checkin:abc"
@@ -412,21 +414,21 @@ def test_hold_release_cancel_and_resolve_are_the_therapists_own(
     other = connect("dr.other@example.test", NOW, scopes=SCOPES)
     _add(app, therapist)
     [row] = _rows(app)
-    database = app.extensions["database"]
+    database = runtime_of(app).database
     with database.transaction() as db:
         assert not outbox_review.hold(db, other, row.id, NOW)  # not theirs
         assert outbox_review.hold(db, therapist, row.id, NOW)
-    assert dispatch_due(app, NOW) == [] and _status(app) == HELD
+    assert dispatch_due(runtime_of(app), NOW) == [] and _status(app) == HELD
     with database.transaction() as db:
         assert outbox_review.release(db, therapist, row.id, NOW)
     sandbox.control("POST", "faults", {"method": SEND, "status": 503})
-    dispatch_due(app, NOW)
+    dispatch_due(runtime_of(app), NOW)
     assert _status(app) == UNKNOWN
     with database.transaction() as db:
         assert not outbox_review.resolve_unknown(db, other, row.id, sent=False, now=NOW)
         # the therapist found nothing in Sent: their decision lets it go again
         assert outbox_review.resolve_unknown(db, therapist, row.id, sent=False, now=NOW)
-    dispatch_due(app, NOW + timedelta(minutes=1))
+    dispatch_due(runtime_of(app), NOW + timedelta(minutes=1))
     assert _status(app) == SENT and len(_mail(sandbox)) == 1
     with database.transaction() as db:
         assert not outbox_review.cancel(db, therapist, row.id, NOW)  # already sent
@@ -435,5 +437,5 @@ def test_hold_release_cancel_and_resolve_are_the_therapists_own(
     with database.transaction() as db:
         assert outbox_review.cancel(db, therapist, second.id, NOW)
         assert not outbox_review.release(db, therapist, second.id, NOW)
-    dispatch_due(app, NOW + timedelta(minutes=2))
+    dispatch_due(runtime_of(app), NOW + timedelta(minutes=2))
     assert _rows(app)[1].status == CANCELLED and len(_mail(sandbox)) == 1

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from calendar_sync.services.patients import links
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import Therapist
 
 NOW = datetime(2031, 6, 2, 12, 0, tzinfo=UTC)
@@ -20,7 +21,7 @@ def database_url(any_database_url: str) -> str:
 
 
 def therapist(app: Flask) -> int:
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         row = Therapist(
             google_subject="sub-1",
             email="dr.lee@example.test",
@@ -34,7 +35,7 @@ def therapist(app: Flask) -> int:
 
 
 def issue(app: Flask, therapist_id: int, purpose: str, now: datetime = NOW) -> str:
-    with app.app_context(), app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         return links.issue_link(
             db,
             therapist_id=therapist_id,
@@ -42,12 +43,13 @@ def issue(app: Flask, therapist_id: int, purpose: str, now: datetime = NOW) -> s
             event_id="evt00001",
             purpose=purpose,
             now=now,
+            config=app.config,
         )
 
 
 def check(app: Flask, token: str, now: datetime = NOW) -> Any:
-    with app.app_context(), app.extensions["database"].transaction() as db:
-        return links.check_token(db, token, now)
+    with runtime_of(app).database.transaction() as db:
+        return links.check_token(db, token, now, app.config)
 
 
 def test_a_link_carries_only_an_opaque_signed_id(app: Flask) -> None:
@@ -69,7 +71,7 @@ def test_single_use_and_answers_for_the_dashboard(app: Flask) -> None:
     therapist_id = therapist(app)
     token = issue(app, therapist_id, links.BARRIER_SURVEY).rsplit("/", 1)[1]
     link = check(app, token).link
-    database = app.extensions["database"]
+    database = runtime_of(app).database
     with database.transaction() as db:
         assert links.claim(db, link.id, NOW)
         links.record_barriers(db, link, ["cost", "forgot", "bogus"], "  The bus was late. ", NOW)
@@ -92,5 +94,5 @@ def test_expired_links_cannot_be_claimed(app: Flask) -> None:
     token = issue(app, therapist_id, links.CHOOSE_TIME, old).rsplit("/", 1)[1]
     result = check(app, token)
     assert result.status is links.LinkStatus.EXPIRED
-    with app.extensions["database"].transaction() as db:
+    with runtime_of(app).database.transaction() as db:
         assert not links.claim(db, result.link.id, NOW)

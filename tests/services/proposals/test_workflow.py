@@ -16,6 +16,7 @@ from calendar_sync.google.event_writes import insert_event
 from calendar_sync.google.events import parse_event
 from calendar_sync.services.notices import notices_for
 from calendar_sync.services.proposals import workflow as proposals
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.sync.event_sync import sync_calendar
 from calendar_sync.storage.models import CalendarRow, CreatedEvent, RescheduleProposal
 
@@ -46,10 +47,10 @@ def seed(env: Any, event_id: str, start: datetime, minutes: int = 50, **extra: A
 
 def sync(env: Any, therapist_id: int, now: datetime) -> None:
     app = env.app
-    database = app.extensions["database"]
+    database = runtime_of(app).database
     from calendar_sync.services.sync.calendar_list import refresh_calendar_list
 
-    keeper = app.extensions["connections"]
+    keeper = runtime_of(app).connections
     apis = keeper.apis(therapist_id, now)
     refresh_calendar_list(database, apis, therapist_id, keeper.granted_scopes(therapist_id), now)
     with database.transaction() as db:
@@ -59,7 +60,7 @@ def sync(env: Any, therapist_id: int, now: datetime) -> None:
 
 
 def rows(env: Any) -> list[RescheduleProposal]:
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         return list(db.scalars(select(RescheduleProposal).order_by(RescheduleProposal.id)))
 
 
@@ -90,7 +91,7 @@ def planned(sandboxed_app: Any, connect: Any) -> tuple[Any, int, int]:
         end=MISSED_START + timedelta(minutes=50),
         time_zone=LONDON,
     )
-    with sandboxed_app.app.extensions["database"].transaction() as db:
+    with runtime_of(sandboxed_app.app).database.transaction() as db:
         proposal_id = proposals.plan_proposal(
             db, therapist_id=therapist_id, session=missed, patient_email=PATIENT, key=KEY, now=NOW
         )
@@ -103,7 +104,7 @@ def planned(sandboxed_app: Any, connect: Any) -> tuple[Any, int, int]:
 
 def advance(env: Any, therapist_id: int, now: datetime, sleeps: Sleeps | None = None) -> list[str]:
     return proposals.advance_proposals(
-        env.app, therapist_id, now, sleep=sleeps if sleeps is not None else Sleeps()
+        runtime_of(env.app), therapist_id, now, sleep=sleeps if sleeps is not None else Sleeps()
     )
 
 
@@ -132,7 +133,7 @@ def test_a_miss_gets_one_invitation_at_a_free_time_in_working_hours(
     for word in ("therapy", "treatment", "missed", "session"):
         assert word not in (event["summary"] + event["description"]).lower()
     assert [m["kind"] for m in invitations(env)] == ["invitation"]
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         created = db.scalars(select(CreatedEvent.event_id)).all()
     assert created == [row.event_id]
     # Nothing changes on a second and a third run.
@@ -158,7 +159,7 @@ def test_accepting_makes_it_accepted(planned: tuple[Any, int, int]) -> None:
     assert lines and "accepted" in lines[0]
     assert rows(env)[0].state == proposals.ACCEPTED
     assert advance(env, therapist_id, later) == []
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         kinds = [n.kind for n in notices_for(db, therapist_id)]
     assert kinds == ["proposal_accepted"]
 
@@ -188,7 +189,7 @@ def test_declines_move_to_the_next_time_up_to_the_maximum(planned: tuple[Any, in
     live = [e for e in our_events(env) if e.get("status") != "cancelled"]
     assert live == []  # declined offers are removed, freeing the time
     assert [m["kind"] for m in invitations(env)] == ["invitation"] * 3
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         texts = [n.text for n in notices_for(db, therapist_id)]
     assert len(texts) == 1 and "declined" in texts[0] and PATIENT not in texts[0]
     assert advance(env, therapist_id, now + timedelta(hours=1)) == []
@@ -209,7 +210,7 @@ def test_silence_past_the_deadline_cancels_and_tells_the_therapist(
     assert lines and "withdrawn" in lines[0]
     assert rows(env)[0].state == proposals.EXPIRED
     assert [m["kind"] for m in invitations(env)] == ["invitation", "cancellation"]
-    with env.app.extensions["database"].transaction() as db:
+    with runtime_of(env.app).database.transaction() as db:
         (notice,) = notices_for(db, therapist_id)
     assert notice.kind == "proposal_expired" and "Sam" not in notice.text
     assert advance(env, therapist_id, late + timedelta(hours=1)) == []
@@ -260,7 +261,7 @@ def test_a_lost_answer_and_a_crash_never_make_a_second_event(
     env, therapist_id, _ = planned
     (row,) = rows(env)
     # An earlier run's insert landed, then the process died before recording it.
-    apis = env.app.extensions["connections"].apis(therapist_id, NOW)
+    apis = runtime_of(env.app).connections.apis(therapist_id, NOW)
     landed = datetime(2031, 6, 4, 12, 0, tzinfo=UTC)
     insert_event(
         apis,
@@ -304,7 +305,7 @@ def test_no_offer_when_the_patient_already_has_a_session_soon(
         end=MISSED_START + timedelta(minutes=50),
         time_zone=LONDON,
     )
-    with sandboxed_app.app.extensions["database"].transaction() as db:
+    with runtime_of(sandboxed_app.app).database.transaction() as db:
         assert (
             proposals.plan_proposal(
                 db,

@@ -16,6 +16,7 @@ from calendar_sync.google.oauth import CALENDAR_EVENTS, EMAIL, OPENID
 from calendar_sync.services.accounts.settings import save_session_rules
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.patients.directory import add_patient
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.sync import calendar_list as calendar_service
 from calendar_sync.services.sync.event_store import as_session, record_created_event
 from calendar_sync.services.sync.event_sync import sync_all, sync_calendar
@@ -54,13 +55,13 @@ def setup_calendar(
     env: Any, connect: Callable[..., int], email: str = THERAPIST
 ) -> tuple[int, int]:
     therapist_id = connect(email, NOW)
-    database = env.app.extensions["database"]
-    apis = env.app.extensions["connections"].apis(therapist_id, NOW)
+    database = runtime_of(env.app).database
+    apis = runtime_of(env.app).connections.apis(therapist_id, NOW)
     calendar_service.refresh_calendar_list(
         database,
         apis,
         therapist_id,
-        env.app.extensions["connections"].granted_scopes(therapist_id),
+        runtime_of(env.app).connections.granted_scopes(therapist_id),
         NOW,
     )
     with database.transaction() as session:
@@ -85,7 +86,7 @@ def weekly_series(env: Any) -> dict[str, Any]:
 
 
 def rows(env: Any, calendar_id: int) -> list[CalendarEventRow]:
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         return list(
             session.scalars(
                 select(CalendarEventRow)
@@ -100,7 +101,7 @@ def calls(env: Any, method: str = "calendar.events.list") -> int:
 
 
 def apis_for(env: Any, therapist_id: int) -> GoogleApis:
-    apis: GoogleApis = env.app.extensions["connections"].apis(therapist_id, NOW)
+    apis: GoogleApis = runtime_of(env.app).connections.apis(therapist_id, NOW)
     return apis
 
 
@@ -109,7 +110,7 @@ def test_weekly_series_with_moved_and_cancelled_instances_across_dst(
 ) -> None:
     therapist_id, calendar_id = setup_calendar(env, connect)
     weekly_series(env)
-    database = env.app.extensions["database"]
+    database = runtime_of(env.app).database
     apis = apis_for(env, therapist_id)
 
     first = sync_calendar(database, apis, calendar_id, NOW)
@@ -172,7 +173,7 @@ def test_expired_sync_token_resyncs_in_full_without_duplicates(
             "attendees": [{"email": "jo.patient@example.test"}],
         },
     )
-    database = env.app.extensions["database"]
+    database = runtime_of(env.app).database
     apis = apis_for(env, therapist_id)
     sync_calendar(database, apis, calendar_id, NOW)
     therapist_api(env).events().delete(calendarId=THERAPIST, eventId=single["id"]).execute()
@@ -210,7 +211,7 @@ def test_without_a_sync_token_every_sync_lists_the_window(
     """A server that sends no nextSyncToken leaves none stored: the window is listed again."""
     therapist_id, calendar_id = setup_calendar(env, connect)
     weekly_series(env)
-    database = env.app.extensions["database"]
+    database = runtime_of(env.app).database
     apis = apis_for(env, therapist_id)
     sync_calendar(database, apis, calendar_id, NOW)
     with database.transaction() as session:
@@ -235,7 +236,7 @@ def test_injected_unavailability_is_waited_out(
     env.sandbox.control("DELETE", "calls")
 
     result = sync_calendar(
-        env.app.extensions["database"], apis_for(env, therapist_id), calendar_id, NOW, sleep=sleeps
+        runtime_of(env.app).database, apis_for(env, therapist_id), calendar_id, NOW, sleep=sleeps
     )
 
     assert result.upserted == 4
@@ -251,11 +252,11 @@ def test_one_therapists_failure_does_not_stop_another(
     weekly_series(env)
     env.sandbox.control("POST", "grants/revoke", {"email": "dr.gone@example.test"})
 
-    lines = sync_all(env.app, now=NOW, sleep=sleeps)
+    lines = sync_all(runtime_of(env.app), now=NOW, sleep=sleeps)
 
     assert f"therapist {lost_id}: paused until Google access is renewed" in lines
     assert len(rows(env, kept_calendar)) == 4
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         statuses = dict(
             session.execute(select(GoogleConnection.therapist_id, GoogleConnection.status)).all()
         )
@@ -270,16 +271,16 @@ def test_a_failing_calendar_records_plain_words_and_the_next_cycle_recovers(
         "POST", "faults", {"method": "calendar.events.list", "status": 403, "reason": "forbidden"}
     )
 
-    lines = sync_all(env.app, now=NOW, sleep=sleeps)
+    lines = sync_all(runtime_of(env.app), now=NOW, sleep=sleeps)
 
     assert any("not synced" in line for line in lines)
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         calendar = session.get(CalendarRow, calendar_id)
         assert calendar is not None
         assert calendar.last_error == "Google refused access to this calendar."
         assert THERAPIST not in calendar.last_error
-    sync_all(env.app, now=NOW + timedelta(minutes=16), sleep=sleeps)
-    with env.app.extensions["database"].transaction() as session:
+    sync_all(runtime_of(env.app), now=NOW + timedelta(minutes=16), sleep=sleeps)
+    with runtime_of(env.app).database.transaction() as session:
         calendar = session.get(CalendarRow, calendar_id)
         assert calendar is not None
         assert calendar.last_error is None and calendar.last_sync_at == NOW + timedelta(minutes=16)
@@ -287,12 +288,12 @@ def test_a_failing_calendar_records_plain_words_and_the_next_cycle_recovers(
 
 def test_polling_syncs_only_what_is_due(env: Any, connect: Callable[..., int]) -> None:
     setup_calendar(env, connect)
-    sync_all(env.app, now=NOW)
+    sync_all(runtime_of(env.app), now=NOW)
     env.sandbox.control("DELETE", "calls")
 
-    sync_all(env.app, now=NOW + timedelta(minutes=5))
+    sync_all(runtime_of(env.app), now=NOW + timedelta(minutes=5))
     assert calls(env) == 0
-    sync_all(env.app, now=NOW + timedelta(minutes=15))
+    sync_all(runtime_of(env.app), now=NOW + timedelta(minutes=15))
     assert calls(env) == 1
 
 
@@ -302,7 +303,7 @@ def test_dry_run_says_what_it_would_do_and_calls_nothing(
     therapist_id, calendar_id = setup_calendar(env, connect)
     env.sandbox.control("DELETE", "calls")
 
-    report = run_cycle(env.app, now=NOW, dry_run=True)
+    report = run_cycle(runtime_of(env.app), now=NOW, dry_run=True)
 
     assert f"therapist {therapist_id}: would sync calendar {calendar_id} (poll)" in report.lines()
     assert env.sandbox.control("GET", "calls")["calls"] == {}
@@ -313,9 +314,9 @@ def test_calendar_list_selects_only_the_primary(env: Any, connect: Callable[...,
     therapist_id = connect(THERAPIST, NOW)
     env.sandbox.control("POST", f"calendar/accounts/{THERAPIST}/calendars", {"summary": "Personal"})
 
-    sync_all(env.app, now=NOW)
+    sync_all(runtime_of(env.app), now=NOW)
 
-    statuses = calendar_service.calendar_statuses(env.app.extensions["database"], therapist_id)
+    statuses = calendar_service.calendar_statuses(runtime_of(env.app).database, therapist_id)
     assert [(s.summary, s.primary, s.selected) for s in statuses] == [
         (THERAPIST, True, True),
         ("Personal", False, False),
@@ -329,9 +330,9 @@ def test_without_the_calendar_list_scope_only_the_primary_is_used(
     therapist_id = connect(THERAPIST, NOW, scopes=[OPENID, EMAIL, CALENDAR_EVENTS])
     env.sandbox.control("POST", f"calendar/accounts/{THERAPIST}/calendars", {"summary": "Personal"})
 
-    sync_all(env.app, now=NOW)
+    sync_all(runtime_of(env.app), now=NOW)
 
-    statuses = calendar_service.calendar_statuses(env.app.extensions["database"], therapist_id)
+    statuses = calendar_service.calendar_statuses(runtime_of(env.app).database, therapist_id)
     assert [(s.primary, s.selected) for s in statuses] == [(True, True)]
     assert calls(env, "calendar.calendarList.list") == 0
     assert statuses[0].last_sync_at == NOW
@@ -341,7 +342,7 @@ def test_own_events_and_directory_patients_are_recognised(
     env: Any, connect: Callable[..., int]
 ) -> None:
     therapist_id, calendar_id = setup_calendar(env, connect)
-    database = env.app.extensions["database"]
+    database = runtime_of(env.app).database
     with database.transaction() as session:
         add_patient(session, therapist_id, "KT", "kt.patient@example.test", NOW)
         save_session_rules(

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from calendar_sync.services.accounts.disconnect import disconnect_therapist
+from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.sync import event_sync as sync_module
 from calendar_sync.services.sync.calendar_list import calendar_statuses
 from calendar_sync.services.sync.channels import push_enabled
 from calendar_sync.services.sync.event_sync import sync_all
-from calendar_sync.services.sync.queue import queue_for
 from calendar_sync.storage.models import CalendarEventRow, CalendarRow, PushChannel
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
@@ -40,11 +40,11 @@ def settle(env: Any) -> None:
     """Wait until the sandbox delivered its notifications and the queue worked them off."""
     for _ in range(3):
         assert env.sandbox.control("POST", "push/flush", {"timeout": 10})["drained"]
-        assert queue_for(env.app).drain(10)
+        assert runtime_of(env.app).sync_queue.drain(10)
 
 
 def calendar_row(env: Any) -> CalendarRow:
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         return session.scalars(select(CalendarRow).where(CalendarRow.is_primary)).one()
 
 
@@ -63,7 +63,7 @@ def test_the_cycle_opens_a_channel_for_each_selected_calendar(
     connect(THERAPIST, NOW)
     env.sandbox.control("POST", f"calendar/accounts/{THERAPIST}/calendars", {"summary": "Home"})
 
-    lines = sync_all(env.app, now=NOW)
+    lines = sync_all(runtime_of(env.app), now=NOW)
     settle(env)
 
     row = calendar_row(env)
@@ -84,18 +84,18 @@ def test_a_channel_near_expiry_is_replaced_and_the_old_one_stopped(
     env: Any, connect: Callable[..., int]
 ) -> None:
     connect(THERAPIST, NOW)
-    sync_all(env.app, now=NOW)
+    sync_all(runtime_of(env.app), now=NOW)
     old = calendar_row(env).channel_id
     later = NOW + timedelta(days=6, hours=12)
     env.sandbox.control("POST", "clock", {"now": later.isoformat()})
 
-    sync_all(env.app, now=later)
+    sync_all(runtime_of(env.app), now=later)
 
     new = calendar_row(env).channel_id
     assert new is not None and new != old
     states = {c["id"]: c["stopped"] for c in channels(env)}
     assert states == {old: True, new: False}
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         record = session.get(PushChannel, old)
         assert record is not None and record.stopped_at == later
 
@@ -110,15 +110,15 @@ def test_a_refused_channel_leaves_the_calendar_polled(
         {"method": "calendar.events.watch", "status": 403, "reason": "forbidden"},
     )
 
-    sync_all(env.app, now=NOW)
+    sync_all(runtime_of(env.app), now=NOW)
 
-    (status,) = calendar_statuses(env.app.extensions["database"], therapist_id)
+    (status,) = calendar_statuses(runtime_of(env.app).database, therapist_id)
     assert status.push == "failed" and status.last_sync_at == NOW
     assert status.watch_problem and "checked regularly" in status.watch_problem
-    sync_all(env.app, now=NOW + timedelta(minutes=5))
+    sync_all(runtime_of(env.app), now=NOW + timedelta(minutes=5))
     assert calls(env, "calendar.events.watch") == 1
-    sync_all(env.app, now=NOW + timedelta(minutes=15))
-    (status,) = calendar_statuses(env.app.extensions["database"], therapist_id)
+    sync_all(runtime_of(env.app), now=NOW + timedelta(minutes=15))
+    (status,) = calendar_statuses(runtime_of(env.app).database, therapist_id)
     assert status.push == "on" and status.watch_problem is None
 
 
@@ -129,7 +129,7 @@ def test_a_burst_of_changes_during_a_sync_collapses_into_one_more(
     now = datetime.now(UTC)
     env.sandbox.control("POST", "clock", {"now": now.isoformat()})
     connect(THERAPIST, now)
-    sync_all(env.app, now=now)
+    sync_all(runtime_of(env.app), now=now)
     settle(env)
     calendar_id = calendar_row(env).id
     env.sandbox.control("DELETE", "calls")
@@ -155,7 +155,7 @@ def test_a_burst_of_changes_during_a_sync_collapses_into_one_more(
     exists = [d for d in deliveries if d["resourceState"] == "exists"]
     assert [d["status"] for d in exists] == [200] * 20, deliveries[:3]
     assert 1 <= calls(env, "calendar.events.list") <= 2
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         stored = session.scalars(select(CalendarEventRow)).all()
         assert len(stored) == 20 and all(r.is_session for r in stored)
         row = session.get(CalendarRow, calendar_id)
@@ -166,7 +166,7 @@ def test_a_notification_on_an_old_channel_stops_it(
     env: Any, connect: Callable[..., int], sleeps: Any
 ) -> None:
     connect(THERAPIST, NOW)
-    sync_all(env.app, now=NOW)
+    sync_all(runtime_of(env.app), now=NOW)
     old = calendar_row(env).channel_id
     later = NOW + timedelta(days=6, hours=12)
     env.sandbox.control("POST", "clock", {"now": later.isoformat()})
@@ -174,7 +174,7 @@ def test_a_notification_on_an_old_channel_stops_it(
     env.sandbox.control(
         "POST", "faults", {"method": "calendar.channels.stop", "status": 503, "count": 5}
     )
-    sync_all(env.app, now=later, sleep=sleeps)
+    sync_all(runtime_of(env.app), now=later, sleep=sleeps)
     assert {c["id"]: c["stopped"] for c in channels(env)}[old] is False
 
     env.sandbox.control(
@@ -189,7 +189,7 @@ def test_a_notification_on_an_old_channel_stops_it(
     settle(env)
 
     assert {c["id"]: c["stopped"] for c in channels(env)}[old] is True
-    with env.app.extensions["database"].transaction() as session:
+    with runtime_of(env.app).database.transaction() as session:
         record = session.get(PushChannel, old)
         assert record is not None and record.stopped_at is not None
 
@@ -198,11 +198,11 @@ def test_an_unselected_calendar_loses_its_channel(env: Any, connect: Callable[..
     from calendar_sync.services.sync.calendar_list import select_calendar
 
     therapist_id = connect(THERAPIST, NOW)
-    sync_all(env.app, now=NOW)
+    sync_all(runtime_of(env.app), now=NOW)
     row = calendar_row(env)
-    select_calendar(env.app.extensions["database"], therapist_id, row.id, False, NOW)
+    select_calendar(runtime_of(env.app).database, therapist_id, row.id, False, NOW)
 
-    sync_all(env.app, now=NOW + timedelta(minutes=1))
+    sync_all(runtime_of(env.app), now=NOW + timedelta(minutes=1))
 
     assert [c["stopped"] for c in channels(env)] == [True]
     assert calendar_row(env).channel_id is None
@@ -210,9 +210,9 @@ def test_an_unselected_calendar_loses_its_channel(env: Any, connect: Callable[..
 
 def test_disconnect_stops_the_channels(env: Any, connect: Callable[..., int]) -> None:
     therapist_id = connect(THERAPIST, NOW)
-    sync_all(env.app, now=NOW)
+    sync_all(runtime_of(env.app), now=NOW)
     settle(env)
     assert len(channels(env)) == 1
-    assert disconnect_therapist(env.app, therapist_id, now=NOW)
+    assert disconnect_therapist(runtime_of(env.app), therapist_id, now=NOW)
     assert [channel["stopped"] for channel in channels(env)] == [True]
     assert calls(env, "calendar.channels.stop") == 1

@@ -1,0 +1,69 @@
+"""The application factory: settings, database, the services' runtime and the web layer.
+
+``calendar_sync.create_app`` adds the command line on top; the demo builds its app here.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import config as settings
+from . import logs
+from .google.oauth import allow_plain_http
+from .services.accounts.connections import ConnectionKeeper
+from .services.runtime import Runtime
+from .services.sync.jobs import run_queued_job
+from .storage import Database
+from .storage.crypto import TokenCipher
+from .web import register
+
+# Templates and static files sit at the top of the repository, beside the package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the web application, without the command line (``create_app`` adds it).
+
+    Configuration comes from defaults, then the environment, then ``test_config``.
+
+    :raises calendar_sync.config.ConfigError: when the configuration is not safe to run.
+    """
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("CALENDAR_SYNC_INSTANCE") or None,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.update(AUTO_MIGRATE=True)
+    app.config.update(settings.load(os.environ, instance))
+    if test_config:
+        app.config.update(test_config)
+    settings.finish(app.config)
+    logs.install(app.config["LOG_LEVEL"])
+
+    database = Database(app.config["DATABASE_URL"])
+    if app.config["AUTO_MIGRATE"]:
+        database.upgrade()
+    if app.config["OAUTH_ALLOW_HTTP"]:
+        allow_plain_http()
+    keeper = ConnectionKeeper(
+        database=database,
+        cipher=TokenCipher(app.config["TOKEN_ENCRYPTION_KEYS"]),
+        client_secrets_path=app.config["GOOGLE_CLIENT_SECRETS"],
+        api_root=app.config["GOOGLE_API_ROOT"],
+    )
+    runtime = Runtime(database, keeper, app.config)
+    # The queue's worker syncs what push notifications ask for, with this runtime.
+    runtime.sync_queue.handler = partial(run_queued_job, runtime)
+    runtime.attach(app)
+
+    register(app)
+    return app
