@@ -36,6 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check calendar_sync tests benchmarks scripts
 	$(BIN)/ruff format --check calendar_sync tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: lint
 	$(BIN)/pytest
