@@ -232,7 +232,7 @@ def connect_therapist(
     env.sandbox.add_account(email, None, time_zone)
     secrets = json.loads(Path(env.app.config["GOOGLE_CLIENT_SECRETS"]).read_text())
     tokens = env.sandbox.issue_tokens(email, granted, secrets["web"]["client_id"])
-    with runtime_of(env.app).database.transaction() as session:
+    with runtime_of(env.app).database.transaction() as db:
         therapist = Therapist(
             google_subject="sub-" + email,
             email=email,
@@ -240,15 +240,15 @@ def connect_therapist(
             time_zone=time_zone,
             created_at=now,
         )
-        session.add(therapist)
-        session.flush()
+        db.add(therapist)
+        db.flush()
         grant = Grant(
             access_token=tokens["access_token"],
             refresh_token=tokens["refresh_token"],
             expires_at=now + timedelta(seconds=int(tokens["expires_in"])),
             scopes=frozenset(granted),
         )
-        runtime_of(env.app).connections.save_grant(session, therapist.id, grant, now)
+        runtime_of(env.app).connections.save_grant(db, therapist.id, grant, now)
         therapist_id = int(therapist.id)
     if with_calendars:
         from calendar_sync.services.sync.calendar_list import refresh_calendar_list

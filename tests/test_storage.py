@@ -33,8 +33,8 @@ def test_aware_datetimes_round_trip_in_utc(any_database_url: str) -> None:
     paris_winter = timezone(timedelta(hours=1))
     created = datetime(2026, 3, 29, 0, 30, tzinfo=paris_winter)
     try:
-        with database.transaction() as session:
-            session.add(
+        with database.transaction() as db:
+            db.add(
                 Therapist(
                     google_subject="sub-1",
                     email="dr.rivera@example.test",
@@ -43,8 +43,8 @@ def test_aware_datetimes_round_trip_in_utc(any_database_url: str) -> None:
                     created_at=created,
                 )
             )
-        with database.transaction() as session:
-            stored = session.scalars(select(Therapist)).one()
+        with database.transaction() as db:
+            stored = db.scalars(select(Therapist)).one()
             assert stored.created_at == created
             assert stored.created_at.tzinfo == UTC
     finally:
@@ -54,8 +54,8 @@ def test_aware_datetimes_round_trip_in_utc(any_database_url: str) -> None:
 def test_naive_datetime_is_refused(sqlite_url: str) -> None:
     database = Database(sqlite_url)
     database.upgrade()
-    with pytest.raises(Exception, match="naive datetime"), database.transaction() as session:
-        session.add(
+    with pytest.raises(Exception, match="naive datetime"), database.transaction() as db:
+        db.add(
             Therapist(
                 google_subject="sub-2",
                 email="dr.okafor@example.test",

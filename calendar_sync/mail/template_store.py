@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ..storage.models import EmailTemplateOverride
 from .templates import RenderedEmail, default_source, render, validate
 
 
-def load_overrides(db: Session, therapist_id: int, name: str) -> dict[str, str]:
+def load_overrides(db: DbSession, therapist_id: int, name: str) -> dict[str, str]:
     """The edited parts of message ``name`` (part -> source); missing parts use the default."""
     rows = db.scalars(
         select(EmailTemplateOverride).where(
@@ -27,7 +27,7 @@ def load_overrides(db: Session, therapist_id: int, name: str) -> dict[str, str]:
     return {row.part: row.source for row in rows}
 
 
-def sources(db: Session, therapist_id: int, name: str) -> dict[str, str]:
+def sources(db: DbSession, therapist_id: int, name: str) -> dict[str, str]:
     """Every part of message ``name`` as the therapist currently has it (edited or default)."""
     edited = load_overrides(db, therapist_id, name)
     return {
@@ -36,7 +36,7 @@ def sources(db: Session, therapist_id: int, name: str) -> dict[str, str]:
 
 
 def save(
-    db: Session, therapist_id: int, name: str, part: str, source: str, now: datetime
+    db: DbSession, therapist_id: int, name: str, part: str, source: str, now: datetime
 ) -> list[str]:
     """Store ``source`` as the therapist's ``part`` of ``name``, if it renders.
 
@@ -70,7 +70,7 @@ def save(
     return []
 
 
-def reset(db: Session, therapist_id: int, name: str, part: str | None = None) -> None:
+def reset(db: DbSession, therapist_id: int, name: str, part: str | None = None) -> None:
     """Go back to the default for one part of ``name``, or for all of it."""
     query = delete(EmailTemplateOverride).where(
         EmailTemplateOverride.therapist_id == therapist_id, EmailTemplateOverride.name == name
@@ -81,7 +81,7 @@ def reset(db: Session, therapist_id: int, name: str, part: str | None = None) ->
 
 
 def render_for(
-    db: Session, therapist_id: int, name: str, context: Mapping[str, Any]
+    db: DbSession, therapist_id: int, name: str, context: Mapping[str, Any]
 ) -> RenderedEmail:
     """Render ``name`` as this therapist has it (their edits, or the defaults)."""
     return render(name, context, load_overrides(db, therapist_id, name))

@@ -44,10 +44,10 @@ class CycleReport:
 def run_cycle(runtime: Runtime, *, now: datetime, dry_run: bool) -> CycleReport:
     """Run (or, with ``dry_run``, describe) the work due at ``now`` for every therapist."""
     database: Database = runtime.database
-    with database.transaction() as session:
-        count = session.scalar(select(func.count()).select_from(Therapist)) or 0
+    with database.transaction() as db:
+        count = db.scalar(select(func.count()).select_from(Therapist)) or 0
         active = list(
-            session.scalars(
+            db.scalars(
                 select(GoogleConnection.therapist_id).where(GoogleConnection.status == "active")
             )
         )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ..storage.models import TherapistNotice
 
@@ -35,30 +35,26 @@ class Notice:
     read_at: datetime | None
 
 
-def notify(db_session: Session, therapist_id: int, kind: str, text: str, now: datetime) -> int:
+def notify(db: DbSession, therapist_id: int, kind: str, text: str, now: datetime) -> int:
     """Leave a notice for the therapist (inside the caller's transaction); returns its id."""
     notice = TherapistNotice(therapist_id=therapist_id, kind=kind, text=text, created_at=now)
-    db_session.add(notice)
-    db_session.flush()
+    db.add(notice)
+    db.flush()
     return int(notice.id)
 
 
-def notices_for(
-    db_session: Session, therapist_id: int, *, unread_only: bool = False
-) -> list[Notice]:
+def notices_for(db: DbSession, therapist_id: int, *, unread_only: bool = False) -> list[Notice]:
     """The therapist's notices, newest first."""
     query = select(TherapistNotice).where(TherapistNotice.therapist_id == therapist_id)
     if unread_only:
         query = query.where(TherapistNotice.read_at.is_(None))
-    rows = db_session.scalars(
-        query.order_by(TherapistNotice.created_at.desc(), TherapistNotice.id.desc())
-    )
+    rows = db.scalars(query.order_by(TherapistNotice.created_at.desc(), TherapistNotice.id.desc()))
     return [Notice(r.id, r.kind, r.text, r.created_at, r.read_at) for r in rows]
 
 
-def mark_read(db_session: Session, therapist_id: int, notice_id: int, now: datetime) -> bool:
+def mark_read(db: DbSession, therapist_id: int, notice_id: int, now: datetime) -> bool:
     """Mark one of the therapist's notices read; False when it is not theirs or already read."""
-    result = db_session.execute(
+    result = db.execute(
         update(TherapistNotice)
         .where(
             TherapistNotice.id == notice_id,

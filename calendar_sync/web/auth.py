@@ -25,8 +25,10 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
+)
+from flask import (
+    session as browser_session,
 )
 from sqlalchemy import delete, select
 from werkzeug.wrappers import Response
@@ -68,7 +70,7 @@ def login_required(view: F) -> F:
 def current_therapist() -> Therapist | None:
     """The therapist signed in on this request, or None."""
     if "therapist" not in g:
-        therapist_id = session.get("therapist_id")
+        therapist_id = browser_session.get("therapist_id")
         found = None
         if therapist_id is not None:
             with database().transaction() as db:
@@ -100,7 +102,7 @@ def _start(*, force_consent: bool, login_hint: str | None) -> Response:
                 created_at=now,
             )
         )
-    session["sign_in_binding"] = binding
+    browser_session["sign_in_binding"] = binding
     try:
         url = authorization_url(
             connections().client,
@@ -160,8 +162,8 @@ def callback() -> Response | tuple[str, int]:
             therapist.email = str(profile.get("email", therapist.email))
         keeper.save_grant(db, therapist.id, grant, now)
         therapist_id = therapist.id
-    session.clear()
-    session["therapist_id"] = therapist_id
+    browser_session.clear()
+    browser_session["therapist_id"] = therapist_id
     csrf.token()
     if not keeper.has_refresh_token(therapist_id):
         # No long-lived token stored or sent: only a shown consent yields one.
@@ -171,7 +173,7 @@ def callback() -> Response | tuple[str, int]:
 
 def _take_attempt(state: str, now: datetime) -> SignInAttempt | None:
     """The attempt this browser started with ``state``, used up; None if not valid."""
-    binding = session.pop("sign_in_binding", None)
+    binding = browser_session.pop("sign_in_binding", None)
     if not state or not binding:
         return None
     with database().transaction() as db:
@@ -192,7 +194,7 @@ def _profile(grant: Grant, keeper: ConnectionKeeper) -> dict[str, Any]:
 
 @bp.post("/signout")
 def signout() -> Response:
-    session.clear()
+    browser_session.clear()
     return redirect(url_for("index"))
 
 

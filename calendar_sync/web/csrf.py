@@ -11,7 +11,8 @@ import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, abort, current_app, request, session
+from flask import Flask, abort, current_app, request
+from flask import session as browser_session
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -25,9 +26,9 @@ def exempt(view: F) -> F:
 
 def token() -> str:
     """The browser's CSRF token, made on first use."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return str(session["csrf"])
+    if "csrf" not in browser_session:
+        browser_session["csrf"] = secrets.token_urlsafe(32)
+    return str(browser_session["csrf"])
 
 
 def init_app(app: Flask) -> None:
@@ -41,6 +42,6 @@ def init_app(app: Flask) -> None:
         if view is not None and getattr(view, _EXEMPT_ATTRIBUTE, False):
             return
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-        expected = session.get("csrf")
+        expected = browser_session.get("csrf")
         if not expected or not hmac.compare_digest(str(expected), sent):
             abort(400, description="This form has expired or did not come from this site.")

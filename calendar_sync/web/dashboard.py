@@ -17,8 +17,10 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
+)
+from flask import (
+    session as browser_session,
 )
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -137,7 +139,7 @@ def confirm_disconnect() -> str:
 def disconnect() -> Response:
     therapist = require_therapist()
     revoked = disconnect_therapist(runtime(), therapist.id, now=datetime.now(UTC))
-    session.clear()
+    browser_session.clear()
     if revoked:
         flash("Disconnected. Your calendar data was deleted and Google access revoked.", "info")
     else:

@@ -1,6 +1,6 @@
 """The patient's pages, reached from a link in an email: ``/p/<token>``.
 
-Patients have no dashboard session, so the signed, single-use token is the form's
+Patients have no dashboard sign-in (browser session), so the signed, single-use token is the form's
 protection: the POST must carry the same token, which is used up by the answer. Pages show
 only what the patient needs (the date and time, the practitioner's name), never anything
 clinical; a tampered link gets a 400 page, an expired or used one a friendly word.

@@ -48,9 +48,9 @@ PAGES = (
 
 
 def signed_in(client: Any, therapist_id: int) -> None:
-    with client.session_transaction() as session:
-        session["therapist_id"] = therapist_id
-        session["csrf"] = CSRF
+    with client.session_transaction() as browser_session:
+        browser_session["therapist_id"] = therapist_id
+        browser_session["csrf"] = CSRF
 
 
 def sign_in(app: Flask) -> Any:
@@ -146,8 +146,8 @@ def test_session_cookie_flags(
     app: Flask, app_config: dict[str, Any], monkeypatch: Any, tmp_path: Any
 ) -> None:
     plain = sign_in(app)
-    with plain.session_transaction() as session:
-        session.pop("csrf")
+    with plain.session_transaction() as browser_session:
+        browser_session.pop("csrf")
     flags = cookie_flags(plain)
     assert "HttpOnly" in flags and "SameSite=Lax" in flags and "Secure" not in flags
 
@@ -155,8 +155,8 @@ def test_session_cookie_flags(
     https = create_app({**app_config, "PUBLIC_URL": "https://practice.example.test"})
     try:
         secure = sign_in(https)
-        with secure.session_transaction() as session:
-            session.pop("csrf")
+        with secure.session_transaction() as browser_session:
+            browser_session.pop("csrf")
         flags = cookie_flags(secure)
         assert "Secure" in flags and "HttpOnly" in flags and "SameSite=Lax" in flags
         answer = secure.get("/dashboard")

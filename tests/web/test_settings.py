@@ -32,8 +32,8 @@ def signed_in(app: Flask, client: FlaskClient) -> int:
         db.add(therapist)
         db.flush()
         therapist_id = int(therapist.id)
-    with client.session_transaction() as session:
-        session["therapist_id"] = therapist_id
+    with client.session_transaction() as browser_session:
+        browser_session["therapist_id"] = therapist_id
     return therapist_id
 
 
@@ -139,6 +139,6 @@ def test_settings_need_sign_in_and_csrf(client: FlaskClient, signed_in: int) -> 
     data = form_of(client.get("/settings/").get_data(as_text=True))
     del data["csrf_token"]
     assert client.post("/settings/", data=data).status_code == 400
-    with client.session_transaction() as session:
-        session.clear()
+    with client.session_transaction() as browser_session:
+        browser_session.clear()
     assert client.get("/settings/").status_code == 302

@@ -28,9 +28,9 @@ def signed_in(app: Flask, client: FlaskClient) -> int:
         db.add(therapist)
         db.flush()
         therapist_id = therapist.id
-    with client.session_transaction() as session:
-        session["therapist_id"] = therapist_id
-        session["csrf"] = CSRF
+    with client.session_transaction() as browser_session:
+        browser_session["therapist_id"] = therapist_id
+        browser_session["csrf"] = CSRF
     return therapist_id
 
 

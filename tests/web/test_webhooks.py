@@ -34,22 +34,22 @@ def env(sandboxed_app: Any) -> Any:
     client_id = json.loads(Path(app.config["GOOGLE_CLIENT_SECRETS"]).read_text())["web"]
     tokens = sandbox.issue_tokens(THERAPIST, scopes, client_id["client_id"])
     database = runtime_of(app).database
-    with database.transaction() as session:
+    with database.transaction() as db:
         therapist = Therapist(
             google_subject="sub-webhook", email=THERAPIST, time_zone="UTC", created_at=now
         )
-        session.add(therapist)
-        session.flush()
+        db.add(therapist)
+        db.flush()
         grant = Grant(
             tokens["access_token"],
             tokens["refresh_token"],
             now + timedelta(minutes=50),
             frozenset(scopes),
         )
-        runtime_of(app).connections.save_grant(session, therapist.id, grant, now)
+        runtime_of(app).connections.save_grant(db, therapist.id, grant, now)
     sync_all(runtime_of(app), now=now)
-    with database.transaction() as session:
-        calendar = session.scalars(select(CalendarRow)).one()
+    with database.transaction() as db:
+        calendar = db.scalars(select(CalendarRow)).one()
         calendar.channel_id = CHANNEL
         calendar.channel_token_hash = hash_token(SECRET)
         calendar.channel_resource_id = "resource-1"
@@ -82,8 +82,8 @@ def google_calls(env: Any) -> dict[str, int]:
 
 
 def requested(env: Any) -> datetime | None:
-    with runtime_of(env.app).database.transaction() as session:
-        return session.scalars(select(CalendarRow.sync_requested_at)).one()
+    with runtime_of(env.app).database.transaction() as db:
+        return db.scalars(select(CalendarRow.sync_requested_at)).one()
 
 
 @pytest.mark.parametrize("token", ["not-the-secret", "", None])
@@ -113,8 +113,8 @@ def test_a_sync_message_is_only_acknowledged(env: Any) -> None:
 
 def test_a_change_is_synced_and_a_burst_collapses(env: Any) -> None:
     client = env.app.test_client()
-    with runtime_of(env.app).database.transaction() as session:
-        calendar_id = session.scalars(select(CalendarRow.id)).one()
+    with runtime_of(env.app).database.transaction() as db:
+        calendar_id = db.scalars(select(CalendarRow.id)).one()
 
     # The first notification's sync is held running while the other nineteen arrive.
     with sync_module._lock_for(calendar_id):
@@ -128,9 +128,9 @@ def test_a_change_is_synced_and_a_burst_collapses(env: Any) -> None:
 
 def test_an_old_channel_of_ours_is_stopped_with_the_resource_id_google_sent(env: Any) -> None:
     now = datetime.now(UTC)
-    with runtime_of(env.app).database.transaction() as session:
-        calendar = session.scalars(select(CalendarRow)).one()
-        session.add(
+    with runtime_of(env.app).database.transaction() as db:
+        calendar = db.scalars(select(CalendarRow)).one()
+        db.add(
             PushChannel(
                 id="cs-1-older",
                 calendar_id=calendar.id,
@@ -148,6 +148,6 @@ def test_an_old_channel_of_ours_is_stopped_with_the_resource_id_google_sent(env:
 
     # The sandbox never opened that channel, so Google's answer is 404, and we record it.
     assert google_calls(env) == {"calendar.channels.stop": 1}
-    with runtime_of(env.app).database.transaction() as session:
-        record = session.get(PushChannel, "cs-1-older")
+    with runtime_of(env.app).database.transaction() as db:
+        record = db.get(PushChannel, "cs-1-older")
         assert record is not None and record.stopped_at is not None

@@ -16,7 +16,7 @@ import google.auth.exceptions
 import google.auth.transport.requests
 from google.oauth2.credentials import Credentials
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ...google import GoogleApiError, ReauthorizationNeeded
 from ...google.client import GoogleApis
@@ -62,15 +62,15 @@ class ConnectionKeeper:
         return self._client
 
     def save_grant(
-        self, session: Session, therapist_id: int, grant: Grant, now: datetime
+        self, db: DbSession, therapist_id: int, grant: Grant, now: datetime
     ) -> GoogleConnection:
         """Store the tokens of a fresh consent (or sign-in) for ``therapist_id``."""
-        connection = session.scalar(
+        connection = db.scalar(
             select(GoogleConnection).where(GoogleConnection.therapist_id == therapist_id)
         )
         if connection is None:
             connection = GoogleConnection(therapist_id=therapist_id, connected_at=now, version=0)
-            session.add(connection)
+            db.add(connection)
         if grant.refresh_token is not None:
             connection.refresh_token_encrypted = self.cipher.encrypt(grant.refresh_token)
             connection.status = ACTIVE
@@ -82,12 +82,12 @@ class ConnectionKeeper:
         connection.access_token_expires_at = grant.expires_at
         connection.granted_scopes = " ".join(sorted(grant.scopes))
         connection.version = (connection.version or 0) + 1
-        session.flush()
+        db.flush()
         return connection
 
     def has_refresh_token(self, therapist_id: int) -> bool:
-        with self.database.transaction() as session:
-            connection = self._load(session, therapist_id)
+        with self.database.transaction() as db:
+            connection = self._load(db, therapist_id)
             return connection is not None and connection.refresh_token_encrypted is not None
 
     def apis(self, therapist_id: int, now: datetime) -> GoogleApis:
@@ -99,8 +99,8 @@ class ConnectionKeeper:
 
     def credentials(self, therapist_id: int, now: datetime) -> Credentials:
         """:raises ReauthorizationNeeded: as :meth:`apis`."""
-        with self.database.transaction() as session:
-            connection = self._require(session, therapist_id)
+        with self.database.transaction() as db:
+            connection = self._require(db, therapist_id)
             credentials, version = self._credentials(connection), connection.version
             expires_at = connection.access_token_expires_at
         if expires_at is None or expires_at - REFRESH_MARGIN <= now:
@@ -108,14 +108,14 @@ class ConnectionKeeper:
         return credentials
 
     def granted_scopes(self, therapist_id: int) -> frozenset[str]:
-        with self.database.transaction() as session:
-            connection = self._load(session, therapist_id)
+        with self.database.transaction() as db:
+            connection = self._load(db, therapist_id)
             return frozenset(connection.granted_scopes.split()) if connection else frozenset()
 
     def revocable_token(self, therapist_id: int) -> str | None:
         """The token whose revocation ends the whole grant (the refresh token if any)."""
-        with self.database.transaction() as session:
-            connection = self._load(session, therapist_id)
+        with self.database.transaction() as db:
+            connection = self._load(db, therapist_id)
             if connection is None:
                 return None
             sealed = connection.refresh_token_encrypted or connection.access_token_encrypted
@@ -123,8 +123,8 @@ class ConnectionKeeper:
 
     def connection_summary(self, therapist_id: int) -> ConnectionSummary | None:
         """What the dashboard shows of the connection; no token leaves this class."""
-        with self.database.transaction() as session:
-            connection = self._load(session, therapist_id)
+        with self.database.transaction() as db:
+            connection = self._load(db, therapist_id)
             if connection is None:
                 return None
             return ConnectionSummary(
@@ -134,8 +134,8 @@ class ConnectionKeeper:
             )
 
     def mark_needs_reauth(self, therapist_id: int, problem: str) -> None:
-        with self.database.transaction() as session:
-            session.execute(
+        with self.database.transaction() as db:
+            db.execute(
                 update(GoogleConnection)
                 .where(GoogleConnection.therapist_id == therapist_id)
                 .values(status=NEEDS_REAUTH, problem=problem)
@@ -162,8 +162,8 @@ class ConnectionKeeper:
         # google-auth keeps expiries as naive UTC.
         expiry = credentials.expiry
         expires_at = expiry.replace(tzinfo=UTC) if expiry else now + timedelta(seconds=3500)
-        with self.database.transaction() as session:
-            written = session.execute(
+        with self.database.transaction() as db:
+            written = db.execute(
                 update(GoogleConnection)
                 .where(
                     GoogleConnection.therapist_id == therapist_id,
@@ -197,8 +197,8 @@ class ConnectionKeeper:
             expiry=utc_naive(expiry) if expiry else None,
         )
 
-    def _require(self, session: Session, therapist_id: int) -> GoogleConnection:
-        connection = self._load(session, therapist_id)
+    def _require(self, db: DbSession, therapist_id: int) -> GoogleConnection:
+        connection = self._load(db, therapist_id)
         if connection is None or connection.status == NEEDS_REAUTH:
             raise ReauthorizationNeeded(str(therapist_id))
         if connection.refresh_token_encrypted is None:
@@ -206,7 +206,7 @@ class ConnectionKeeper:
         return connection
 
     @staticmethod
-    def _load(session: Session, therapist_id: int) -> GoogleConnection | None:
-        return session.scalar(
+    def _load(db: DbSession, therapist_id: int) -> GoogleConnection | None:
+        return db.scalar(
             select(GoogleConnection).where(GoogleConnection.therapist_id == therapist_id)
         )

@@ -31,7 +31,7 @@ def disconnect_therapist(runtime: Runtime, therapist_id: int, *, now: datetime) 
         log.warning("therapist %s: push channels could not be stopped", therapist_id)
     token = keeper.revocable_token(therapist_id)
     revoked = token is not None and revoke(keeper.client, token)
-    with keeper.database.transaction() as session:
-        session.execute(delete(Therapist).where(Therapist.id == therapist_id))
+    with keeper.database.transaction() as db:
+        db.execute(delete(Therapist).where(Therapist.id == therapist_id))
     log.info("therapist %s disconnected (revoked at Google: %s)", therapist_id, revoked)
     return revoked

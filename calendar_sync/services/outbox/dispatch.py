@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ...mail.message import build_message
 from ...mail.samples import MESSAGES, THERAPIST_MESSAGES
@@ -82,7 +82,7 @@ def describe(kind: str, recipient_role: str) -> str:
 
 
 def enqueue(
-    db: Session,
+    db: DbSession,
     *,
     therapist_id: int,
     key: str,

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ...storage.models import OutboxMessage
 from .dispatch import CANCELLED, FAILED, HELD, PENDING, SENT, UNKNOWN
@@ -22,7 +22,7 @@ ATTENTION = (UNKNOWN, FAILED)
 
 
 def messages(
-    db: Session, therapist_id: int, statuses: Iterable[str] | None = None, limit: int = 200
+    db: DbSession, therapist_id: int, statuses: Iterable[str] | None = None, limit: int = 200
 ) -> list[OutboxMessage]:
     """The therapist's messages, newest first (optionally only in ``statuses``)."""
     query = (
@@ -36,7 +36,7 @@ def messages(
     return list(db.scalars(query))
 
 
-def needing_attention(db: Session, therapist_id: int) -> list[OutboxMessage]:
+def needing_attention(db: DbSession, therapist_id: int) -> list[OutboxMessage]:
     """Unknown and failed messages, and pending ones held back by a problem."""
     query = (
         select(OutboxMessage)
@@ -51,7 +51,7 @@ def needing_attention(db: Session, therapist_id: int) -> list[OutboxMessage]:
 
 
 def _change(
-    db: Session,
+    db: DbSession,
     therapist_id: int,
     message_id: int,
     from_states: tuple[str, ...],
@@ -70,12 +70,12 @@ def _change(
     return bool(result.rowcount == 1)
 
 
-def hold(db: Session, therapist_id: int, message_id: int, now: datetime) -> bool:
+def hold(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:
     """Keep a message from going out until released. False if it is not pending or failed."""
     return _change(db, therapist_id, message_id, (PENDING, FAILED), now, status=HELD)
 
 
-def release(db: Session, therapist_id: int, message_id: int, now: datetime) -> bool:
+def release(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:
     """Let a held (or failed, once the cause is fixed) message go at the next dispatch."""
     return _change(
         db,
@@ -90,7 +90,7 @@ def release(db: Session, therapist_id: int, message_id: int, now: datetime) -> b
     )
 
 
-def cancel(db: Session, therapist_id: int, message_id: int, now: datetime) -> bool:
+def cancel(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:
     """Never send this message. False once it is being sent or was sent."""
     return _change(
         db, therapist_id, message_id, (PENDING, HELD, FAILED, UNKNOWN), now, status=CANCELLED
@@ -98,7 +98,7 @@ def cancel(db: Session, therapist_id: int, message_id: int, now: datetime) -> bo
 
 
 def resolve_unknown(
-    db: Session, therapist_id: int, message_id: int, sent: bool, now: datetime
+    db: DbSession, therapist_id: int, message_id: int, sent: bool, now: datetime
 ) -> bool:
     """Settle a message whose outcome was unknown, after the therapist checked Sent mail.
 

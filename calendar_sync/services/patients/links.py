@@ -18,7 +18,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ...storage.models import BarrierAnswer, CalendarEventRow, CalendarRow, PatientLink
 
@@ -78,7 +78,7 @@ def link_lifetime(config: Mapping[str, Any]) -> timedelta:
 
 
 def issue_link(
-    db_session: Session,
+    db: DbSession,
     *,
     therapist_id: int,
     calendar_id: str,
@@ -105,15 +105,13 @@ def issue_link(
         created_at=now,
         expires_at=now + link_lifetime(config),
     )
-    db_session.add(link)
-    db_session.flush()
+    db.add(link)
+    db.flush()
     token = _serializer(config, purpose).dumps(link.id)
     return f"{str(config['PUBLIC_URL']).rstrip('/')}/p/{token}"
 
 
-def check_token(
-    db_session: Session, token: str, now: datetime, config: Mapping[str, Any]
-) -> LinkCheck:
+def check_token(db: DbSession, token: str, now: datetime, config: Mapping[str, Any]) -> LinkCheck:
     """What ``token`` is: valid (with its link), tampered, expired or already used."""
 
     # The signature's own age is a second line of defence; the row's expiry decides.
@@ -125,7 +123,7 @@ def check_token(
             return LinkCheck(LinkStatus.EXPIRED)
         except BadSignature:
             continue
-        link = db_session.get(PatientLink, str(link_id))
+        link = db.get(PatientLink, str(link_id))
         if link is None or link.purpose != purpose:
             return LinkCheck(LinkStatus.TAMPERED)
         if link.used_at is not None:
@@ -136,9 +134,9 @@ def check_token(
     return LinkCheck(LinkStatus.TAMPERED)
 
 
-def claim(db_session: Session, link_id: str, now: datetime) -> bool:
+def claim(db: DbSession, link_id: str, now: datetime) -> bool:
     """Mark the link used; False when it already was (or has expired) — do nothing then."""
-    result = db_session.execute(
+    result = db.execute(
         update(PatientLink)
         .where(
             PatientLink.id == link_id,
@@ -150,17 +148,17 @@ def claim(db_session: Session, link_id: str, now: datetime) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-def release(db_session: Session, link_id: str) -> None:
+def release(db: DbSession, link_id: str) -> None:
     """Make a claimed link usable again (its effect could not be carried out)."""
-    db_session.execute(update(PatientLink).where(PatientLink.id == link_id).values(used_at=None))
+    db.execute(update(PatientLink).where(PatientLink.id == link_id).values(used_at=None))
 
 
 def record_barriers(
-    db_session: Session, link: PatientLink, reasons: list[str], other_text: str, now: datetime
+    db: DbSession, link: PatientLink, reasons: list[str], other_text: str, now: datetime
 ) -> None:
     """Store a barrier survey answer; unknown reason codes are dropped."""
     chosen = [code for code in BARRIERS if code in set(reasons)]
-    db_session.add(
+    db.add(
         BarrierAnswer(
             therapist_id=link.therapist_id,
             link_id=link.id,
@@ -171,14 +169,14 @@ def record_barriers(
             created_at=now,
         )
     )
-    db_session.flush()
+    db.flush()
 
 
 def session_start(
-    db_session: Session, therapist_id: int, calendar_id: str, event_id: str
+    db: DbSession, therapist_id: int, calendar_id: str, event_id: str
 ) -> datetime | None:
     """When the session a link is about started, from the synced calendar (if known)."""
-    return db_session.scalar(
+    return db.scalar(
         select(CalendarEventRow.start)
         .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
         .where(
@@ -189,27 +187,23 @@ def session_start(
     )
 
 
-def answers_for(db_session: Session, therapist_id: int) -> list[PatientAnswer]:
+def answers_for(db: DbSession, therapist_id: int) -> list[PatientAnswer]:
     """Every answer patients gave the therapist through links, newest first."""
     answers: list[PatientAnswer] = []
-    surveys = db_session.scalars(
-        select(BarrierAnswer).where(BarrierAnswer.therapist_id == therapist_id)
-    )
+    surveys = db.scalars(select(BarrierAnswer).where(BarrierAnswer.therapist_id == therapist_id))
     for row in surveys:
         answers.append(
             PatientAnswer(
                 kind=BARRIER_SURVEY,
                 calendar_id=row.calendar_id,
                 event_id=row.event_id,
-                session_start=session_start(
-                    db_session, therapist_id, row.calendar_id, row.event_id
-                ),
+                session_start=session_start(db, therapist_id, row.calendar_id, row.event_id),
                 reasons=tuple(code for code in row.reasons.split(",") if code),
                 other_text=row.other_text,
                 answered_at=row.created_at,
             )
         )
-    used = db_session.scalars(
+    used = db.scalars(
         select(PatientLink).where(
             PatientLink.therapist_id == therapist_id,
             PatientLink.purpose.in_((CHOOSE_TIME, WILL_GET_IN_TOUCH)),
@@ -223,9 +217,7 @@ def answers_for(db_session: Session, therapist_id: int) -> list[PatientAnswer]:
                 kind=link.purpose,
                 calendar_id=link.calendar_id,
                 event_id=link.event_id,
-                session_start=session_start(
-                    db_session, therapist_id, link.calendar_id, link.event_id
-                ),
+                session_start=session_start(db, therapist_id, link.calendar_id, link.event_id),
                 reasons=(),
                 other_text="",
                 answered_at=link.used_at,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ...domain.slots import RescheduleRules, Slot
 from ...domain.times import format_local
@@ -39,7 +39,7 @@ def proposal_event_id(key: str, attempt: int) -> str:
     return base64.b32hexencode(digest).decode().lower()
 
 
-def rules_for(db: Session, therapist_id: int) -> RescheduleRules:
+def rules_for(db: DbSession, therapist_id: int) -> RescheduleRules:
     """The therapist's reschedule rules (stored with their settings), else the defaults."""
     return load_settings(db, therapist_id).reschedule
 
@@ -71,7 +71,7 @@ class Context:
 
 
 def load_context(
-    db: Session, runtime: Runtime, apis: GoogleApis, proposal_id: int, now: datetime, sleep: Sleep
+    db: DbSession, runtime: Runtime, apis: GoogleApis, proposal_id: int, now: datetime, sleep: Sleep
 ) -> Context:
     row = db.get_one(RescheduleProposal, proposal_id)
     therapist = db.get_one(Therapist, row.therapist_id)

@@ -17,11 +17,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ...domain.decisions import idempotency_key
 from ...domain.policy import ActionKind
-from ...domain.sessions import Session as DomainSession
+from ...domain.sessions import Session
 from ...domain.slots import Slot, answer_deadline, has_session_soon
 from ...google import GoogleApiError
 from ...google.event_writes import move_event
@@ -70,10 +70,10 @@ __all__ = [
 
 
 def plan_proposal(
-    db_session: Session,
+    db: DbSession,
     *,
     therapist_id: int,
-    session: DomainSession,
+    session: Session,
     patient_email: str,
     key: str,
     now: datetime,
@@ -84,21 +84,21 @@ def plan_proposal(
     when a proposal for this miss exists already, or the patient has a session (or an
     accepted new time) starting within the rules' skip window.
     """
-    exists = db_session.scalar(
+    exists = db.scalar(
         select(RescheduleProposal.id).where(
             RescheduleProposal.therapist_id == therapist_id, RescheduleProposal.key == key
         )
     )
     if exists is not None:
         return None
-    rules = rules_for(db_session, therapist_id)
-    if has_session_soon(_upcoming(db_session, therapist_id, patient_email, now), rules, now):
+    rules = rules_for(db, therapist_id)
+    if has_session_soon(_upcoming(db, therapist_id, patient_email, now), rules, now):
         return None
     row = _new_row(therapist_id, key, session.calendar_id, session.event_id, 1, now)
     row.missed_start, row.missed_end, row.patient_email = session.start, session.end, patient_email
     try:
-        with db_session.begin_nested():
-            db_session.add(row)
+        with db.begin_nested():
+            db.add(row)
     except IntegrityError:
         return None  # planned at the same moment by another worker
     return int(row.id)
@@ -122,7 +122,7 @@ def _new_row(
     )
 
 
-def _upcoming(db: Session, therapist_id: int, email: str, now: datetime) -> list[datetime]:
+def _upcoming(db: DbSession, therapist_id: int, email: str, now: datetime) -> list[datetime]:
     sessions = db.scalars(
         select(CalendarEventRow.start)
         .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
@@ -211,7 +211,7 @@ def _describe(row: RescheduleProposal, now: datetime) -> str:
 
 
 def _latest(
-    db: Session, therapist_id: int, calendar_id: str, event_id: str
+    db: DbSession, therapist_id: int, calendar_id: str, event_id: str
 ) -> RescheduleProposal | None:
     return db.scalar(
         select(RescheduleProposal)

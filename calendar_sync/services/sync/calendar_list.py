@@ -64,9 +64,9 @@ def refresh_calendar_list(
         except GoogleApiError as exc:
             if exc.status != 403 or exc.retryable:
                 raise
-    with database.transaction() as session:
+    with database.transaction() as db:
         if infos is None:
-            therapist = session.get(Therapist, therapist_id)
+            therapist = db.get(Therapist, therapist_id)
             assert therapist is not None
             # The primary calendar's id is the account's address.
             infos = [
@@ -77,7 +77,7 @@ def refresh_calendar_list(
             keep_others = False
         rows = {
             row.google_calendar_id: row
-            for row in session.scalars(
+            for row in db.scalars(
                 select(CalendarRow).where(CalendarRow.therapist_id == therapist_id)
             )
         }
@@ -89,7 +89,7 @@ def refresh_calendar_list(
                     google_calendar_id=info.calendar_id,
                     selected=info.primary,
                 )
-                session.add(row)
+                db.add(row)
             if info.summary != PRIMARY_SUMMARY or not row.summary:
                 row.summary = info.summary
             row.time_zone = info.time_zone
@@ -109,8 +109,8 @@ def select_calendar(
     A newly selected calendar is synced at the next cycle; its channel is opened (or, when
     unselected, stopped) then too. :raises LookupError: the calendar is not the therapist's.
     """
-    with database.transaction() as session:
-        row = session.get(CalendarRow, calendar_id)
+    with database.transaction() as db:
+        row = db.get(CalendarRow, calendar_id)
         if row is None or row.therapist_id != therapist_id:
             raise LookupError("no such calendar")
         if selected and not row.selected:
@@ -120,8 +120,8 @@ def select_calendar(
 
 def calendar_statuses(database: Database, therapist_id: int) -> list[CalendarStatus]:
     """Every calendar of the therapist, primary first, for the dashboard."""
-    with database.transaction() as session:
-        rows = session.scalars(
+    with database.transaction() as db:
+        rows = db.scalars(
             select(CalendarRow)
             .where(CalendarRow.therapist_id == therapist_id)
             .order_by(CalendarRow.is_primary.desc(), CalendarRow.summary, CalendarRow.id)

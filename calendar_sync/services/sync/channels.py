@@ -83,9 +83,9 @@ def _needs_channel(calendar: CalendarRow, now: datetime, interval: timedelta) ->
 
 
 def _calendars(database: Database, therapist_id: int) -> list[CalendarRow]:
-    with database.transaction() as session:
+    with database.transaction() as db:
         return list(
-            session.scalars(
+            db.scalars(
                 select(CalendarRow)
                 .where(CalendarRow.therapist_id == therapist_id)
                 .order_by(CalendarRow.id)
@@ -155,12 +155,12 @@ def open_channel(
     database: Database = runtime.database
     token = secrets.token_urlsafe(32)
     channel_id = new_channel_id(calendar_id)
-    with database.transaction() as session:
-        calendar = session.get(CalendarRow, calendar_id)
+    with database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
         google_id = calendar.google_calendar_id
         # Recorded first, so its notifications are recognised even if we die mid-call.
-        session.add(
+        db.add(
             PushChannel(
                 id=channel_id, calendar_id=calendar_id, token_hash=hash_token(token), created_at=now
             )
@@ -177,26 +177,26 @@ def open_channel(
         )
     except GoogleApiError as exc:
         words = _watch_words(exc)
-        with database.transaction() as session:
+        with database.transaction() as db:
             if exc.status != 0:
                 # Google refused, so no channel exists; after a timeout one may.
-                pending = session.get(PushChannel, channel_id)
+                pending = db.get(PushChannel, channel_id)
                 if pending is not None:
-                    session.delete(pending)
-            calendar = session.get(CalendarRow, calendar_id)
+                    db.delete(pending)
+            calendar = db.get(CalendarRow, calendar_id)
             assert calendar is not None
             calendar.watch_problem = words
             calendar.watch_attempted_at = now
         log.warning("calendar %s: watch refused: %s %s", calendar_id, exc.status, exc.reason)
         return f"calendar {calendar_id}: polled only ({words})"
-    with database.transaction() as session:
-        record = session.get(PushChannel, channel_id)
+    with database.transaction() as db:
+        record = db.get(PushChannel, channel_id)
         assert record is not None
         # Confirmation is what sets the expiry: a channel without one is still pending.
         expires_at = channel.expires_at or now + CHANNEL_LIFETIME
         record.resource_id = channel.resource_id
         record.expires_at = expires_at
-        calendar = session.get(CalendarRow, calendar_id)
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
         renewed = calendar.channel_id is not None
         calendar.channel_id = channel_id
@@ -218,8 +218,8 @@ def _watch_words(exc: GoogleApiError) -> str:
 
 def _retire_current(database: Database, calendar_id: int) -> None:
     """Forget the calendar's current channel (it is stopped with the other old ones)."""
-    with database.transaction() as session:
-        calendar = session.get(CalendarRow, calendar_id)
+    with database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
         calendar.channel_id = None
         calendar.channel_token_hash = None
@@ -273,8 +273,8 @@ def _stop(
     *conditions: Any,
 ) -> int:
     """Stop the therapist's open, confirmed channels that also meet ``conditions``."""
-    with database.transaction() as session:
-        channels = session.execute(
+    with database.transaction() as db:
+        channels = db.execute(
             select(PushChannel.id, PushChannel.resource_id, PushChannel.expires_at)
             .join(CalendarRow, CalendarRow.id == PushChannel.calendar_id)
             .where(
@@ -298,7 +298,7 @@ def _stop(
 
 
 def mark_stopped(database: Database, channel_id: str, now: datetime) -> None:
-    with database.transaction() as session:
-        record = session.get(PushChannel, channel_id)
+    with database.transaction() as db:
+        record = db.get(PushChannel, channel_id)
         if record is not None and record.stopped_at is None:
             record.stopped_at = now

@@ -13,18 +13,18 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ...domain.sessions import (
     Cancellation,
     CancelledBy,
     EventFacts,
     PatientResponse,
+    Session,
     SessionRules,
     extract_title_tags,
     is_session,
 )
-from ...domain.sessions import Session as DomainSession
 from ...google.events import CANCELLED, CalendarEvent
 from ...storage.models import CalendarEventRow, CalendarRow, CreatedEvent, Patient
 
@@ -49,14 +49,12 @@ class Context:
     created_ids: frozenset[str]
 
 
-def load_context(session: Session, calendar: CalendarRow, rules: SessionRules) -> Context:
+def load_context(db: DbSession, calendar: CalendarRow, rules: SessionRules) -> Context:
     patients = tuple(
-        session.scalars(select(Patient).where(Patient.therapist_id == calendar.therapist_id))
+        db.scalars(select(Patient).where(Patient.therapist_id == calendar.therapist_id))
     )
     created = frozenset(
-        session.scalars(
-            select(CreatedEvent.event_id).where(CreatedEvent.calendar_id == calendar.id)
-        )
+        db.scalars(select(CreatedEvent.event_id).where(CreatedEvent.calendar_id == calendar.id))
     )
     return Context(rules, patients, created)
 
@@ -143,7 +141,7 @@ def _apply_one(
 
 
 def apply_events(
-    session: Session,
+    db: DbSession,
     calendar: CalendarRow,
     events: list[CalendarEvent],
     context: Context,
@@ -162,7 +160,7 @@ def apply_events(
         chunk = ids[offset : offset + _CHUNK]
         stored.update(
             (row.event_id, row)
-            for row in session.scalars(
+            for row in db.scalars(
                 select(CalendarEventRow).where(
                     CalendarEventRow.calendar_id == calendar.id,
                     CalendarEventRow.event_id.in_(chunk),
@@ -191,7 +189,7 @@ def apply_events(
             row = CalendarEventRow(
                 calendar_id=calendar.id, event_id=event.event_id, first_seen_at=now
             )
-            session.add(row)
+            db.add(row)
             stored[event.event_id] = row
         _apply_one(row, event, context, now, new)
         result.upserted += 1
@@ -199,14 +197,14 @@ def apply_events(
 
 
 def mark_missing(
-    session: Session,
+    db: DbSession,
     calendar: CalendarRow,
     listed_ids: set[str],
     window: tuple[datetime, datetime],
     now: datetime,
 ) -> int:
     """After a full listing: stored events inside the window it no longer returned are gone."""
-    candidates = session.scalars(
+    candidates = db.scalars(
         select(CalendarEventRow.event_id).where(
             CalendarEventRow.calendar_id == calendar.id,
             CalendarEventRow.cancelled_at.is_(None),
@@ -216,7 +214,7 @@ def mark_missing(
     ).all()
     gone = [event_id for event_id in candidates if event_id not in listed_ids]
     for offset in range(0, len(gone), _CHUNK):
-        session.execute(
+        db.execute(
             update(CalendarEventRow)
             .where(
                 CalendarEventRow.calendar_id == calendar.id,
@@ -227,7 +225,7 @@ def mark_missing(
     return len(gone)
 
 
-def as_session(row: CalendarEventRow, calendar: CalendarRow, time_zone: ZoneInfo) -> DomainSession:
+def as_session(row: CalendarEventRow, calendar: CalendarRow, time_zone: ZoneInfo) -> Session:
     """The domain's view of a stored session (``time_zone``: the therapist's, for display).
 
     A cancelled event counts as cancelled by the therapist unless the patient had declined:
@@ -246,7 +244,7 @@ def as_session(row: CalendarEventRow, calendar: CalendarRow, time_zone: ZoneInfo
         cancellation = Cancellation(by=by, at=row.cancelled_at)
     tags = extract_title_tags(row.title or "")
     end = row.end if row.end > row.start else row.start + timedelta(minutes=1)
-    return DomainSession(
+    return Session(
         event_id=row.event_id,
         calendar_id=calendar.google_calendar_id,
         patient_key=row.patient_email or (f"patient-{row.patient_id}" if row.patient_id else None),
@@ -266,7 +264,7 @@ def as_session(row: CalendarEventRow, calendar: CalendarRow, time_zone: ZoneInfo
 
 
 def record_created_event(
-    session: Session, calendar: CalendarRow, event_id: str, purpose: str, now: datetime
+    db: DbSession, calendar: CalendarRow, event_id: str, purpose: str, now: datetime
 ) -> CreatedEvent:
     """Remember an event the service is about to create (call before ``events.insert``)."""
     created = CreatedEvent(
@@ -276,6 +274,6 @@ def record_created_event(
         purpose=purpose,
         created_at=now,
     )
-    session.add(created)
-    session.flush()
+    db.add(created)
+    db.flush()
     return created

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as DbSession
 
 from ...google import GoogleApiError, ReauthorizationNeeded, SyncTokenExpired
 from ...google.client import GoogleApis
@@ -93,8 +93,8 @@ def sync_calendar(
     :raises ReauthorizationNeeded: the grant is gone.
     """
     with _lock_for(calendar_id):
-        with database.transaction() as session:
-            calendar = session.get(CalendarRow, calendar_id)
+        with database.transaction() as db:
+            calendar = db.get(CalendarRow, calendar_id)
             if calendar is None:
                 raise LookupError("no such calendar")
             google_id, token = calendar.google_calendar_id, calendar.sync_token
@@ -111,15 +111,15 @@ def sync_calendar(
                 apis.calendar, google_id, time_min=window[0], time_max=window[1], sleep=sleep
             )
         full = token is None or expired
-        with database.transaction() as session:
-            calendar = session.get(CalendarRow, calendar_id)
+        with database.transaction() as db:
+            calendar = db.get(CalendarRow, calendar_id)
             assert calendar is not None
-            context = load_context(session, calendar, session_rules(session, calendar.therapist_id))
-            applied = apply_events(session, calendar, listing.events, context, now, window)
+            context = load_context(db, calendar, session_rules(db, calendar.therapist_id))
+            applied = apply_events(db, calendar, listing.events, context, now, window)
             cancelled = applied.cancelled
             if full:
                 listed = {e.event_id for e in listing.events if not e.cancelled}
-                cancelled += mark_missing(session, calendar, listed, window, now)
+                cancelled += mark_missing(db, calendar, listed, window, now)
                 calendar.last_full_sync_at = now
             # None when the server keeps no tokens: the next sync lists the window again.
             calendar.sync_token = listing.next_sync_token
@@ -150,8 +150,8 @@ def error_words(exc: Exception) -> str:
 
 def record_error(database: Database, calendar_id: int, exc: Exception, now: datetime) -> str:
     words = error_words(exc)
-    with database.transaction() as session:
-        calendar = session.get(CalendarRow, calendar_id)
+    with database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_id)
         if calendar is not None:
             calendar.last_error = words
             calendar.last_error_at = now
@@ -202,9 +202,9 @@ def sync_all(
     With ``dry_run`` nothing is called or written: the lines say what would be done.
     """
     database: Database = runtime.database
-    with database.transaction() as session:
+    with database.transaction() as db:
         therapist_ids = list(
-            session.scalars(
+            db.scalars(
                 select(GoogleConnection.therapist_id)
                 .where(GoogleConnection.status == "active")
                 .order_by(GoogleConnection.therapist_id)
@@ -225,17 +225,17 @@ def sync_all(
             lines.append(f"therapist {therapist_id}: paused until Google access is renewed")
         except Exception as exc:  # one therapist's failure must not stop the others
             log.error("therapist %s: sync failed: %s", therapist_id, type(exc).__name__)
-            with database.transaction() as session:
-                for calendar in _selected(session, therapist_id):
+            with database.transaction() as db:
+                for calendar in _selected(db, therapist_id):
                     calendar.last_error = error_words(exc)
                     calendar.last_error_at = now
             lines.append(f"therapist {therapist_id}: not synced ({error_words(exc)})")
     return lines
 
 
-def _selected(session: Session, therapist_id: int) -> list[CalendarRow]:
+def _selected(db: DbSession, therapist_id: int) -> list[CalendarRow]:
     return list(
-        session.scalars(
+        db.scalars(
             select(CalendarRow)
             .where(
                 CalendarRow.therapist_id == therapist_id,
@@ -262,16 +262,16 @@ def sync_therapist(
 
     database: Database = runtime.database
     interval = timedelta(seconds=int(runtime.config["POLL_INTERVAL_SECONDS"]))
-    with database.transaction() as session:
+    with database.transaction() as db:
         known = list(
-            session.scalars(select(CalendarRow).where(CalendarRow.therapist_id == therapist_id))
+            db.scalars(select(CalendarRow).where(CalendarRow.therapist_id == therapist_id))
         )
         list_due = not known or any(_due(c, now, interval) for c in known if c.selected)
     prefix = f"therapist {therapist_id}"
     if dry_run:
         lines = [f"{prefix}: would refresh the calendar list"] if list_due else []
-        with database.transaction() as session:
-            for calendar in _selected(session, therapist_id):
+        with database.transaction() as db:
+            for calendar in _selected(db, therapist_id):
                 if calendar.sync_requested_at is not None:
                     lines.append(f"{prefix}: would sync calendar {calendar.id} (push request)")
                 elif _due(calendar, now, interval):
@@ -290,10 +290,10 @@ def sync_therapist(
         except GoogleApiError as exc:
             log.warning("therapist %s: calendar list failed: %s", therapist_id, exc.reason)
             lines.append(f"{prefix}: calendar list not refreshed ({error_words(exc)})")
-    with database.transaction() as session:
+    with database.transaction() as db:
         due = [
             c.id
-            for c in _selected(session, therapist_id)
+            for c in _selected(db, therapist_id)
             if c.sync_requested_at is not None or _due(c, now, interval)
         ]
     for calendar_id in due:

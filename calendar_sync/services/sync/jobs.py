@@ -22,12 +22,12 @@ def run_queued_job(runtime: Runtime, job: tuple[Any, ...]) -> None:
     now = runtime.now()
     database: Database = runtime.database
     kind, key = job[0], job[1]
-    with database.transaction() as session:
+    with database.transaction() as db:
         if kind == "sync":
-            calendar = session.get(CalendarRow, key)
+            calendar = db.get(CalendarRow, key)
         else:
-            record = session.get(PushChannel, key)
-            calendar = session.get(CalendarRow, record.calendar_id) if record else None
+            record = db.get(PushChannel, key)
+            calendar = db.get(CalendarRow, record.calendar_id) if record else None
         if calendar is None:
             return
         therapist_id = calendar.therapist_id

@@ -36,11 +36,11 @@ def receive(runtime: Runtime, notification: Notification, now: datetime) -> int:
     database: Database = runtime.database
     if not notification.channel_id:
         return 404
-    with database.transaction() as session:
+    with database.transaction() as db:
         # The record first, then the calendar: a channel being confirmed meanwhile is then
         # seen as the calendar's current one, never as an old one to stop.
-        record = session.get(PushChannel, notification.channel_id)
-        calendar = session.scalar(
+        record = db.get(PushChannel, notification.channel_id)
+        calendar = db.scalar(
             select(CalendarRow).where(CalendarRow.channel_id == notification.channel_id)
         )
         if calendar is not None:
@@ -63,8 +63,8 @@ def receive(runtime: Runtime, notification: Notification, now: datetime) -> int:
     if notification.state == "sync" or not wanted:
         return 200
     if runtime.sync_queue.request(("sync", calendar_id)):
-        with database.transaction() as session:
-            calendar = session.get(CalendarRow, calendar_id)
+        with database.transaction() as db:
+            calendar = db.get(CalendarRow, calendar_id)
             if calendar is not None and calendar.sync_requested_at is None:
                 calendar.sync_requested_at = now
     return 200

@@ -64,8 +64,8 @@ def setup_calendar(
         runtime_of(env.app).connections.granted_scopes(therapist_id),
         NOW,
     )
-    with database.transaction() as session:
-        calendar_id = session.scalars(
+    with database.transaction() as db:
+        calendar_id = db.scalars(
             select(CalendarRow.id).where(CalendarRow.therapist_id == therapist_id)
         ).one()
     return therapist_id, calendar_id
@@ -86,9 +86,9 @@ def weekly_series(env: Any) -> dict[str, Any]:
 
 
 def rows(env: Any, calendar_id: int) -> list[CalendarEventRow]:
-    with runtime_of(env.app).database.transaction() as session:
+    with runtime_of(env.app).database.transaction() as db:
         return list(
-            session.scalars(
+            db.scalars(
                 select(CalendarEventRow)
                 .where(CalendarEventRow.calendar_id == calendar_id)
                 .order_by(CalendarEventRow.original_start, CalendarEventRow.event_id)
@@ -187,8 +187,8 @@ def test_expired_sync_token_resyncs_in_full_without_duplicates(
     assert calls(env) == 2
     stored = rows(env, calendar_id)
     assert len(stored) == 5
-    with database.transaction() as session:
-        duplicates = session.scalar(
+    with database.transaction() as db:
+        duplicates = db.scalar(
             select(func.count()).select_from(
                 select(CalendarEventRow.event_id)
                 .group_by(CalendarEventRow.calendar_id, CalendarEventRow.event_id)
@@ -196,7 +196,7 @@ def test_expired_sync_token_resyncs_in_full_without_duplicates(
                 .subquery()
             )
         )
-        calendar = session.get(CalendarRow, calendar_id)
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
         assert calendar.sync_token is not None
         assert calendar.last_full_sync_at == NOW + timedelta(hours=1)
@@ -214,8 +214,8 @@ def test_without_a_sync_token_every_sync_lists_the_window(
     database = runtime_of(env.app).database
     apis = apis_for(env, therapist_id)
     sync_calendar(database, apis, calendar_id, NOW)
-    with database.transaction() as session:
-        calendar = session.get(CalendarRow, calendar_id)
+    with database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
         calendar.sync_token = None
 
@@ -256,9 +256,9 @@ def test_one_therapists_failure_does_not_stop_another(
 
     assert f"therapist {lost_id}: paused until Google access is renewed" in lines
     assert len(rows(env, kept_calendar)) == 4
-    with runtime_of(env.app).database.transaction() as session:
+    with runtime_of(env.app).database.transaction() as db:
         statuses = dict(
-            session.execute(select(GoogleConnection.therapist_id, GoogleConnection.status)).all()
+            db.execute(select(GoogleConnection.therapist_id, GoogleConnection.status)).all()
         )
     assert statuses == {lost_id: "needs_reauth", kept_id: "active"}
 
@@ -274,14 +274,14 @@ def test_a_failing_calendar_records_plain_words_and_the_next_cycle_recovers(
     lines = sync_all(runtime_of(env.app), now=NOW, sleep=sleeps)
 
     assert any("not synced" in line for line in lines)
-    with runtime_of(env.app).database.transaction() as session:
-        calendar = session.get(CalendarRow, calendar_id)
+    with runtime_of(env.app).database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
         assert calendar.last_error == "Google refused access to this calendar."
         assert THERAPIST not in calendar.last_error
     sync_all(runtime_of(env.app), now=NOW + timedelta(minutes=16), sleep=sleeps)
-    with runtime_of(env.app).database.transaction() as session:
-        calendar = session.get(CalendarRow, calendar_id)
+    with runtime_of(env.app).database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
         assert calendar.last_error is None and calendar.last_sync_at == NOW + timedelta(minutes=16)
 
@@ -343,16 +343,16 @@ def test_own_events_and_directory_patients_are_recognised(
 ) -> None:
     therapist_id, calendar_id = setup_calendar(env, connect)
     database = runtime_of(env.app).database
-    with database.transaction() as session:
-        add_patient(session, therapist_id, "KT", "kt.patient@example.test", NOW)
+    with database.transaction() as db:
+        add_patient(db, therapist_id, "KT", "kt.patient@example.test", NOW)
         save_session_rules(
-            session,
+            db,
             therapist_id,
             SessionRules(title_pattern=r"\(T\)"),
         )
-        calendar = session.get(CalendarRow, calendar_id)
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
-        record_created_event(session, calendar, "proposal00001", "reschedule_proposal", NOW)
+        record_created_event(db, calendar, "proposal00001", "reschedule_proposal", NOW)
     seed(
         env,
         THERAPIST,
@@ -382,8 +382,8 @@ def test_own_events_and_directory_patients_are_recognised(
     (session_row,) = by_id.values()
     assert session_row.is_session and not session_row.created_by_service
     assert session_row.patient_email == "kt.patient@example.test"
-    with database.transaction() as session:
-        calendar = session.get(CalendarRow, calendar_id)
+    with database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None
         domain = as_session(session_row, calendar, LONDON)
     assert domain.title_tags == frozenset({"no-show"})

@@ -44,8 +44,8 @@ def settle(env: Any) -> None:
 
 
 def calendar_row(env: Any) -> CalendarRow:
-    with runtime_of(env.app).database.transaction() as session:
-        return session.scalars(select(CalendarRow).where(CalendarRow.is_primary)).one()
+    with runtime_of(env.app).database.transaction() as db:
+        return db.scalars(select(CalendarRow).where(CalendarRow.is_primary)).one()
 
 
 def test_push_is_on_for_https_or_a_loopback_google(env: Any) -> None:
@@ -95,8 +95,8 @@ def test_a_channel_near_expiry_is_replaced_and_the_old_one_stopped(
     assert new is not None and new != old
     states = {c["id"]: c["stopped"] for c in channels(env)}
     assert states == {old: True, new: False}
-    with runtime_of(env.app).database.transaction() as session:
-        record = session.get(PushChannel, old)
+    with runtime_of(env.app).database.transaction() as db:
+        record = db.get(PushChannel, old)
         assert record is not None and record.stopped_at == later
 
 
@@ -155,10 +155,10 @@ def test_a_burst_of_changes_during_a_sync_collapses_into_one_more(
     exists = [d for d in deliveries if d["resourceState"] == "exists"]
     assert [d["status"] for d in exists] == [200] * 20, deliveries[:3]
     assert 1 <= calls(env, "calendar.events.list") <= 2
-    with runtime_of(env.app).database.transaction() as session:
-        stored = session.scalars(select(CalendarEventRow)).all()
+    with runtime_of(env.app).database.transaction() as db:
+        stored = db.scalars(select(CalendarEventRow)).all()
         assert len(stored) == 20 and all(r.is_session for r in stored)
-        row = session.get(CalendarRow, calendar_id)
+        row = db.get(CalendarRow, calendar_id)
         assert row is not None and row.sync_requested_at is None
 
 
@@ -189,8 +189,8 @@ def test_a_notification_on_an_old_channel_stops_it(
     settle(env)
 
     assert {c["id"]: c["stopped"] for c in channels(env)}[old] is True
-    with runtime_of(env.app).database.transaction() as session:
-        record = session.get(PushChannel, old)
+    with runtime_of(env.app).database.transaction() as db:
+        record = db.get(PushChannel, old)
         assert record is not None and record.stopped_at is not None
 
 
