@@ -158,8 +158,9 @@ class PushChannel(Base):
     __tablename__ = "push_channels"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    calendar_id: Mapped[int] = mapped_column(
-        ForeignKey("calendars.id", ondelete="CASCADE"), index=True
+    # The calendar's row (``calendars.id``), never Google's calendar id.
+    calendar_row_id: Mapped[int] = mapped_column(
+        "calendar_id", ForeignKey("calendars.id", ondelete="CASCADE"), index=True
     )
     token_hash: Mapped[str] = mapped_column(String(64))
     resource_id: Mapped[str | None] = mapped_column(String(255))
@@ -180,7 +181,10 @@ class CalendarEventRow(Base):
     __table_args__ = (UniqueConstraint("calendar_id", "event_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    # The calendar's row (``calendars.id``), never Google's calendar id.
+    calendar_row_id: Mapped[int] = mapped_column(
+        "calendar_id", ForeignKey("calendars.id", ondelete="CASCADE")
+    )
     event_id: Mapped[str] = mapped_column(String(1024))
     recurring_event_id: Mapped[str | None] = mapped_column(String(1024))
     original_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -227,7 +231,10 @@ class CreatedEvent(Base):
     therapist_id: Mapped[int] = mapped_column(
         ForeignKey("therapists.id", ondelete="CASCADE"), index=True
     )
-    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    # The calendar's row (``calendars.id``), never Google's calendar id.
+    calendar_row_id: Mapped[int] = mapped_column(
+        "calendar_id", ForeignKey("calendars.id", ondelete="CASCADE")
+    )
     event_id: Mapped[str] = mapped_column(String(1024))
     # What it was created for, e.g. "reschedule_proposal".
     purpose: Mapped[str] = mapped_column(String(64))

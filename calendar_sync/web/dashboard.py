@@ -94,7 +94,7 @@ def session_starts(
     for calendar_id, event_id in refs:
         row = db.execute(
             select(CalendarEventRow.title, CalendarEventRow.start)
-            .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+            .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
             .where(
                 CalendarRow.therapist_id == therapist_id,
                 CalendarRow.google_calendar_id == calendar_id,

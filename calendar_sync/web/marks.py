@@ -36,7 +36,7 @@ def _event(therapist_id: int, calendar_id: str, event_id: str) -> CalendarEventR
     with database().transaction() as db:
         return db.scalar(
             select(CalendarEventRow)
-            .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+            .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
             .where(
                 CalendarRow.therapist_id == therapist_id,
                 CalendarRow.google_calendar_id == calendar_id,

@@ -133,7 +133,7 @@ def test_an_old_channel_of_ours_is_stopped_with_the_resource_id_google_sent(env:
         db.add(
             PushChannel(
                 id="cs-1-older",
-                calendar_id=calendar.id,
+                calendar_row_id=calendar.id,
                 token_hash=hash_token("older-secret"),
                 resource_id="resource-0",
                 expires_at=now + timedelta(days=1),

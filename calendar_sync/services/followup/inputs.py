@@ -73,7 +73,7 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
     since = now - policy.rolling_window - policy.late_bound - timedelta(days=2)
     found = db.execute(
         select(CalendarEventRow, CalendarRow)
-        .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+        .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
         .where(
             CalendarRow.therapist_id == therapist_id,
             CalendarRow.selected.is_(True),

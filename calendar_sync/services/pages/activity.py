@@ -235,7 +235,7 @@ def _with_sessions(
             select(
                 CalendarRow.google_calendar_id, CalendarEventRow.event_id, CalendarEventRow.start
             )
-            .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+            .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
             .where(
                 CalendarRow.therapist_id == therapist_id,
                 tuple_(CalendarRow.google_calendar_id, CalendarEventRow.event_id).in_(list(refs)),

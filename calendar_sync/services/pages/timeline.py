@@ -161,7 +161,7 @@ def misses(
         (calendar.google_calendar_id, row.event_id): (row, calendar)
         for row, calendar in db.execute(
             select(CalendarEventRow, CalendarRow)
-            .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+            .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
             .where(
                 CalendarRow.therapist_id == therapist_id,
                 tuple_(CalendarRow.google_calendar_id, CalendarEventRow.event_id).in_(refs),

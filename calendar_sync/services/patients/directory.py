@@ -46,7 +46,7 @@ def link_patients(db: DbSession, therapist_id: int, now: datetime) -> None:
     """Give every invited patient a directory entry, so settings (opt-out, fees) apply."""
     rows = db.scalars(
         select(CalendarEventRow)
-        .join(CalendarRow, CalendarEventRow.calendar_id == CalendarRow.id)
+        .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
         .where(
             CalendarRow.therapist_id == therapist_id,
             CalendarEventRow.is_session.is_(True),

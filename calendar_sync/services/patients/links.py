@@ -178,7 +178,7 @@ def session_start(
     """When the session a link is about started, from the synced calendar (if known)."""
     return db.scalar(
         select(CalendarEventRow.start)
-        .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
+        .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_row_id)
         .where(
             CalendarRow.therapist_id == therapist_id,
             CalendarRow.google_calendar_id == calendar_id,

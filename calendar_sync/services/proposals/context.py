@@ -87,7 +87,8 @@ def load_context(
     if own is not None:
         synced = db.scalar(
             select(CalendarEventRow).where(
-                CalendarEventRow.calendar_id == own.id, CalendarEventRow.event_id == row.event_id
+                CalendarEventRow.calendar_row_id == own.id,
+                CalendarEventRow.event_id == row.event_id,
             )
         )
     # The patient's other sessions, and the times they already declined for this miss.
@@ -95,7 +96,7 @@ def load_context(
         (start, end)
         for start, end in db.execute(
             select(CalendarEventRow.start, CalendarEventRow.end)
-            .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
+            .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_row_id)
             .where(
                 CalendarRow.therapist_id == row.therapist_id,
                 func.lower(CalendarEventRow.patient_email) == row.patient_email.lower(),

@@ -109,7 +109,7 @@ def offer(
     with database.transaction() as db:
         if context.calendar_row_id is not None and not db.scalar(
             select(CreatedEvent.id).where(
-                CreatedEvent.calendar_id == context.calendar_row_id,
+                CreatedEvent.calendar_row_id == context.calendar_row_id,
                 CreatedEvent.event_id == row.event_id,
             )
         ):

@@ -125,7 +125,7 @@ def _new_row(
 def _upcoming(db: DbSession, therapist_id: int, email: str, now: datetime) -> list[datetime]:
     sessions = db.scalars(
         select(CalendarEventRow.start)
-        .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
+        .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_row_id)
         .where(
             CalendarRow.therapist_id == therapist_id,
             func.lower(CalendarEventRow.patient_email) == email.lower(),
@@ -244,7 +244,7 @@ def _context_for_choice(
         if row is None or row.state not in OPEN_STATES:
             missed = db.scalar(
                 select(CalendarEventRow)
-                .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_id)
+                .join(CalendarRow, CalendarRow.id == CalendarEventRow.calendar_row_id)
                 .where(
                     CalendarRow.therapist_id == therapist_id,
                     CalendarRow.google_calendar_id == calendar_id,

@@ -102,7 +102,7 @@ def refresh_calendar_list(
 
 
 def select_calendar(
-    database: Database, therapist_id: int, calendar_id: int, selected: bool, now: datetime
+    database: Database, therapist_id: int, calendar_row_id: int, selected: bool, now: datetime
 ) -> None:
     """Mark a calendar as holding sessions (synced and watched) or not.
 
@@ -110,7 +110,7 @@ def select_calendar(
     unselected, stopped) then too. :raises LookupError: the calendar is not the therapist's.
     """
     with database.transaction() as db:
-        row = db.get(CalendarRow, calendar_id)
+        row = db.get(CalendarRow, calendar_row_id)
         if row is None or row.therapist_id != therapist_id:
             raise LookupError("no such calendar")
         if selected and not row.selected:

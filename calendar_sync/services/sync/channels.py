@@ -67,9 +67,9 @@ def token_matches(stored_hash: str | None, given: str | None) -> bool:
     return hmac.compare_digest(hash_token(given), stored_hash)
 
 
-def new_channel_id(calendar_id: int) -> str:
+def new_channel_id(calendar_row_id: int) -> str:
     """``cs-<calendar row id>-<random>``: at most 64 characters, as Google requires."""
-    return f"cs-{calendar_id}-{secrets.token_urlsafe(24)}"[:64]
+    return f"cs-{calendar_row_id}-{secrets.token_urlsafe(24)}"[:64]
 
 
 def _needs_channel(calendar: CalendarRow, now: datetime, interval: timedelta) -> bool:
@@ -146,7 +146,7 @@ def maintain_channels(
 def open_channel(
     runtime: Runtime,
     apis: GoogleApis,
-    calendar_id: int,
+    calendar_row_id: int,
     now: datetime,
     *,
     sleep: Callable[[float], None] = time.sleep,
@@ -154,15 +154,18 @@ def open_channel(
     """Open a new channel for the calendar; the one it replaces is stopped afterwards."""
     database: Database = runtime.database
     token = secrets.token_urlsafe(32)
-    channel_id = new_channel_id(calendar_id)
+    channel_id = new_channel_id(calendar_row_id)
     with database.transaction() as db:
-        calendar = db.get(CalendarRow, calendar_id)
+        calendar = db.get(CalendarRow, calendar_row_id)
         assert calendar is not None
         google_id = calendar.google_calendar_id
         # Recorded first, so its notifications are recognised even if we die mid-call.
         db.add(
             PushChannel(
-                id=channel_id, calendar_id=calendar_id, token_hash=hash_token(token), created_at=now
+                id=channel_id,
+                calendar_row_id=calendar_row_id,
+                token_hash=hash_token(token),
+                created_at=now,
             )
         )
     try:
@@ -183,12 +186,12 @@ def open_channel(
                 pending = db.get(PushChannel, channel_id)
                 if pending is not None:
                     db.delete(pending)
-            calendar = db.get(CalendarRow, calendar_id)
+            calendar = db.get(CalendarRow, calendar_row_id)
             assert calendar is not None
             calendar.watch_problem = words
             calendar.watch_attempted_at = now
-        log.warning("calendar %s: watch refused: %s %s", calendar_id, exc.status, exc.reason)
-        return f"calendar {calendar_id}: polled only ({words})"
+        log.warning("calendar %s: watch refused: %s %s", calendar_row_id, exc.status, exc.reason)
+        return f"calendar {calendar_row_id}: polled only ({words})"
     with database.transaction() as db:
         record = db.get(PushChannel, channel_id)
         assert record is not None
@@ -196,7 +199,7 @@ def open_channel(
         expires_at = channel.expires_at or now + CHANNEL_LIFETIME
         record.resource_id = channel.resource_id
         record.expires_at = expires_at
-        calendar = db.get(CalendarRow, calendar_id)
+        calendar = db.get(CalendarRow, calendar_row_id)
         assert calendar is not None
         renewed = calendar.channel_id is not None
         calendar.channel_id = channel_id
@@ -205,7 +208,7 @@ def open_channel(
         calendar.channel_expires_at = expires_at
         calendar.watch_problem = None
         calendar.watch_attempted_at = now
-    return f"calendar {calendar_id}: channel {'renewed' if renewed else 'opened'}"
+    return f"calendar {calendar_row_id}: channel {'renewed' if renewed else 'opened'}"
 
 
 def _watch_words(exc: GoogleApiError) -> str:
@@ -216,10 +219,10 @@ def _watch_words(exc: GoogleApiError) -> str:
     return "Notifications could not be set up yet; the calendar is checked regularly."
 
 
-def _retire_current(database: Database, calendar_id: int) -> None:
+def _retire_current(database: Database, calendar_row_id: int) -> None:
     """Forget the calendar's current channel (it is stopped with the other old ones)."""
     with database.transaction() as db:
-        calendar = db.get(CalendarRow, calendar_id)
+        calendar = db.get(CalendarRow, calendar_row_id)
         assert calendar is not None
         calendar.channel_id = None
         calendar.channel_token_hash = None
@@ -276,7 +279,7 @@ def _stop(
     with database.transaction() as db:
         channels = db.execute(
             select(PushChannel.id, PushChannel.resource_id, PushChannel.expires_at)
-            .join(CalendarRow, CalendarRow.id == PushChannel.calendar_id)
+            .join(CalendarRow, CalendarRow.id == PushChannel.calendar_row_id)
             .where(
                 CalendarRow.therapist_id == therapist_id,
                 PushChannel.stopped_at.is_(None),

@@ -54,7 +54,7 @@ def load_context(db: DbSession, calendar: CalendarRow, rules: SessionRules) -> C
         db.scalars(select(Patient).where(Patient.therapist_id == calendar.therapist_id))
     )
     created = frozenset(
-        db.scalars(select(CreatedEvent.event_id).where(CreatedEvent.calendar_id == calendar.id))
+        db.scalars(select(CreatedEvent.event_id).where(CreatedEvent.calendar_row_id == calendar.id))
     )
     return Context(rules, patients, created)
 
@@ -162,7 +162,7 @@ def apply_events(
             (row.event_id, row)
             for row in db.scalars(
                 select(CalendarEventRow).where(
-                    CalendarEventRow.calendar_id == calendar.id,
+                    CalendarEventRow.calendar_row_id == calendar.id,
                     CalendarEventRow.event_id.in_(chunk),
                 )
             )
@@ -187,7 +187,7 @@ def apply_events(
                 result.skipped += 1
                 continue
             row = CalendarEventRow(
-                calendar_id=calendar.id, event_id=event.event_id, first_seen_at=now
+                calendar_row_id=calendar.id, event_id=event.event_id, first_seen_at=now
             )
             db.add(row)
             stored[event.event_id] = row
@@ -206,7 +206,7 @@ def mark_missing(
     """After a full listing: stored events inside the window it no longer returned are gone."""
     candidates = db.scalars(
         select(CalendarEventRow.event_id).where(
-            CalendarEventRow.calendar_id == calendar.id,
+            CalendarEventRow.calendar_row_id == calendar.id,
             CalendarEventRow.cancelled_at.is_(None),
             CalendarEventRow.start >= window[0],
             CalendarEventRow.start < window[1],
@@ -217,7 +217,7 @@ def mark_missing(
         db.execute(
             update(CalendarEventRow)
             .where(
-                CalendarEventRow.calendar_id == calendar.id,
+                CalendarEventRow.calendar_row_id == calendar.id,
                 CalendarEventRow.event_id.in_(gone[offset : offset + _CHUNK]),
             )
             .values(status=CANCELLED, cancelled_at=now, synced_at=now)
@@ -269,7 +269,7 @@ def record_created_event(
     """Remember an event the service is about to create (call before ``events.insert``)."""
     created = CreatedEvent(
         therapist_id=calendar.therapist_id,
-        calendar_id=calendar.id,
+        calendar_row_id=calendar.id,
         event_id=event_id,
         purpose=purpose,
         created_at=now,

@@ -51,7 +51,7 @@ _locks_guard = threading.Lock()
 class SyncResult:
     """What one calendar's sync did."""
 
-    calendar_id: int
+    calendar_row_id: int
     full: bool
     upserted: int
     cancelled: int
@@ -60,12 +60,12 @@ class SyncResult:
 
     def line(self) -> str:
         if self.error:
-            return f"calendar {self.calendar_id}: not synced ({self.error})"
+            return f"calendar {self.calendar_row_id}: not synced ({self.error})"
         kind = "full sync" if self.full else "incremental sync"
         if self.token_expired:
             kind = "full sync (sync token expired)"
         return (
-            f"calendar {self.calendar_id}: {kind}, "
+            f"calendar {self.calendar_row_id}: {kind}, "
             f"{self.upserted} event(s) updated, {self.cancelled} cancelled"
         )
 
@@ -74,15 +74,15 @@ def sync_window(now: datetime) -> tuple[datetime, datetime]:
     return now - PAST_WINDOW, now + FUTURE_WINDOW
 
 
-def _lock_for(calendar_id: int) -> threading.Lock:
+def _lock_for(calendar_row_id: int) -> threading.Lock:
     with _locks_guard:
-        return _calendar_locks.setdefault(calendar_id, threading.Lock())
+        return _calendar_locks.setdefault(calendar_row_id, threading.Lock())
 
 
 def sync_calendar(
     database: Database,
     apis: GoogleApis,
-    calendar_id: int,
+    calendar_row_id: int,
     now: datetime,
     *,
     sleep: Callable[[float], None] = time.sleep,
@@ -92,9 +92,9 @@ def sync_calendar(
     :raises GoogleApiError: when Google fails (after retries); nothing is written then.
     :raises ReauthorizationNeeded: the grant is gone.
     """
-    with _lock_for(calendar_id):
+    with _lock_for(calendar_row_id):
         with database.transaction() as db:
-            calendar = db.get(CalendarRow, calendar_id)
+            calendar = db.get(CalendarRow, calendar_row_id)
             if calendar is None:
                 raise LookupError("no such calendar")
             google_id, token = calendar.google_calendar_id, calendar.sync_token
@@ -112,7 +112,7 @@ def sync_calendar(
             )
         full = token is None or expired
         with database.transaction() as db:
-            calendar = db.get(CalendarRow, calendar_id)
+            calendar = db.get(CalendarRow, calendar_row_id)
             assert calendar is not None
             context = load_context(db, calendar, session_rules(db, calendar.therapist_id))
             applied = apply_events(db, calendar, listing.events, context, now, window)
@@ -130,7 +130,7 @@ def sync_calendar(
                 calendar.time_zone = listing.time_zone
             if calendar.sync_requested_at is not None and calendar.sync_requested_at <= now:
                 calendar.sync_requested_at = None
-        return SyncResult(calendar_id, full, applied.upserted, cancelled, expired)
+        return SyncResult(calendar_row_id, full, applied.upserted, cancelled, expired)
 
 
 def error_words(exc: Exception) -> str:
@@ -148,10 +148,10 @@ def error_words(exc: Exception) -> str:
     return "The sync failed unexpectedly; the next cycle tries again."
 
 
-def record_error(database: Database, calendar_id: int, exc: Exception, now: datetime) -> str:
+def record_error(database: Database, calendar_row_id: int, exc: Exception, now: datetime) -> str:
     words = error_words(exc)
     with database.transaction() as db:
-        calendar = db.get(CalendarRow, calendar_id)
+        calendar = db.get(CalendarRow, calendar_row_id)
         if calendar is not None:
             calendar.last_error = words
             calendar.last_error_at = now
@@ -159,7 +159,7 @@ def record_error(database: Database, calendar_id: int, exc: Exception, now: date
     reason = getattr(exc, "reason", "-")
     # Only the class and Google's codes: messages may quote addresses or titles.
     log.warning(
-        "calendar %s: sync failed: %s %s %s", calendar_id, type(exc).__name__, status, reason
+        "calendar %s: sync failed: %s %s %s", calendar_row_id, type(exc).__name__, status, reason
     )
     return words
 
@@ -167,7 +167,7 @@ def record_error(database: Database, calendar_id: int, exc: Exception, now: date
 def sync_calendar_safely(
     database: Database,
     apis: GoogleApis,
-    calendar_id: int,
+    calendar_row_id: int,
     now: datetime,
     *,
     sleep: Callable[[float], None] = time.sleep,
@@ -177,12 +177,12 @@ def sync_calendar_safely(
     :raises ReauthorizationNeeded: the grant is gone (the caller pauses the therapist).
     """
     try:
-        return sync_calendar(database, apis, calendar_id, now, sleep=sleep)
+        return sync_calendar(database, apis, calendar_row_id, now, sleep=sleep)
     except ReauthorizationNeeded:
         raise
     except Exception as exc:  # one calendar's failure must not stop the others
         return SyncResult(
-            calendar_id, False, 0, 0, error=record_error(database, calendar_id, exc, now)
+            calendar_row_id, False, 0, 0, error=record_error(database, calendar_row_id, exc, now)
         )
 
 

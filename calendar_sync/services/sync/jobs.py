@@ -27,7 +27,7 @@ def run_queued_job(runtime: Runtime, job: tuple[Any, ...]) -> None:
             calendar = db.get(CalendarRow, key)
         else:
             record = db.get(PushChannel, key)
-            calendar = db.get(CalendarRow, record.calendar_id) if record else None
+            calendar = db.get(CalendarRow, record.calendar_row_id) if record else None
         if calendar is None:
             return
         therapist_id = calendar.therapist_id

@@ -90,7 +90,7 @@ def rows(env: Any, calendar_id: int) -> list[CalendarEventRow]:
         return list(
             db.scalars(
                 select(CalendarEventRow)
-                .where(CalendarEventRow.calendar_id == calendar_id)
+                .where(CalendarEventRow.calendar_row_id == calendar_id)
                 .order_by(CalendarEventRow.original_start, CalendarEventRow.event_id)
             )
         )
@@ -191,7 +191,7 @@ def test_expired_sync_token_resyncs_in_full_without_duplicates(
         duplicates = db.scalar(
             select(func.count()).select_from(
                 select(CalendarEventRow.event_id)
-                .group_by(CalendarEventRow.calendar_id, CalendarEventRow.event_id)
+                .group_by(CalendarEventRow.calendar_row_id, CalendarEventRow.event_id)
                 .having(func.count() > 1)
                 .subquery()
             )
