@@ -35,7 +35,9 @@ NO_GMAIL_SCOPE = "Gmail access was not granted"
 RECONNECT = "Waiting for you to connect Google again; it goes out once you do."
 
 
-class Outcome(Enum):
+class SendOutcome(Enum):
+    """What became of one attempt to send (a session's outcome is ``domain.outcomes``)."""
+
     SENT = "sent"
     #: Nothing left: the message can be tried again at the next dispatch.
     NOT_SENT = "not_sent"
@@ -49,7 +51,7 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class SendResult:
-    outcome: Outcome
+    outcome: SendOutcome
     reason: str | None = None
     provider_id: str | None = None
 
@@ -98,14 +100,16 @@ class GmailTransport(Transport):
 
     def ready(self, sender: Sender, now: datetime) -> SendResult | None:
         if GMAIL_SEND not in self.keeper.granted_scopes(sender.therapist_id):
-            return SendResult(Outcome.REFUSED, NO_GMAIL_SCOPE)
+            return SendResult(SendOutcome.REFUSED, NO_GMAIL_SCOPE)
         if sender.therapist_id not in self._apis:
             try:
                 self._apis[sender.therapist_id] = self.keeper.apis(sender.therapist_id, now)
             except ReauthorizationNeeded:
-                return SendResult(Outcome.PAUSED, RECONNECT)
+                return SendResult(SendOutcome.PAUSED, RECONNECT)
             except GoogleApiError:
-                return SendResult(Outcome.NOT_SENT, "Google could not be reached; trying again.")
+                return SendResult(
+                    SendOutcome.NOT_SENT, "Google could not be reached; trying again."
+                )
         return None
 
     def deliver(self, sender: Sender, message: EmailMessage, key: str) -> SendResult:
@@ -113,10 +117,10 @@ class GmailTransport(Transport):
         try:
             provider_id = gmail.send_raw(apis, message.as_bytes(policy=SMTP))
         except ReauthorizationNeeded:
-            return SendResult(Outcome.PAUSED, RECONNECT)
+            return SendResult(SendOutcome.PAUSED, RECONNECT)
         except GoogleApiError as exc:
             return gmail_result(exc)
-        return SendResult(Outcome.SENT, provider_id=provider_id)
+        return SendResult(SendOutcome.SENT, provider_id=provider_id)
 
 
 def gmail_result(exc: GoogleApiError) -> SendResult:
@@ -126,17 +130,17 @@ def gmail_result(exc: GoogleApiError) -> SendResult:
         cause = exc.__cause__
         if isinstance(cause, ConnectionRefusedError | httplib2.ServerNotFoundError):
             # Refused at connect time: not a byte of the message left.
-            return SendResult(Outcome.NOT_SENT, "Gmail could not be reached; trying again.")
+            return SendResult(SendOutcome.NOT_SENT, "Gmail could not be reached; trying again.")
         what = "did not answer in time" if reason == "timeout" else "dropped the connection"
         return SendResult(
-            Outcome.UNKNOWN, f"Gmail {what}: the message may have been sent. {CHECK_SENT}"
+            SendOutcome.UNKNOWN, f"Gmail {what}: the message may have been sent. {CHECK_SENT}"
         )
     if status == 429 or (status == 403 and reason in RATE_LIMIT_REASONS):
-        return SendResult(Outcome.NOT_SENT, "Gmail asked us to slow down; trying again later.")
+        return SendResult(SendOutcome.NOT_SENT, "Gmail asked us to slow down; trying again later.")
     if 400 <= status < 500:
-        return SendResult(Outcome.REFUSED, f"Gmail refused the message ({status} {reason}).")
+        return SendResult(SendOutcome.REFUSED, f"Gmail refused the message ({status} {reason}).")
     return SendResult(
-        Outcome.UNKNOWN,
+        SendOutcome.UNKNOWN,
         f"Gmail answered with an error ({status}) after receiving the message: it may have "
         f"been sent. {CHECK_SENT}",
     )
@@ -162,7 +166,7 @@ class SmtpTransport(Transport):
         try:
             connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except OSError:
-            return SendResult(Outcome.NOT_SENT, "The mail server could not be reached.")
+            return SendResult(SendOutcome.NOT_SENT, "The mail server could not be reached.")
         try:
             try:
                 if self.starttls:
@@ -170,9 +174,9 @@ class SmtpTransport(Transport):
                 if self.username:
                     connection.login(self.username, self.password)
             except smtplib.SMTPAuthenticationError:
-                return SendResult(Outcome.REFUSED, "The mail server refused the login.")
+                return SendResult(SendOutcome.REFUSED, "The mail server refused the login.")
             except (smtplib.SMTPException, OSError):
-                return SendResult(Outcome.NOT_SENT, "The mail server could not be reached.")
+                return SendResult(SendOutcome.NOT_SENT, "The mail server could not be reached.")
             return self._send(connection, message)
         finally:
             try:
@@ -184,20 +188,20 @@ class SmtpTransport(Transport):
         try:
             connection.send_message(message, from_addr=self.from_address)
         except smtplib.SMTPRecipientsRefused:
-            return SendResult(Outcome.REFUSED, "The mail server refused the recipient.")
+            return SendResult(SendOutcome.REFUSED, "The mail server refused the recipient.")
         except smtplib.SMTPSenderRefused:
-            return SendResult(Outcome.REFUSED, "The mail server refused the sender address.")
+            return SendResult(SendOutcome.REFUSED, "The mail server refused the sender address.")
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
-                return SendResult(Outcome.NOT_SENT, "The mail server asked to try again later.")
-            return SendResult(Outcome.REFUSED, f"The mail server refused it ({exc.smtp_code}).")
+                return SendResult(SendOutcome.NOT_SENT, "The mail server asked to try again later.")
+            return SendResult(SendOutcome.REFUSED, f"The mail server refused it ({exc.smtp_code}).")
         except (smtplib.SMTPException, OSError):
             return SendResult(
-                Outcome.UNKNOWN,
+                SendOutcome.UNKNOWN,
                 f"The mail server connection was lost while sending: it may have been sent. "
                 f"{CHECK_SENT}",
             )
-        return SendResult(Outcome.SENT, provider_id=str(message["Message-ID"]))
+        return SendResult(SendOutcome.SENT, provider_id=str(message["Message-ID"]))
 
 
 @dataclass
@@ -221,12 +225,12 @@ class DevTransport(Transport):
                 )
                 db.add(row)
                 db.flush()
-                return SendResult(Outcome.SENT, provider_id=f"dev-{row.id}")
+                return SendResult(SendOutcome.SENT, provider_id=f"dev-{row.id}")
         except IntegrityError:
             # Already kept once (the unique key): the same message is not kept twice.
             with self.database.transaction() as db:
                 existing = db.scalar(select(DevMail.id).where(DevMail.outbox_key == key))
-            return SendResult(Outcome.SENT, provider_id=f"dev-{existing}")
+            return SendResult(SendOutcome.SENT, provider_id=f"dev-{existing}")
 
 
 def transport_for(

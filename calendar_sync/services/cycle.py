@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from ..google import GoogleApiError, ReauthorizationNeeded
 from ..storage import Database
 from ..storage.models import GoogleConnection, Therapist
+from .accounts.connections import ConnectionStatus
 from .followup.run import follow_up_all
 from .outbox.dispatch import dispatch_due
 from .proposals.workflow import advance_proposals
@@ -48,7 +49,9 @@ def run_cycle(runtime: Runtime, *, now: datetime, dry_run: bool) -> CycleReport:
         count = db.scalar(select(func.count()).select_from(Therapist)) or 0
         active = list(
             db.scalars(
-                select(GoogleConnection.therapist_id).where(GoogleConnection.status == "active")
+                select(GoogleConnection.therapist_id).where(
+                    GoogleConnection.status == ConnectionStatus.ACTIVE
+                )
             )
         )
     entries = sync_all(runtime, now=now, dry_run=dry_run)

@@ -32,7 +32,7 @@ from ..services.accounts.settings import therapist_zone as zone_of
 from ..services.followup.marks import MARKABLE
 from ..services.followup.offers import offers
 from ..services.notices import notices_for
-from ..services.outbox.dispatch import HELD, PENDING
+from ..services.outbox.dispatch import MessageStatus
 from ..services.outbox.review import messages, needing_attention
 from ..services.pages.today import waiting_for_mark
 from ..services.sync.calendar_list import calendar_statuses, select_calendar
@@ -63,8 +63,9 @@ def index() -> str:
         flagged = {m.id for m in attention}
         soon = [
             m
-            for m in messages(db, therapist.id, (PENDING, HELD))
-            if m.id not in flagged and (m.status == HELD or m.not_before <= now + SOON)
+            for m in messages(db, therapist.id, (MessageStatus.PENDING, MessageStatus.HELD))
+            if m.id not in flagged
+            and (m.status == MessageStatus.HELD or m.not_before <= now + SOON)
         ]
         soon.sort(key=lambda m: (m.not_before, m.id))
         offered = offers(db, therapist.id)

@@ -28,8 +28,8 @@ from calendar_sync.mail.templates import RenderedEmail, render
 from calendar_sync.mail.transports import (
     NO_GMAIL_SCOPE,
     GmailTransport,
-    Outcome,
     Sender,
+    SendOutcome,
     SmtpTransport,
     gmail_result,
 )
@@ -117,7 +117,7 @@ def test_a_lost_answer_is_never_followed_by_a_second_send(
     with pytest.raises(GoogleApiError) as caught:
         send_raw(apis, _message().as_bytes())
     assert caught.value.status == 0
-    assert gmail_result(caught.value).outcome is Outcome.UNKNOWN
+    assert gmail_result(caught.value).outcome is SendOutcome.UNKNOWN
     assert _calls(google_sandbox) == 1
     assert len(_mail(google_sandbox)) == 1
 
@@ -138,16 +138,16 @@ def test_plain_httplib2_would_have_sent_twice(google_sandbox: Any, apis: GoogleA
 @pytest.mark.parametrize(
     ("fault", "outcome"),
     [
-        ({"status": 500}, Outcome.UNKNOWN),
-        ({"status": 503}, Outcome.UNKNOWN),
-        ({"timeout": 0.2}, Outcome.UNKNOWN),
-        ({"status": 429}, Outcome.NOT_SENT),
-        ({"status": 403, "reason": "userRateLimitExceeded"}, Outcome.NOT_SENT),
-        ({"status": 403, "reason": "forbidden"}, Outcome.REFUSED),
+        ({"status": 500}, SendOutcome.UNKNOWN),
+        ({"status": 503}, SendOutcome.UNKNOWN),
+        ({"timeout": 0.2}, SendOutcome.UNKNOWN),
+        ({"status": 429}, SendOutcome.NOT_SENT),
+        ({"status": 403, "reason": "userRateLimitExceeded"}, SendOutcome.NOT_SENT),
+        ({"status": 403, "reason": "forbidden"}, SendOutcome.REFUSED),
     ],
 )
 def test_gmail_errors_are_classified_without_retrying(
-    google_sandbox: Any, apis: GoogleApis, fault: dict[str, Any], outcome: Outcome
+    google_sandbox: Any, apis: GoogleApis, fault: dict[str, Any], outcome: SendOutcome
 ) -> None:
     google_sandbox.control("POST", "faults", {"method": SEND, **fault})
     with pytest.raises(GoogleApiError) as caught:
@@ -162,7 +162,7 @@ def test_gmail_bad_request_is_refused(google_sandbox: Any, apis: GoogleApis) -> 
     with pytest.raises(GoogleApiError) as caught:
         send_raw(apis, b"Subject: nobody to send to\r\n\r\nhello\r\n")
     assert caught.value.status == 400
-    assert gmail_result(caught.value).outcome is Outcome.REFUSED
+    assert gmail_result(caught.value).outcome is SendOutcome.REFUSED
     assert _mail(google_sandbox) == []
 
 
@@ -173,7 +173,7 @@ def test_gmail_refused_at_connect_is_known_not_sent(google_sandbox: Any) -> None
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/"
     with pytest.raises(GoogleApiError) as caught:
         send_raw(GoogleApis(credentials, closed), _message().as_bytes())
-    assert gmail_result(caught.value).outcome is Outcome.NOT_SENT
+    assert gmail_result(caught.value).outcome is SendOutcome.NOT_SENT
 
 
 class _Keeper:
@@ -194,7 +194,7 @@ def test_gmail_transport_refuses_without_the_send_scope(
 ) -> None:
     transport = GmailTransport(_Keeper(apis, frozenset()))
     result = transport.ready(Sender(1, "Dr Maya Lindqvist", THERAPIST), NOW)
-    assert result is not None and result.outcome is Outcome.REFUSED
+    assert result is not None and result.outcome is SendOutcome.REFUSED
     assert result.reason == NO_GMAIL_SCOPE
     assert _calls(google_sandbox) == 0
 
@@ -205,7 +205,7 @@ def test_gmail_transport_sends_from_the_therapist(google_sandbox: Any, apis: Goo
     assert transport.ready(sender, NOW) is None
     (author, reply_to) = transport.envelope(sender)
     result = transport.deliver(sender, _message(author, reply_to=reply_to), KEY)
-    assert result.outcome is Outcome.SENT and result.provider_id
+    assert result.outcome is SendOutcome.SENT and result.provider_id
     assert _mail(google_sandbox)[0]["from"] == f"Dr Maya Lindqvist <{THERAPIST}>"
 
 
@@ -257,7 +257,7 @@ def test_smtp_sends_from_the_practice_with_reply_to_the_therapist(
     sender = Sender(1, "Dr Maya Lindqvist", THERAPIST)
     author, reply_to = transport.envelope(sender)
     result = transport.deliver(sender, _message(author, reply_to=reply_to), KEY)
-    assert result.outcome is Outcome.SENT
+    assert result.outcome is SendOutcome.SENT
     [(mail_from, recipients, content)] = inbox.received
     assert mail_from == "office@practice.example.test" and recipients == [PATIENT]
     parsed = email.message_from_bytes(content, policy=email.policy.default)
@@ -276,12 +276,12 @@ def test_smtp_refused_recipient_fails_and_a_closed_port_is_not_sent(
         rendered, sender=("Dr", THERAPIST), to="gone@refuse.example.test", key=KEY, now=NOW
     )
     sender = Sender(1, "Dr", THERAPIST)
-    assert _smtp(port).deliver(sender, message, KEY).outcome is Outcome.REFUSED
+    assert _smtp(port).deliver(sender, message, KEY).outcome is SendOutcome.REFUSED
     assert inbox.received == []
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = int(probe.getsockname()[1])
-    assert _smtp(closed).deliver(sender, message, KEY).outcome is Outcome.NOT_SENT
+    assert _smtp(closed).deliver(sender, message, KEY).outcome is SendOutcome.NOT_SENT
 
 
 def test_smtp_backend_needs_a_host_and_a_from_address(tmp_path: Path) -> None:

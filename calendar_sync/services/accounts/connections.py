@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import google.auth.exceptions
 import google.auth.transport.requests
@@ -30,8 +31,13 @@ log = logging.getLogger(__name__)
 # Refresh a little before Google's expiry, so a token never dies in the middle of a cycle.
 REFRESH_MARGIN = timedelta(minutes=5)
 
-NEEDS_REAUTH = "needs_reauth"
-ACTIVE = "active"
+
+class ConnectionStatus(StrEnum):
+    """Whether Google still accepts the therapist's grant."""
+
+    ACTIVE = "active"
+    #: Refused (revoked, expired, password changed): work pauses until they connect again.
+    NEEDS_REAUTH = "needs_reauth"
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class ConnectionSummary:
 
     @property
     def needs_reauth(self) -> bool:
-        return self.status == NEEDS_REAUTH
+        return self.status == ConnectionStatus.NEEDS_REAUTH
 
 
 @dataclass
@@ -73,10 +79,10 @@ class ConnectionKeeper:
             db.add(connection)
         if grant.refresh_token is not None:
             connection.refresh_token_encrypted = self.cipher.encrypt(grant.refresh_token)
-            connection.status = ACTIVE
+            connection.status = ConnectionStatus.ACTIVE
             connection.problem = None
         elif connection.refresh_token_encrypted is None:
-            connection.status = NEEDS_REAUTH
+            connection.status = ConnectionStatus.NEEDS_REAUTH
             connection.problem = "Google sent no long-lived access; please connect again."
         connection.access_token_encrypted = self.cipher.encrypt(grant.access_token)
         connection.access_token_expires_at = grant.expires_at
@@ -138,7 +144,7 @@ class ConnectionKeeper:
             db.execute(
                 update(GoogleConnection)
                 .where(GoogleConnection.therapist_id == therapist_id)
-                .values(status=NEEDS_REAUTH, problem=problem)
+                .values(status=ConnectionStatus.NEEDS_REAUTH, problem=problem)
             )
 
     def _refresh(
@@ -199,7 +205,7 @@ class ConnectionKeeper:
 
     def _require(self, db: DbSession, therapist_id: int) -> GoogleConnection:
         connection = self._load(db, therapist_id)
-        if connection is None or connection.status == NEEDS_REAUTH:
+        if connection is None or connection.status == ConnectionStatus.NEEDS_REAUTH:
             raise ReauthorizationNeeded(str(therapist_id))
         if connection.refresh_token_encrypted is None:
             raise ReauthorizationNeeded(str(therapist_id))

@@ -28,7 +28,7 @@ from ...storage.models import FeeEntry, FollowUpAction, Patient, ReschedulePropo
 from ..notices import notify
 from ..outbox.dispatch import enqueue
 from ..patients.links import issue_link
-from ..proposals.context import PLANNED, PROPOSED
+from ..proposals.context import ProposalState
 from ..proposals.workflow import plan_proposal
 from ..runtime import Runtime
 from . import compose
@@ -229,13 +229,13 @@ class Effects:
         found = self._latest_proposal(session)
         return (
             found is not None
-            and found.state == PLANNED
+            and found.state == ProposalState.PLANNED
             and found.created_at >= self.now - PLACEMENT_WAIT
         )
 
     def _offered_time(self, session: Session) -> datetime | None:
         found = self._latest_proposal(session)
-        if found is None or found.state != PROPOSED:
+        if found is None or found.state != ProposalState.PROPOSED:
             return None
         return found.slot_start
 

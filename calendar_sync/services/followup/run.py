@@ -17,6 +17,7 @@ from ...domain.decisions import Decision, PlannedAction
 from ...domain.policy import ActionKind
 from ...storage import Database
 from ...storage.models import GoogleConnection
+from ..accounts.connections import ConnectionStatus
 from ..patients.directory import link_patients
 from ..runtime import Runtime
 from .effects import Effects
@@ -60,7 +61,9 @@ def follow_up_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str
     with database.transaction() as db:
         ids = list(
             db.scalars(
-                select(GoogleConnection.therapist_id).where(GoogleConnection.status == "active")
+                select(GoogleConnection.therapist_id).where(
+                    GoogleConnection.status == ConnectionStatus.ACTIVE
+                )
             )
         )
     lines: list[str] = []

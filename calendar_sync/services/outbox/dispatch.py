@@ -22,6 +22,7 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -31,28 +32,39 @@ from sqlalchemy.orm import Session as DbSession
 from ...mail.message import build_message
 from ...mail.samples import MESSAGES, THERAPIST_MESSAGES
 from ...mail.templates import RenderedEmail
-from ...mail.transports import Outcome, Sender, SendResult, Transport, transport_for
+from ...mail.transports import Sender, SendOutcome, SendResult, Transport, transport_for
 from ...storage import Database
 from ...storage.models import OutboxMessage, Therapist
 from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
-SENT, UNKNOWN, FAILED, HELD, CANCELLED = "sent", "unknown", "failed", "held", "cancelled"
+
+class MessageStatus(StrEnum):
+    """Where an outbox message stands; the transitions are in docs/email.md."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    SENT = "sent"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+    HELD = "held"
+    CANCELLED = "cancelled"
+
 
 #: Each state in the therapist's words, for the pages and exports.
-STATUS_WORDS = {
-    PENDING: "waiting to go out",
-    CLAIMED: "being sent",
-    SENDING: "being sent",
-    SENT: "sent",
-    UNKNOWN: "outcome unknown",
-    FAILED: "not sent",
-    HELD: "held by you",
-    CANCELLED: "cancelled",
+STATUS_WORDS: dict[str, str] = {
+    MessageStatus.PENDING: "waiting to go out",
+    MessageStatus.CLAIMED: "being sent",
+    MessageStatus.SENDING: "being sent",
+    MessageStatus.SENT: "sent",
+    MessageStatus.UNKNOWN: "outcome unknown",
+    MessageStatus.FAILED: "not sent",
+    MessageStatus.HELD: "held by you",
+    MessageStatus.CANCELLED: "cancelled",
 }
-STATUSES = (PENDING, CLAIMED, SENDING, SENT, UNKNOWN, FAILED, HELD, CANCELLED)
+STATUSES = tuple(MessageStatus)
 ROLES = ("patient", "therapist")
 
 # Longer than any one send can take (Gmail's timeout is 30 s), so a live worker's lease
@@ -118,7 +130,7 @@ def enqueue(
         "text": rendered.text,
         "html": rendered.html,
         "not_before": not_before,
-        "status": PENDING,
+        "status": MessageStatus.PENDING,
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
@@ -170,8 +182,9 @@ def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tu
         .where(
             OutboxMessage.not_before <= now,
             or_(
-                OutboxMessage.status == PENDING,
-                (OutboxMessage.status == CLAIMED) & (OutboxMessage.claimed_at <= now - LEASE),
+                OutboxMessage.status == MessageStatus.PENDING,
+                (OutboxMessage.status == MessageStatus.CLAIMED)
+                & (OutboxMessage.claimed_at <= now - LEASE),
             ),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
@@ -186,7 +199,7 @@ def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tu
 def _recover(database: Database, now: datetime, therapist_id: int | None) -> list[str]:
     """Mark as unknown what a dead worker left in ``sending`` (its lease ran out)."""
     query = select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient_role).where(
-        OutboxMessage.status == SENDING, OutboxMessage.claimed_at <= now - LEASE
+        OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_at <= now - LEASE
     )
     if therapist_id is not None:
         query = query.where(OutboxMessage.therapist_id == therapist_id)
@@ -200,10 +213,10 @@ def _recover(database: Database, now: datetime, therapist_id: int | None) -> lis
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id == row.id,
-                    OutboxMessage.status == SENDING,
+                    OutboxMessage.status == MessageStatus.SENDING,
                     OutboxMessage.claimed_at <= now - LEASE,
                 )
-                .values(status=UNKNOWN, last_error=DIED_WHILE_SENDING, updated_at=now)
+                .values(status=MessageStatus.UNKNOWN, last_error=DIED_WHILE_SENDING, updated_at=now)
             )
         if done.rowcount == 1:
             log.warning("outbox %s: worker died while sending; marked unknown", row.id)
@@ -224,11 +237,12 @@ def _claim(database: Database, message_id: int, worker: str, now: datetime) -> b
                 OutboxMessage.id == message_id,
                 OutboxMessage.not_before <= now,
                 or_(
-                    OutboxMessage.status == PENDING,
-                    (OutboxMessage.status == CLAIMED) & (OutboxMessage.claimed_at <= now - LEASE),
+                    OutboxMessage.status == MessageStatus.PENDING,
+                    (OutboxMessage.status == MessageStatus.CLAIMED)
+                    & (OutboxMessage.claimed_at <= now - LEASE),
                 ),
             )
-            .values(status=CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
+            .values(status=MessageStatus.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
         )
     return bool(result.rowcount == 1)
 
@@ -273,18 +287,18 @@ def _send_one(
                 rendered, sender=author, to=row.recipient, key=row.key, now=now, reply_to=reply_to
             )
         except ValueError:
-            blocked = SendResult(Outcome.REFUSED, "The address cannot be written in an email.")
+            blocked = SendResult(SendOutcome.REFUSED, "The address cannot be written in an email.")
     if blocked is not None:
-        _record(database, message_id, worker, (CLAIMED,), blocked, now)
+        _record(database, message_id, worker, (MessageStatus.CLAIMED,), blocked, now)
         return f"{what} was not sent: {blocked.reason}"
     # Committed before the call: from here on a crash leaves a trace, never a silent resend.
     if not _move(
         database,
         message_id,
         worker,
-        (CLAIMED,),
+        (MessageStatus.CLAIMED,),
         now,
-        status=SENDING,
+        status=MessageStatus.SENDING,
         claimed_at=now,
         attempts=OutboxMessage.attempts + 1,
     ):
@@ -294,12 +308,12 @@ def _send_one(
     except Exception as exc:  # whatever happened, the call may have gone out
         log.error("outbox %s: %s while sending", message_id, type(exc).__name__)
         result = SendResult(
-            Outcome.UNKNOWN,
+            SendOutcome.UNKNOWN,
             "Something went wrong while sending: the message may have been sent. "
             "Check your Sent folder, then mark it as sent or not sent.",
         )
-    _record(database, message_id, worker, (SENDING,), result, now)
-    if result.outcome is Outcome.SENT:
+    _record(database, message_id, worker, (MessageStatus.SENDING,), result, now)
+    if result.outcome is SendOutcome.SENT:
         return f"{what} was sent."
     return f"{what} was not confirmed: {result.reason}"
 
@@ -313,26 +327,38 @@ def _record(
     now: datetime,
 ) -> None:
     outcome = result.outcome
-    if outcome is Outcome.SENT:
+    if outcome is SendOutcome.SENT:
         # The true outcome wins over an "unknown" set meanwhile by a recovering dispatcher.
         _move(
             database,
             message_id,
             worker,
-            (*from_states, UNKNOWN),
+            (*from_states, MessageStatus.UNKNOWN),
             now,
-            status=SENT,
+            status=MessageStatus.SENT,
             sent_at=now,
             provider_message_id=result.provider_id,
             last_error=None,
         )
-    elif outcome is Outcome.UNKNOWN:
+    elif outcome is SendOutcome.UNKNOWN:
         _move(
-            database, message_id, worker, from_states, now, status=UNKNOWN, last_error=result.reason
+            database,
+            message_id,
+            worker,
+            from_states,
+            now,
+            status=MessageStatus.UNKNOWN,
+            last_error=result.reason,
         )
-    elif outcome is Outcome.REFUSED:
+    elif outcome is SendOutcome.REFUSED:
         _move(
-            database, message_id, worker, from_states, now, status=FAILED, last_error=result.reason
+            database,
+            message_id,
+            worker,
+            from_states,
+            now,
+            status=MessageStatus.FAILED,
+            last_error=result.reason,
         )
     else:
         # Nothing left the machine: it waits for the next dispatch (or the reconnection).
@@ -342,7 +368,7 @@ def _record(
             worker,
             from_states,
             now,
-            status=PENDING,
+            status=MessageStatus.PENDING,
             claimed_by=None,
             claimed_at=None,
             last_error=result.reason,

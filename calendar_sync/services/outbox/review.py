@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ...storage.models import OutboxMessage
-from .dispatch import CANCELLED, FAILED, HELD, PENDING, SENT, UNKNOWN
+from .dispatch import MessageStatus
 
 #: States shown as needing the therapist: the outcome is unknown, or it could not go out.
-ATTENTION = (UNKNOWN, FAILED)
+ATTENTION = (MessageStatus.UNKNOWN, MessageStatus.FAILED)
 
 
 def messages(
@@ -43,7 +43,10 @@ def needing_attention(db: DbSession, therapist_id: int) -> list[OutboxMessage]:
         .where(
             OutboxMessage.therapist_id == therapist_id,
             OutboxMessage.status.in_(ATTENTION)
-            | ((OutboxMessage.status == PENDING) & OutboxMessage.last_error.is_not(None)),
+            | (
+                (OutboxMessage.status == MessageStatus.PENDING)
+                & OutboxMessage.last_error.is_not(None)
+            ),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
     )
@@ -72,7 +75,14 @@ def _change(
 
 def hold(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:
     """Keep a message from going out until released. False if it is not pending or failed."""
-    return _change(db, therapist_id, message_id, (PENDING, FAILED), now, status=HELD)
+    return _change(
+        db,
+        therapist_id,
+        message_id,
+        (MessageStatus.PENDING, MessageStatus.FAILED),
+        now,
+        status=MessageStatus.HELD,
+    )
 
 
 def release(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:
@@ -81,9 +91,9 @@ def release(db: DbSession, therapist_id: int, message_id: int, now: datetime) ->
         db,
         therapist_id,
         message_id,
-        (HELD, FAILED),
+        (MessageStatus.HELD, MessageStatus.FAILED),
         now,
-        status=PENDING,
+        status=MessageStatus.PENDING,
         claimed_by=None,
         claimed_at=None,
         last_error=None,
@@ -93,7 +103,12 @@ def release(db: DbSession, therapist_id: int, message_id: int, now: datetime) ->
 def cancel(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:
     """Never send this message. False once it is being sent or was sent."""
     return _change(
-        db, therapist_id, message_id, (PENDING, HELD, FAILED, UNKNOWN), now, status=CANCELLED
+        db,
+        therapist_id,
+        message_id,
+        (MessageStatus.PENDING, MessageStatus.HELD, MessageStatus.FAILED, MessageStatus.UNKNOWN),
+        now,
+        status=MessageStatus.CANCELLED,
     )
 
 
@@ -110,9 +125,9 @@ def resolve_unknown(
             db,
             therapist_id,
             message_id,
-            (UNKNOWN,),
+            (MessageStatus.UNKNOWN,),
             now,
-            status=SENT,
+            status=MessageStatus.SENT,
             sent_at=now,
             last_error="Marked as sent by you.",
         )
@@ -120,9 +135,9 @@ def resolve_unknown(
         db,
         therapist_id,
         message_id,
-        (UNKNOWN,),
+        (MessageStatus.UNKNOWN,),
         now,
-        status=PENDING,
+        status=MessageStatus.PENDING,
         claimed_by=None,
         claimed_at=None,
         last_error=None,

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -26,9 +27,21 @@ from ...storage.models import CalendarEventRow, CalendarRow, RescheduleProposal,
 from ..accounts.settings import load_settings, therapist_zone
 from ..runtime import Runtime
 
-PLANNED, PROPOSED, ACCEPTED, DECLINED = "planned", "proposed", "accepted", "declined"
-EXHAUSTED, EXPIRED, WITHDRAWN, NO_SLOT = "exhausted", "expired", "withdrawn", "no_slot"
-OPEN_STATES = (PLANNED, PROPOSED)
+
+class ProposalState(StrEnum):
+    """Where a proposal stands; the transitions are in docs/reschedule.md."""
+
+    PLANNED = "planned"
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXHAUSTED = "exhausted"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+    NO_SLOT = "no_slot"
+
+
+OPEN_STATES = (ProposalState.PLANNED, ProposalState.PROPOSED)
 
 Sleep = Callable[[float], None]
 

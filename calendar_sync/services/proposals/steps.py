@@ -23,15 +23,8 @@ from .. import notices
 from ..patients.links import CHOOSE_TIME, issue_link
 from ..sync.event_store import record_created_event
 from .context import (
-    ACCEPTED,
-    DECLINED,
-    EXHAUSTED,
-    EXPIRED,
-    NO_SLOT,
-    PLANNED,
-    PROPOSED,
-    WITHDRAWN,
     Context,
+    ProposalState,
     busy,
     conflicts,
     description,
@@ -64,7 +57,7 @@ def _tell(database: Database, context: Context, kind: str, text: str, now: datet
 
 def step(database: Database, context: Context, now: datetime) -> Result:
     """Advance one proposal; returns report lines and the id of a follow-up proposal."""
-    if context.row.state == PLANNED:
+    if context.row.state == ProposalState.PLANNED:
         return offer(database, context, now), None
     return follow(database, context, now)
 
@@ -94,7 +87,7 @@ def offer(
     missed = context.local(row.missed_start)
     slots = [chosen] if chosen is not None else free_slots(context, now)
     if not slots:
-        if _move_on(database, row, now, state=NO_SLOT):
+        if _move_on(database, row, now, state=ProposalState.NO_SLOT):
             _tell(
                 database,
                 context,
@@ -140,14 +133,14 @@ def offer(
     )
     if event.cancelled or event.start is None or event.end is None:
         # Our event for this attempt exists but was deleted: someone removed the offer.
-        _move_on(database, row, now, state=WITHDRAWN)
+        _move_on(database, row, now, state=ProposalState.WITHDRAWN)
         return [f"{head}: the offer was removed from the calendar; nothing more is done"]
     slot = Slot(event.start, event.end)
     moved = _move_on(
         database,
         row,
         now,
-        state=PROPOSED,
+        state=ProposalState.PROPOSED,
         slot_start=slot.start,
         slot_end=slot.end,
         alternatives_json=json.dumps([s.to_json() for s in others if s != slot]),
@@ -165,7 +158,7 @@ def follow(database: Database, context: Context, now: datetime) -> Result:
     assert row.slot_start is not None and row.slot_end is not None
     offered = context.local(row.slot_start)
     if context.response == "accepted":
-        if _move_on(database, row, now, state=ACCEPTED):
+        if _move_on(database, row, now, state=ProposalState.ACCEPTED):
             _tell(
                 database,
                 context,
@@ -178,11 +171,11 @@ def follow(database: Database, context: Context, now: datetime) -> Result:
     if context.response == "declined":
         return declined(database, context, now)
     if context.synced_cancelled:
-        _move_on(database, row, now, state=WITHDRAWN)
+        _move_on(database, row, now, state=ProposalState.WITHDRAWN)
         return [f"{head}: the offer was removed from the calendar; nothing more is done"], None
     if row.answer_deadline is not None and row.answer_deadline <= now:
         cancel_event(context.apis, row.calendar_id, row.event_id, sleep=context.sleep)
-        if _move_on(database, row, now, state=EXPIRED):
+        if _move_on(database, row, now, state=ProposalState.EXPIRED):
             _tell(
                 database,
                 context,
@@ -209,8 +202,14 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
     with database.transaction() as db:
         result = db.execute(
             update(RescheduleProposal)
-            .where(RescheduleProposal.id == row.id, RescheduleProposal.state == PROPOSED)
-            .values(state=EXHAUSTED if last else DECLINED, updated_at=now, last_error=None)
+            .where(
+                RescheduleProposal.id == row.id, RescheduleProposal.state == ProposalState.PROPOSED
+            )
+            .values(
+                state=ProposalState.EXHAUSTED if last else ProposalState.DECLINED,
+                updated_at=now,
+                last_error=None,
+            )
         )
         if not getattr(result, "rowcount", 0):
             return [], None
@@ -235,7 +234,7 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
             calendar_id=row.calendar_id,
             event_id=proposal_event_id(row.key, row.attempt + 1),
             attempt=row.attempt + 1,
-            state=PLANNED,
+            state=ProposalState.PLANNED,
             alternatives_json="[]",
             created_at=now,
             updated_at=now,
@@ -253,7 +252,7 @@ def still_free(database: Database, context: Context, now: datetime) -> list[str]
         context.apis, row.calendar_id, row.event_id, context.zone.key, sleep=context.sleep
     )
     if current is None or current.cancelled or current.start is None or current.end is None:
-        _move_on(database, row, now, state=WITHDRAWN)
+        _move_on(database, row, now, state=ProposalState.WITHDRAWN)
         return [f"{head}: the offer was removed from the calendar; nothing more is done"]
     slot = Slot(current.start, current.end)
     if not conflicts(context, slot):
@@ -263,7 +262,7 @@ def still_free(database: Database, context: Context, now: datetime) -> list[str]
     choices = [s for s in free_slots(context, now) if not s.overlaps(slot.start, slot.end)]
     if not choices:
         cancel_event(context.apis, row.calendar_id, row.event_id, sleep=context.sleep)
-        if _move_on(database, row, now, state=NO_SLOT):
+        if _move_on(database, row, now, state=ProposalState.NO_SLOT):
             _tell(
                 database,
                 context,

@@ -30,16 +30,9 @@ from ...storage.models import CalendarEventRow, CalendarRow, RescheduleProposal
 from .. import notices
 from ..runtime import Runtime
 from .context import (
-    ACCEPTED,
-    DECLINED,
-    EXHAUSTED,
-    EXPIRED,
-    NO_SLOT,
     OPEN_STATES,
-    PLANNED,
-    PROPOSED,
-    WITHDRAWN,
     Context,
+    ProposalState,
     Sleep,
     conflicts,
     load_context,
@@ -52,15 +45,8 @@ from .steps import PURPOSE, free_slots, offer, step
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "ACCEPTED",
-    "DECLINED",
-    "EXHAUSTED",
-    "EXPIRED",
-    "NO_SLOT",
-    "PLANNED",
-    "PROPOSED",
     "PURPOSE",
-    "WITHDRAWN",
+    "ProposalState",
     "advance_proposals",
     "choose_time",
     "plan_proposal",
@@ -115,7 +101,7 @@ def _new_row(
         calendar_id=calendar_id,
         event_id=proposal_event_id(key, attempt),
         attempt=attempt,
-        state=PLANNED,
+        state=ProposalState.PLANNED,
         alternatives_json="[]",
         created_at=now,
         updated_at=now,
@@ -138,7 +124,7 @@ def _upcoming(db: DbSession, therapist_id: int, email: str, now: datetime) -> li
         select(RescheduleProposal.slot_start).where(
             RescheduleProposal.therapist_id == therapist_id,
             func.lower(RescheduleProposal.patient_email) == email.lower(),
-            RescheduleProposal.state == ACCEPTED,
+            RescheduleProposal.state == ProposalState.ACCEPTED,
         )
     )
     return [s for s in [*sessions, *accepted] if s is not None]
@@ -203,7 +189,7 @@ def _failed(database: Database, proposal_id: int, exc: GoogleApiError, now: date
 
 def _describe(row: RescheduleProposal, now: datetime) -> str:
     head = f"proposal {row.id}"
-    if row.state == PLANNED:
+    if row.state == ProposalState.PLANNED:
         return f"{head}: would offer a new time in the calendar (attempt {row.attempt})"
     if row.answer_deadline is not None and row.answer_deadline <= now:
         return f"{head}: would withdraw the offer, unanswered by the deadline"
@@ -289,7 +275,7 @@ def times_to_choose(
     database: Database = runtime.database
     with database.transaction() as db:
         row = _latest(db, therapist_id, calendar_id, event_id)
-        if row is not None and row.state == PROPOSED:
+        if row is not None and row.state == ProposalState.PROPOSED:
             return [Slot.from_json(item) for item in json.loads(row.alternatives_json or "[]")]
     context = _context_for_choice(runtime, therapist_id, calendar_id, event_id, now, sleep)
     if context is None:
@@ -321,7 +307,7 @@ def choose_time(
         return False
     database: Database = runtime.database
     row = context.row
-    if row.state == PLANNED:
+    if row.state == ProposalState.PLANNED:
         offer(database, context, now, chosen=slot)
     else:
         move_event(
@@ -335,7 +321,11 @@ def choose_time(
         )
     with database.transaction() as db:
         stored = db.get_one(RescheduleProposal, row.id)
-        stored.state, stored.slot_start, stored.slot_end = ACCEPTED, slot.start, slot.end
+        stored.state, stored.slot_start, stored.slot_end = (
+            ProposalState.ACCEPTED,
+            slot.start,
+            slot.end,
+        )
         stored.answer_deadline = answer_deadline(context.rules, slot, now)
         stored.updated_at, stored.last_error = now, None
         notices.notify(

@@ -29,6 +29,7 @@ from ...google.client import GoogleApis
 from ...google.events import Listing, list_events
 from ...storage import Database
 from ...storage.models import CalendarRow, GoogleConnection
+from ..accounts.connections import ConnectionStatus
 from ..accounts.settings import session_rules
 from ..runtime import Runtime
 from .calendar_list import refresh_calendar_list
@@ -206,7 +207,7 @@ def sync_all(
         therapist_ids = list(
             db.scalars(
                 select(GoogleConnection.therapist_id)
-                .where(GoogleConnection.status == "active")
+                .where(GoogleConnection.status == ConnectionStatus.ACTIVE)
                 .order_by(GoogleConnection.therapist_id)
             )
         )

@@ -22,19 +22,7 @@ from calendar_sync.mail.samples import SAMPLE_CONTEXTS
 from calendar_sync.mail.templates import render
 from calendar_sync.mail.transports import NO_GMAIL_SCOPE, RECONNECT
 from calendar_sync.services.outbox import review as outbox_review
-from calendar_sync.services.outbox.dispatch import (
-    CANCELLED,
-    CLAIMED,
-    FAILED,
-    HELD,
-    LEASE,
-    PENDING,
-    SENDING,
-    SENT,
-    UNKNOWN,
-    dispatch_due,
-    enqueue,
-)
+from calendar_sync.services.outbox.dispatch import LEASE, MessageStatus, dispatch_due, enqueue
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage import Database
 from calendar_sync.storage.models import DevMail, GoogleConnection, OutboxMessage, Therapist
@@ -124,7 +112,7 @@ def test_enqueue_twice_with_one_key_keeps_one_row(any_database_url: str) -> None
         assert results == [True, False]
         with database.transaction() as db:
             [row] = db.scalars(select(OutboxMessage)).all()
-            assert row.subject == first.subject and row.status == PENDING
+            assert row.subject == first.subject and row.status == MessageStatus.PENDING
     finally:
         database.dispose()
 
@@ -182,7 +170,7 @@ def test_due_message_is_sent_once_from_the_therapists_gmail(
     assert sent["to"] == [PATIENT] and THERAPIST in sent["from"]
     assert sent["text"].startswith("Hi Sam,") and "<p>Hi Sam,</p>" in sent["html"]
     first, later = _rows(app)
-    assert (first.status, later.status) == (SENT, PENDING)
+    assert (first.status, later.status) == (MessageStatus.SENT, MessageStatus.PENDING)
     assert first.provider_message_id == sent["id"] and first.attempts == 1
     # running again sends nothing more
     assert dispatch_due(runtime_of(app), NOW + timedelta(minutes=5)) == []
@@ -209,17 +197,17 @@ def test_two_dispatchers_at_once_send_each_message_once(sandboxed_app: Any, ther
     assert _calls(sandbox) == 6
     ids = [dict(m["headers"])["Message-ID"] for m in _mail(sandbox)]
     assert len(set(ids)) == 6
-    assert {row.status for row in _rows(app)} == {SENT}
+    assert {row.status for row in _rows(app)} == {MessageStatus.SENT}
 
 
 @pytest.mark.parametrize(
     ("fault", "status"),
     [
-        ({"status": 500}, UNKNOWN),
-        ({"status": 503}, UNKNOWN),
-        ({"timeout": 0.2}, UNKNOWN),
-        ({"timeout": 0.2, "after_processing": True}, UNKNOWN),
-        ({"status": 403, "reason": "forbidden"}, FAILED),
+        ({"status": 500}, MessageStatus.UNKNOWN),
+        ({"status": 503}, MessageStatus.UNKNOWN),
+        ({"timeout": 0.2}, MessageStatus.UNKNOWN),
+        ({"timeout": 0.2, "after_processing": True}, MessageStatus.UNKNOWN),
+        ({"status": 403, "reason": "forbidden"}, MessageStatus.FAILED),
     ],
 )
 def test_a_failed_send_is_never_repeated_by_the_next_dispatch(
@@ -248,9 +236,9 @@ def test_rate_limited_send_waits_and_goes_at_the_next_dispatch(
     sandbox.control("POST", "faults", {"method": SEND, "status": 429})
     dispatch_due(runtime_of(app), NOW)
     [row] = _rows(app)
-    assert row.status == PENDING and "slow down" in (row.last_error or "")
+    assert row.status == MessageStatus.PENDING and "slow down" in (row.last_error or "")
     dispatch_due(runtime_of(app), NOW + timedelta(minutes=5))
-    assert _status(app) == SENT and len(_mail(sandbox)) == 1
+    assert _status(app) == MessageStatus.SENT and len(_mail(sandbox)) == 1
 
 
 def test_without_the_gmail_scope_nothing_is_sent_and_the_therapist_is_told(
@@ -262,7 +250,7 @@ def test_without_the_gmail_scope_nothing_is_sent_and_the_therapist_is_told(
     [line] = dispatch_due(runtime_of(app), NOW)
     assert NO_GMAIL_SCOPE in line
     [row] = _rows(app)
-    assert (row.status, row.last_error) == (FAILED, NO_GMAIL_SCOPE)
+    assert (row.status, row.last_error) == (MessageStatus.FAILED, NO_GMAIL_SCOPE)
     assert _calls(sandbox) == 0
     with runtime_of(app).database.transaction() as db:
         assert [m.id for m in outbox_review.needing_attention(db, therapist_id)] == [row.id]
@@ -276,12 +264,12 @@ def test_lost_google_access_pauses_the_message_until_reconnected(
     runtime_of(app).connections.mark_needs_reauth(therapist, "access was revoked")
     dispatch_due(runtime_of(app), NOW)
     [row] = _rows(app)
-    assert (row.status, row.last_error) == (PENDING, RECONNECT)
+    assert (row.status, row.last_error) == (MessageStatus.PENDING, RECONNECT)
     assert _calls(sandbox) == 0
     with runtime_of(app).database.transaction() as db:
         db.execute(update(GoogleConnection).values(status="active", problem=None))
     dispatch_due(runtime_of(app), NOW + timedelta(minutes=5))
-    assert _status(app) == SENT and len(_mail(sandbox)) == 1
+    assert _status(app) == MessageStatus.SENT and len(_mail(sandbox)) == 1
 
 
 def test_dry_run_lists_and_changes_nothing(sandboxed_app: Any, therapist: int) -> None:
@@ -290,7 +278,7 @@ def test_dry_run_lists_and_changes_nothing(sandboxed_app: Any, therapist: int) -
     assert dispatch_due(runtime_of(app), NOW, dry_run=True) == [
         "Would send the check-in email to the patient (message 1)."
     ]
-    assert _status(app) == PENDING and _calls(sandbox) == 0
+    assert _status(app) == MessageStatus.PENDING and _calls(sandbox) == 0
 
 
 # --- a worker killed mid-way ---------------------------------------------------------------
@@ -349,16 +337,16 @@ def test_worker_killed_while_sending_is_marked_unknown_never_resent(
     worker = _spawn_worker(sandboxed_app, NOW)
     try:
         _wait_for(lambda: len(_mail(sandbox)) == 1, "Gmail to receive the message")
-        assert _status(app) == SENDING
+        assert _status(app) == MessageStatus.SENDING
     finally:
         _kill(worker)
     # within the lease, nobody touches it: the worker might still be alive
     assert dispatch_due(runtime_of(app), NOW + timedelta(minutes=1)) == []
-    assert _status(app) == SENDING
+    assert _status(app) == MessageStatus.SENDING
     [line] = dispatch_due(runtime_of(app), NOW + LEASE + timedelta(seconds=1))
     assert "may or may not have gone out" in line
     [row] = _rows(app)
-    assert row.status == UNKNOWN and "stopped while sending" in (row.last_error or "")
+    assert row.status == MessageStatus.UNKNOWN and "stopped while sending" in (row.last_error or "")
     dispatch_due(runtime_of(app), NOW + LEASE * 3)
     assert _calls(sandbox) == 1 and len(_mail(sandbox)) == 1
 
@@ -378,14 +366,14 @@ def test_worker_killed_after_claiming_leaves_a_claim_that_is_taken_again(
             lambda: sandbox.control("GET", "calls")["calls"].get("oauth.token", 0) >= 1,
             "the worker to ask for a token",
         )
-        assert _status(app) == CLAIMED
+        assert _status(app) == MessageStatus.CLAIMED
     finally:
         _kill(worker)
     assert _calls(sandbox) == 0
     # the claim is respected while its lease runs, then taken again: it was never sent
     assert dispatch_due(runtime_of(app), NOW + timedelta(minutes=1)) == []
     dispatch_due(runtime_of(app), NOW + LEASE + timedelta(seconds=1))
-    assert _status(app) == SENT
+    assert _status(app) == MessageStatus.SENT
     assert _calls(sandbox) == 1 and len(_mail(sandbox)) == 1
 
 
@@ -399,7 +387,7 @@ def test_dev_backend_keeps_the_message_and_sends_nothing(
     app.config["MAIL_BACKEND"] = "dev"
     _add(app, therapist)
     dispatch_due(runtime_of(app), NOW)
-    assert _status(app) == SENT and _calls(sandbox) == 0
+    assert _status(app) == MessageStatus.SENT and _calls(sandbox) == 0
     with runtime_of(app).database.transaction() as db:
         [kept] = db.scalars(select(DevMail)).all()
     parsed = email.message_from_string(kept.raw, policy=email.policy.default)
@@ -418,18 +406,18 @@ def test_hold_release_cancel_and_resolve_are_the_therapists_own(
     with database.transaction() as db:
         assert not outbox_review.hold(db, other, row.id, NOW)  # not theirs
         assert outbox_review.hold(db, therapist, row.id, NOW)
-    assert dispatch_due(runtime_of(app), NOW) == [] and _status(app) == HELD
+    assert dispatch_due(runtime_of(app), NOW) == [] and _status(app) == MessageStatus.HELD
     with database.transaction() as db:
         assert outbox_review.release(db, therapist, row.id, NOW)
     sandbox.control("POST", "faults", {"method": SEND, "status": 503})
     dispatch_due(runtime_of(app), NOW)
-    assert _status(app) == UNKNOWN
+    assert _status(app) == MessageStatus.UNKNOWN
     with database.transaction() as db:
         assert not outbox_review.resolve_unknown(db, other, row.id, sent=False, now=NOW)
         # the therapist found nothing in Sent: their decision lets it go again
         assert outbox_review.resolve_unknown(db, therapist, row.id, sent=False, now=NOW)
     dispatch_due(runtime_of(app), NOW + timedelta(minutes=1))
-    assert _status(app) == SENT and len(_mail(sandbox)) == 1
+    assert _status(app) == MessageStatus.SENT and len(_mail(sandbox)) == 1
     with database.transaction() as db:
         assert not outbox_review.cancel(db, therapist, row.id, NOW)  # already sent
     _add(app, therapist, key="email_checkin:second")
@@ -438,4 +426,4 @@ def test_hold_release_cancel_and_resolve_are_the_therapists_own(
         assert outbox_review.cancel(db, therapist, second.id, NOW)
         assert not outbox_review.release(db, therapist, second.id, NOW)
     dispatch_due(runtime_of(app), NOW + timedelta(minutes=2))
-    assert _rows(app)[1].status == CANCELLED and len(_mail(sandbox)) == 1
+    assert _rows(app)[1].status == MessageStatus.CANCELLED and len(_mail(sandbox)) == 1

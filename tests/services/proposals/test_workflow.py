@@ -16,6 +16,7 @@ from calendar_sync.google.event_writes import insert_event
 from calendar_sync.google.events import parse_event
 from calendar_sync.services.notices import notices_for
 from calendar_sync.services.proposals import workflow as proposals
+from calendar_sync.services.proposals.context import ProposalState
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.sync.event_sync import sync_calendar
 from calendar_sync.storage.models import CalendarRow, CreatedEvent, RescheduleProposal
@@ -117,7 +118,7 @@ def test_a_miss_gets_one_invitation_at_a_free_time_in_working_hours(
     assert len(lines) == 1 and "offered" in lines[0]
     assert PATIENT not in lines[0] and "Sam" not in lines[0]
     (row,) = rows(env)
-    assert row.state == proposals.PROPOSED
+    assert row.state == ProposalState.PROPOSED
     assert row.slot_start is not None and row.slot_end is not None
     local = row.slot_start.astimezone(LONDON)
     assert local.weekday() < 5 and local.hour >= 9 and row.slot_end.astimezone(LONDON).hour < 17
@@ -140,7 +141,7 @@ def test_a_miss_gets_one_invitation_at_a_free_time_in_working_hours(
     assert advance(env, therapist_id, NOW) == []
     assert advance(env, therapist_id, NOW + timedelta(minutes=5)) == []
     assert len(our_events(env)) == 1 and len(invitations(env)) == 1
-    assert rows(env)[0].state == proposals.PROPOSED
+    assert rows(env)[0].state == ProposalState.PROPOSED
 
 
 def test_accepting_makes_it_accepted(planned: tuple[Any, int, int]) -> None:
@@ -157,7 +158,7 @@ def test_accepting_makes_it_accepted(planned: tuple[Any, int, int]) -> None:
     sync(env, therapist_id, later)
     lines = advance(env, therapist_id, later)
     assert lines and "accepted" in lines[0]
-    assert rows(env)[0].state == proposals.ACCEPTED
+    assert rows(env)[0].state == ProposalState.ACCEPTED
     assert advance(env, therapist_id, later) == []
     with runtime_of(env.app).database.transaction() as db:
         kinds = [n.kind for n in notices_for(db, therapist_id)]
@@ -171,7 +172,7 @@ def test_declines_move_to_the_next_time_up_to_the_maximum(planned: tuple[Any, in
     seen: list[datetime] = []
     for attempt in (1, 2, 3):
         current = rows(env)[-1]
-        assert current.attempt == attempt and current.state == proposals.PROPOSED
+        assert current.attempt == attempt and current.state == ProposalState.PROPOSED
         assert current.slot_start is not None and current.slot_start not in seen
         seen.append(current.slot_start)
         control(
@@ -184,7 +185,7 @@ def test_declines_move_to_the_next_time_up_to_the_maximum(planned: tuple[Any, in
         sync(env, therapist_id, now)
         advance(env, therapist_id, now)
     states = [r.state for r in rows(env)]
-    assert states == [proposals.DECLINED, proposals.DECLINED, proposals.EXHAUSTED]
+    assert states == [ProposalState.DECLINED, ProposalState.DECLINED, ProposalState.EXHAUSTED]
     assert len({r.event_id for r in rows(env)}) == 3
     live = [e for e in our_events(env) if e.get("status") != "cancelled"]
     assert live == []  # declined offers are removed, freeing the time
@@ -208,7 +209,7 @@ def test_silence_past_the_deadline_cancels_and_tells_the_therapist(
     sync(env, therapist_id, late)
     lines = advance(env, therapist_id, late)
     assert lines and "withdrawn" in lines[0]
-    assert rows(env)[0].state == proposals.EXPIRED
+    assert rows(env)[0].state == ProposalState.EXPIRED
     assert [m["kind"] for m in invitations(env)] == ["invitation", "cancellation"]
     with runtime_of(env.app).database.transaction() as db:
         (notice,) = notices_for(db, therapist_id)
@@ -229,7 +230,7 @@ def test_a_time_taken_meanwhile_is_moved_never_double_booked(
     lines = advance(env, therapist_id, later)
     assert lines and "moved" in lines[0]
     (moved,) = rows(env)
-    assert moved.state == proposals.PROPOSED and moved.slot_start != row.slot_start
+    assert moved.state == ProposalState.PROPOSED and moved.slot_start != row.slot_start
     assert moved.slot_start is not None and moved.slot_end is not None
     intruder_end = row.slot_start + timedelta(minutes=30)
     assert not (
@@ -251,7 +252,7 @@ def test_calendar_errors_on_insert_are_retried_and_still_one_event(
     sleeps = Sleeps()
     advance(env, therapist_id, NOW, sleeps)
     assert len(sleeps) == 2
-    assert rows(env)[0].state == proposals.PROPOSED
+    assert rows(env)[0].state == ProposalState.PROPOSED
     assert len(our_events(env)) == 1 and len(invitations(env)) == 1
 
 
@@ -283,7 +284,7 @@ def test_a_lost_answer_and_a_crash_never_make_a_second_event(
     )
     advance(env, therapist_id, NOW)
     (row,) = rows(env)
-    assert row.state == proposals.PROPOSED and row.slot_start == landed
+    assert row.state == ProposalState.PROPOSED and row.slot_start == landed
     assert len(our_events(env)) == 1 and len(invitations(env)) == 1
     assert advance(env, therapist_id, NOW) == []
     assert len(our_events(env)) == 1 and len(invitations(env)) == 1
