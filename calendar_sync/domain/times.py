@@ -14,6 +14,21 @@ from zoneinfo import ZoneInfo
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def to_utc(value: datetime, name: str) -> datetime:
@@ -39,8 +54,36 @@ def format_local(value: datetime, zone: ZoneInfo) -> str:
     Day and month names are spelled here rather than by ``strftime`` so the text does not
     depend on the process locale.
     """
-    local = value.astimezone(zone)
+    return f"{short_when(value, zone)} ({zone.key})"
+
+
+# -- dates and times as people read them ---------------------------------------------------
+# Every date or time shown to a therapist or patient goes through one of these (the pages
+# reach them as the Jinja filters ``when``, ``day`` and ``words``). Names are spelled here
+# rather than by ``strftime``, so the text never depends on the machine's locale.
+
+
+def when_words(moment: datetime, zone: ZoneInfo) -> str:
+    """In a sentence: ``Tuesday 10 March at 10:00`` on ``zone``'s clock (emails, notices)."""
+    local = moment.astimezone(zone)
     return (
-        f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year} "
-        f"{local:%H:%M} ({zone.key})"
+        f"{_DAY_NAMES[local.weekday()]} {local.day} {_MONTH_NAMES[local.month - 1]} "
+        f"at {local:%H:%M}"
     )
+
+
+def short_when(moment: datetime, zone: ZoneInfo) -> str:
+    """In a table or a list: ``Tue 10 Mar 2026 10:00`` on ``zone``'s clock."""
+    local = moment.astimezone(zone)
+    return f"{_DAYS[local.weekday()]} {short_day(local, zone)} {local:%H:%M}"
+
+
+def short_day(moment: datetime, zone: ZoneInfo) -> str:
+    """A day alone: ``10 Mar 2026``, the date on ``zone``'s calendar."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
+def month_label(moment: datetime, zone: ZoneInfo) -> str:
+    """A month's short name, ``Mar``, for chart axes."""
+    return _MONTHS[moment.astimezone(zone).month - 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..domain.times import short_day, short_when, when_words
 from . import (
     activity,
     auth,
@@ -25,6 +26,10 @@ from .templates_editor import bp as templates_editor_bp
 
 
 def register(app: Flask) -> None:
+    # The one way a page shows a date or a time: ``{{ moment|when(zone) }}``.
+    app.add_template_filter(short_when, "when")
+    app.add_template_filter(short_day, "day")
+    app.add_template_filter(when_words, "words")
     security.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(home.bp)

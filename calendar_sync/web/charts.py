@@ -13,6 +13,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from ..domain.outcomes import Outcome
+from ..domain.times import month_label, short_when
 from ..services.pages.patients import SessionPoint
 
 WIDTH, HEIGHT = 640, 150
@@ -72,16 +73,15 @@ def attendance_svg(
                 f'<line x1="{tick:.1f}" y1="{BASE - 4}" x2="{tick:.1f}" y2="{BASE + 4}" '
                 'stroke="#8a8f9c"/>'
                 f'<text x="{tick:.1f}" y="{BASE + 18}" font-size="11" text-anchor="middle" '
-                f'fill="#4a5468">{month:%b}</text>'
+                f'fill="#4a5468">{month_label(month, zone)}</text>'
             )
         month = (month + timedelta(days=32)).replace(day=1)
     for point in shown:
         colour, words = STYLE[point.outcome]
         y = BASE - 30 if point.outcome is Outcome.ATTENDED else BASE - 55
-        when = point.start.astimezone(zone)
         parts.append(
             f"<g>{_shape(point.outcome, x_of(point.start), y, colour)}"
-            f"<title>{when:%d %b %Y %H:%M}: {escape(words)}"
+            f"<title>{short_when(point.start, zone)}: {escape(words)}"
             f"{' (assumed)' if point.assumed else ''}</title></g>"
         )
     legend_x = LEFT

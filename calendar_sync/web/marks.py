@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from ..domain.marks import MarkSource
 from ..domain.outcomes import Outcome
-from ..services.followup.compose import when_words
+from ..domain.times import when_words
 from ..services.followup.marks import (
     MARKABLE,
     InvalidMarkLink,

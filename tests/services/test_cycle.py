@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from calendar_sync.domain.sessions import SessionRules
+from calendar_sync.domain.times import when_words
 from calendar_sync.google.oauth import (
     CALENDAR_EVENTS,
     CALENDAR_LIST,
@@ -21,7 +22,6 @@ from calendar_sync.google.oauth import (
 )
 from calendar_sync.services.accounts.settings import save_session_rules
 from calendar_sync.services.cycle import run_cycle
-from calendar_sync.services.followup.compose import when_words
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
     CalendarEventRow,

@@ -14,32 +14,12 @@ from zoneinfo import ZoneInfo
 from ...domain.money import Money
 from ...domain.outcomes import Outcome
 from ...domain.policy import Policy
+from ...domain.times import when_words
 from ...domain.unmarked import UnmarkedConvention
 from ..accounts.settings import PracticeProfile
 
 # The domain's own labels, keyed for templates and reports.
 OUTCOME_WORDS = {outcome: outcome.label for outcome in Outcome}
-
-
-def when_words(moment: datetime, zone: ZoneInfo) -> str:
-    """``Tuesday 10 March at 10:00`` in ``zone`` (English, whatever the machine's locale)."""
-    local = moment.astimezone(zone)
-    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-    months = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ]
-    return f"{days[local.weekday()]} {local.day} {months[local.month - 1]} at {local:%H:%M}"
 
 
 def first_name(name: str | None) -> str:

@@ -22,6 +22,7 @@ from ...domain.marks import Mark
 from ...domain.outcomes import Outcome
 from ...domain.policy import ActionKind
 from ...domain.sessions import Session
+from ...domain.times import when_words
 from ...mail.template_store import render_for
 from ...storage import Database
 from ...storage.models import FeeEntry, FollowUpAction, Patient, RescheduleProposal
@@ -87,7 +88,7 @@ class Effects:
         sending = {a.kind: a for a in actions if a.delivery is Delivery.SEND}
         # Without an address nothing can reach the patient: say so rather than queue it.
         unreachable = set() if patient_email else {kind for kind in sending if kind.patient_facing}
-        when = compose.when_words(session.start, inputs.zone)
+        when = when_words(session.start, inputs.zone)
         with self.database.transaction() as db:
             record_actions(db, inputs, decision, actions, now, not_possible=unreachable)
             done: list[str] = []
@@ -189,8 +190,8 @@ class Effects:
         context: dict[str, Any] = {
             "therapist": self.therapist,
             "patient": {"first_name": compose.first_name(patient.name if patient else None)},
-            "session": {"when": compose.when_words(session.start, inputs.zone)},
-            "proposal": {"when": compose.when_words(offered, inputs.zone)} if offered else None,
+            "session": {"when": when_words(session.start, inputs.zone)},
+            "proposal": {"when": when_words(offered, inputs.zone)} if offered else None,
             "choose_time_url": link("choose_time"),
             "get_in_touch_url": link("will_get_in_touch"),
         }
@@ -241,7 +242,7 @@ class Effects:
 
     def _history(self, key: str) -> list[dict[str, str]]:
         return [
-            {"when": compose.when_words(s.start, self.inputs.zone), "outcome": words}
+            {"when": when_words(s.start, self.inputs.zone), "outcome": words}
             for s, words in history_for(self.inputs, key, self.now)
         ]
 
@@ -298,7 +299,7 @@ class Effects:
                 {
                     # The therapist's own title: this message goes only to them.
                     "label": row.title or "Session",
-                    "when": compose.when_words(session.start, inputs.zone),
+                    "when": when_words(session.start, inputs.zone),
                     "mark_urls": urls,
                     "followup_starts": compose.followup_starts(session.end, policy, inputs.zone),
                 }

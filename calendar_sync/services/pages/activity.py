@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ...domain.outcomes import Outcome
 from ...domain.policy import ActionKind
+from ...domain.times import when_words
 from ...storage.models import (
     CalendarEventRow,
     CalendarRow,
@@ -28,7 +29,7 @@ from ...storage.models import (
     SessionMark,
     TherapistNotice,
 )
-from ..followup.compose import OUTCOME_WORDS, when_words
+from ..followup.compose import OUTCOME_WORDS
 from ..outbox.dispatch import STATUS_WORDS
 
 KINDS = ("sync", "decision", "email", "proposal", "mark", "notice")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from ...domain.decide import assess
 from ...domain.marks import Mark
 from ...domain.outcomes import Outcome
+from ...domain.times import when_words
 from ...storage import Database
 from ..followup import compose
 from ..followup.inputs import load_inputs
@@ -53,7 +54,7 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
                 calendar_id=session.calendar_id,
                 event_id=session.event_id,
                 label=row.title or "Session",
-                when=compose.when_words(session.start, inputs.zone),
+                when=when_words(session.start, inputs.zone),
                 assumed=compose.OUTCOME_WORDS[verdict.outcome] if verdict.assumed else None,
                 follow_up_from=compose.followup_starts(session.end, policy, inputs.zone),
             )
