@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from .cycle import run_cycle
 from .runtime import Runtime
@@ -19,15 +19,11 @@ from .runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def _clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def run_once(runtime: Runtime, *, now: Callable[[], datetime] = _clock) -> bool:
+def run_once(runtime: Runtime, *, now: Callable[[], datetime] | None = None) -> bool:
     """One cycle at the current time; False (logged) when it failed."""
     started = time.monotonic()
     try:
-        report = run_cycle(runtime, now=now(), dry_run=False)
+        report = run_cycle(runtime, now=(now or runtime.now)(), dry_run=False)
     except Exception as exc:  # the loop outlives any one cycle's failure
         log.error("cycle failed (%s); the next one runs on schedule", type(exc).__name__)
         return False
@@ -46,7 +42,7 @@ def run_forever(
     interval: float,
     stop: threading.Event,
     *,
-    now: Callable[[], datetime] = _clock,
+    now: Callable[[], datetime] | None = None,
 ) -> int:
     """Run a cycle every ``interval`` seconds until ``stop`` is set; returns cycles run.
 

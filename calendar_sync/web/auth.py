@@ -12,7 +12,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -38,7 +38,7 @@ from ..google.oauth import Grant, authorization_url, exchange_code, fetch_profil
 from ..services.accounts.connections import ConnectionKeeper
 from ..storage.models import SignInAttempt, Therapist
 from . import csrf
-from .extensions import connections, database
+from .extensions import connections, current_time, database
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def connect() -> Response:
 
 
 def _start(*, force_consent: bool, login_hint: str | None) -> Response:
-    now = datetime.now(UTC)
+    now = current_time()
     binding = secrets.token_urlsafe(32)
     state = secrets.token_urlsafe(32)
     # RFC 7636 allows 43-128 characters; 64 random bytes give 86.
@@ -122,7 +122,7 @@ def _start(*, force_consent: bool, login_hint: str | None) -> Response:
 @bp.get("/oauth2/callback")
 def callback() -> Response | tuple[str, int]:
     """Google's answer: check it belongs to this browser, keep the tokens, sign in."""
-    now = datetime.now(UTC)
+    now = current_time()
     attempt = _take_attempt(request.args.get("state", ""), now)
     if attempt is None:
         return render_template("auth/refused.html"), 400

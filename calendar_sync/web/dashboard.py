@@ -7,7 +7,7 @@ mark, notices and calendars. The actions live in ``web.outbox`` and ``web.follow
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -38,7 +38,7 @@ from ..services.pages.today import waiting_for_mark
 from ..services.sync.calendar_list import calendar_statuses, select_calendar
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist
-from .extensions import connections, database, runtime
+from .extensions import connections, current_time, database, runtime
 
 bp = Blueprint("dashboard", __name__)
 
@@ -54,7 +54,7 @@ def index() -> str:
     connection = keeper.connection_summary(therapist.id)
     granted = keeper.granted_scopes(therapist.id)
     switched_off = [text for scope, text in FEATURES.items() if scope not in granted]
-    now = datetime.now(UTC)
+    now = current_time()
     store = database()
     zone = therapist_zone(therapist)
     with store.transaction() as db:
@@ -119,7 +119,7 @@ def choose_calendars() -> Response:
     therapist = require_therapist()
     store = database()
     wanted = {int(value) for value in request.form.getlist("calendar") if value.isdigit()}
-    now = datetime.now(UTC)
+    now = current_time()
     for status in calendar_statuses(store, therapist.id):
         try:
             select_calendar(store, therapist.id, status.id, status.id in wanted, now)
@@ -139,7 +139,7 @@ def confirm_disconnect() -> str:
 @login_required
 def disconnect() -> Response:
     therapist = require_therapist()
-    revoked = disconnect_therapist(runtime(), therapist.id, now=datetime.now(UTC))
+    revoked = disconnect_therapist(runtime(), therapist.id, now=current_time())
     browser_session.clear()
     if revoked:
         flash("Disconnected. Your calendar data was deleted and Google access revoked.", "info")

@@ -23,6 +23,6 @@ def connections() -> ConnectionKeeper:
     return runtime().connections
 
 
-def now() -> datetime:
+def current_time() -> datetime:
     """The current time as the runtime's clock tells it (tests pin it)."""
     return runtime().now()

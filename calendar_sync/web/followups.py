@@ -6,8 +6,6 @@ or from this page).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -17,7 +15,7 @@ from ..services.pages import timeline
 from ..services.patients.links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone
-from .extensions import database, runtime
+from .extensions import current_time, database, runtime
 from .outbox import back_to
 
 bp = Blueprint("followups", __name__, url_prefix="/followups")
@@ -58,7 +56,7 @@ def index() -> str:
     number = int(page) if page.isdigit() and int(page) > 0 else 1
     with database().transaction() as db:
         total = timeline.count(db, therapist.id)
-        found = timeline.misses(db, therapist.id, datetime.now(UTC), page=number)
+        found = timeline.misses(db, therapist.id, current_time(), page=number)
     pages = max(1, -(-total // timeline.PAGE_SIZE))
     if number > pages:
         abort(404)
@@ -82,7 +80,7 @@ def send(action_id: int) -> Response:
     therapist = require_therapist()
     _own(therapist.id, action_id)
     try:
-        offers.send(runtime(), therapist.id, action_id, datetime.now(UTC))
+        offers.send(runtime(), therapist.id, action_id, current_time())
     except offers.NotSent as exc:
         flash(str(exc), "error")
     else:

@@ -6,8 +6,6 @@ scanners open links to check them, and must not mark sessions by doing so.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -25,7 +23,7 @@ from ..services.followup.marks import (
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from . import csrf
 from .auth import login_required, require_therapist
-from .extensions import database
+from .extensions import current_time, database
 from .outbox import back_to
 
 bp = Blueprint("marks", __name__)
@@ -74,7 +72,7 @@ def mark_from_dashboard() -> Response:
             event_id=event_id,
             outcome=outcome,
             source=MarkSource.DASHBOARD,
-            now=datetime.now(UTC),
+            now=current_time(),
         )
     label = MARKABLE.get(outcome, "unmarked")
     flash(f"Session on {_when(row, therapist)} marked: {label}.", "info")
@@ -83,7 +81,7 @@ def mark_from_dashboard() -> Response:
 
 def _read(token: str) -> tuple[MarkRequest, CalendarEventRow, Therapist]:
     try:
-        wanted = read_mark_link(current_app.config["SECRET_KEY"], token, datetime.now(UTC))
+        wanted = read_mark_link(current_app.config["SECRET_KEY"], token, current_time())
     except InvalidMarkLink as exc:
         abort(410 if exc.expired else 400, description="This link is not valid any more.")
     with database().transaction() as db:
@@ -117,7 +115,7 @@ def mark_from_link(token: str) -> str:
             event_id=wanted.event_id,
             outcome=wanted.outcome,
             source=MarkSource.LINK,
-            now=datetime.now(UTC),
+            now=current_time(),
         )
     return render_template(
         "marks/done.html", when=_when(row, therapist), label=MARKABLE[wanted.outcome]

@@ -8,7 +8,7 @@ found), needs the form's CSRF token, and redirects back with a message (POST, re
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from ..services.outbox import review as outbox_review
 from ..storage.models import OutboxMessage
 from .auth import login_required, require_therapist
-from .extensions import database
+from .extensions import current_time, database
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -76,7 +76,7 @@ def act(message_id: int, action: str) -> Response:
     change, done, refused = _ACTIONS[action]
     store = database()
     with store.transaction() as db:
-        changed = change(db, therapist.id, message_id, datetime.now(UTC))
+        changed = change(db, therapist.id, message_id, current_time())
         if not changed and not _owns(db, therapist.id, message_id):
             abort(404)
     flash(done if changed else refused, "info" if changed else "error")

@@ -9,7 +9,7 @@ clinical; a tampered link gets a 400 page, an expired or used one a friendly wor
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, render_template, request
@@ -22,7 +22,7 @@ from ..services.patients import links
 from ..services.proposals.workflow import choose_time, times_to_choose
 from ..storage.models import PatientLink, Therapist
 from . import csrf
-from .extensions import database, runtime
+from .extensions import current_time, database, runtime
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _message(
 
 def _check(token: str) -> links.LinkCheck:
     with database().transaction() as db:
-        return links.check_token(db, token, datetime.now(UTC), runtime().config)
+        return links.check_token(db, token, current_time(), runtime().config)
 
 
 def _times(link: PatientLink) -> list[Slot] | None:
@@ -70,7 +70,7 @@ def _times(link: PatientLink) -> list[Slot] | None:
             link.therapist_id,
             link.calendar_id,
             link.event_id,
-            datetime.now(UTC),
+            current_time(),
         )
     except (GoogleApiError, ReauthorizationNeeded) as exc:
         log.warning("patient page: times unavailable: %s", type(exc).__name__)
@@ -113,7 +113,7 @@ def answer(token: str) -> tuple[str, int] | str:
         kind, status = _STATUS_PAGES[check.status]
         return _message(kind, status)
     link = check.link
-    now = datetime.now(UTC)
+    now = current_time()
     details = _details(link)
     when = details["when"] or "your recent appointment"
     if link.purpose == links.CHOOSE_TIME:

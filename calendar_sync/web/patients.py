@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import (
     Blueprint,
     Response,
@@ -24,7 +22,7 @@ from ..storage.models import Patient
 from .auth import login_required, require_therapist
 from .charts import attendance_svg
 from .dashboard import therapist_zone
-from .extensions import database
+from .extensions import current_time, database
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -33,7 +31,7 @@ bp = Blueprint("patients", __name__, url_prefix="/patients")
 @login_required
 def index() -> str:
     therapist = require_therapist()
-    now = datetime.now(UTC)
+    now = current_time()
     with database().transaction() as db:
         found = summaries(db, therapist.id, now)
     return render_template("patients/index.html", patients=found)
@@ -57,7 +55,7 @@ def add() -> BaseResponse:
                 do_not_email=False,
                 fee_exempt=False,
                 fee_exempt_reason="",
-                created_at=datetime.now(UTC),
+                created_at=current_time(),
             )
         )
     flash("Patient added. Sessions whose title names them are matched at the next sync.", "info")
@@ -78,7 +76,7 @@ def _own(patient_id: int, therapist_id: int) -> None:
 def show(patient_id: int) -> str:
     therapist = require_therapist()
     _own(patient_id, therapist.id)
-    now = datetime.now(UTC)
+    now = current_time()
     zone = therapist_zone(therapist)
     with database().transaction() as db:
         summary = next(s for s in summaries(db, therapist.id, now) if s.id == patient_id)
@@ -133,7 +131,7 @@ def waive_fee(patient_id: int) -> BaseResponse:
                 request.form.get("calendar_id", ""),
                 request.form.get("event_id", ""),
                 request.form.get("reason", ""),
-                datetime.now(UTC),
+                current_time(),
             )
     except ValueError as exc:
         flash(f"Not waived: {exc}.", "error")

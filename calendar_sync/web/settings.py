@@ -7,7 +7,7 @@ field and nothing is saved.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -30,7 +30,7 @@ from ..services.accounts.settings import (
 )
 from ..storage.models import Therapist
 from .auth import login_required, require_therapist
-from .extensions import database
+from .extensions import current_time, database
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -249,7 +249,7 @@ def save() -> Response | tuple[str, int]:
         return _render(therapist, current, therapist.time_zone, error)
     ZoneInfo(zone)
     with database().transaction() as db:
-        save_settings(db, therapist.id, settings, datetime.now(UTC))
+        save_settings(db, therapist.id, settings, current_time())
         row = db.get(Therapist, therapist.id)
         if row is not None:
             row.time_zone = zone

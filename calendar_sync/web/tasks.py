@@ -7,12 +7,10 @@ there, ``calendar-sync worker`` runs the cycle.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, current_app, request
 
 from ..services.cycle import run_cycle
-from .extensions import runtime
+from .extensions import current_time, runtime
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -24,6 +22,6 @@ def tick() -> dict[str, object]:
         or request.headers.get("X-Appengine-Cron") != "true"
     ):
         abort(404)
-    report = run_cycle(runtime(), now=datetime.now(UTC), dry_run=False)
+    report = run_cycle(runtime(), now=current_time(), dry_run=False)
     # Counts only: the report's lines can name sessions, and this answer is logged.
     return {"therapists": report.therapists, "steps": len(report.entries)}

@@ -7,8 +7,6 @@ that does not render, saying why; nothing broken is ever stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -16,7 +14,7 @@ from ..mail import template_store
 from ..mail.samples import MESSAGES, PARTS, PATIENT_MESSAGES, SAMPLE_CONTEXTS, VARIABLES
 from ..mail.templates import RenderedEmail, render, validate
 from .auth import login_required, require_therapist
-from .extensions import database
+from .extensions import current_time, database
 from .security import CONTENT_SECURITY_POLICY
 
 bp = Blueprint("templates_editor", __name__, url_prefix="/settings/templates")
@@ -110,7 +108,7 @@ def submit(name: str) -> Response:
         flash("This template cannot be used yet: see the notes below. Nothing was saved.", "error")
         return _page(name, sources, problems=problems, status=400)
     if request.form.get("action") == "save":
-        now = datetime.now(UTC)
+        now = current_time()
         with database().transaction() as db:
             for part in PARTS:
                 template_store.save(db, therapist.id, name, part, sources[part], now)
