@@ -15,15 +15,13 @@ from flask import Flask
 from . import config as settings
 from . import logs
 from .google.oauth import allow_plain_http
+from .resources import STATIC, TEMPLATES
 from .services.accounts.connections import ConnectionKeeper
 from .services.runtime import Runtime
 from .services.sync.jobs import run_queued_job
 from .storage import Database
 from .storage.crypto import TokenCipher
 from .web import register
-
-# Templates and static files sit at the top of the repository, beside the package.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def build_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -37,8 +35,8 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
         __name__,
         instance_path=os.environ.get("CALENDAR_SYNC_INSTANCE") or None,
         instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
     )
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

@@ -14,17 +14,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from ..resources import TEMPLATES
 from .samples import MESSAGES, PARTS, PATIENT_MESSAGES, SAMPLE_CONTEXTS, SPARSE_CONTEXTS
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_ROOT = Path(__file__).resolve().parent.parent.parent / "templates" / "email"
+TEMPLATE_ROOT = TEMPLATES / "email"
 FILES = {"subject": "subject.txt", "text": "body.txt", "html": "body.html"}
 
 # Long enough for any honest subject; mail clients cut far shorter ones anyway.

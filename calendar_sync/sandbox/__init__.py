@@ -5,15 +5,14 @@ The demo and the tests point the real Google client libraries at it; see docs/sa
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask, Response
 
+from ..resources import TEMPLATES
 from .errors import GoogleError
 from .state import SandboxState
 
-# The project's top-level templates folder (templates/sandbox/...), beside the package.
-_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# The project's templates folder (templates/sandbox/...), wherever it was installed.
+_TEMPLATES = TEMPLATES
 
 
 def create_sandbox_app(state: SandboxState | None = None) -> Flask:
