@@ -38,8 +38,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
+# The coverage floor is today's figure: raise it when coverage grows, never lower it.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=calendar_sync --cov-report=term:skip-covered --cov-fail-under=93
 
 # The whole suite again with the app on Postgres (storage tests use both in every run).
 test-postgres: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -112,3 +113,15 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph.add_import(importer="pkg.b", imported="pkg.c")
     graph.add_import(importer="pkg.c", imported="pkg.a")
     assert _cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+def test_the_readme_names_every_capability_of_the_services() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Architecture") :]
+    named = set(re.findall(r"`services/(\w+)/`", section))
+    present = {
+        path.name
+        for path in (ROOT / "calendar_sync" / "services").iterdir()
+        if (path / "__init__.py").exists()
+    }
+    assert named == present
