@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from ..domain.policy import DEFAULT_PATIENT_HOLD
 from ..domain.unmarked import UnmarkedRules
 
 ZONE = ZoneInfo("Europe/London")
@@ -23,8 +24,13 @@ CONNECTED_AGO = timedelta(days=91)
 # How far the series reach back before the connection (history that is shown, not acted on).
 HISTORY_BEFORE_CONNECTION = timedelta(days=14)
 FUTURE = timedelta(days=31)
-# The recent miss ended at least this long ago: its cycle (three hours after its end) ran.
-MISS_FOLLOWED_UP = timedelta(hours=3, minutes=5)
+# The story runs a cycle this long after each session that ends in a miss (its decision),
+# and another once the hold before anything reaches the patient is over (its email and
+# invitation go).
+CYCLE_AFTER = timedelta(hours=3)
+RELEASED_AFTER = CYCLE_AFTER + DEFAULT_PATIENT_HOLD + timedelta(minutes=5)
+# The recent miss ended at least this long ago: both of its cycles ran.
+MISS_FOLLOWED_UP = RELEASED_AFTER + timedelta(minutes=5)
 # ...and at most this long ago, so the new time offered then still waits for an answer
 # (a patient always gets at least a day to answer).
 MISS_OFFER_OPEN = timedelta(hours=24)

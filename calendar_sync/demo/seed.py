@@ -38,7 +38,6 @@ from .practice import SESSION_LENGTH, ZONE, DemoPatient, Happening, Series
 TOMATO, GRAPHITE, BASIL = "11", "8", "10"
 # The therapist marks a session a little after it ends, and the service runs a while later.
 MARKED_AFTER = timedelta(minutes=15)
-CYCLE_AFTER = timedelta(hours=3)
 
 
 class SandboxControl:
@@ -214,7 +213,8 @@ def _tell(story: Story, series: Series, series_id: str) -> None:
         elif happening is Happening.CANCEL_IN_TIME:
             story.at(start - timedelta(days=3), answer("declined"))
             continue
-        story.cycle_at(end + CYCLE_AFTER)
+        story.cycle_at(end + practice.CYCLE_AFTER)
+        story.cycle_at(end + practice.RELEASED_AFTER)
         if patient.accepts_offer:
             story.at(end + timedelta(days=1), _accept_offer(story, patient))
 

@@ -95,6 +95,13 @@ DEFAULT_LADDER: tuple[frozenset[ActionKind], ...] = (
 )
 
 
+#: Long enough to notice a wrong mark on the dashboard or in the calendar and stop what it
+#: queued; short enough that the check-in still arrives the same day.
+DEFAULT_PATIENT_HOLD = timedelta(hours=2)
+MIN_PATIENT_HOLD = timedelta(minutes=15)
+MAX_PATIENT_HOLD = timedelta(hours=24)
+
+
 @dataclass(frozen=True)
 class Policy:
     """One therapist's settings, with the defaults the product ships.
@@ -111,6 +118,9 @@ class Policy:
     ``late_bound``: a patient follow-up more than this after the session's end is offered
     to the therapist instead of sent (3 days).
     ``ladder``: the actions for step 1, 2, ...; the last step repeats for further misses.
+    ``patient_hold``: everything that would reach a patient (an email, an invitation) and
+    every fee waits this long, visible to the therapist, before it goes (2 hours; between
+    15 minutes and 24 hours).
 
     :raises ValueError: on a non-positive window, a non-positive fee, fees in two
         currencies, or an empty or invalid ladder step.
@@ -130,8 +140,11 @@ class Policy:
     )
     marks: MarkRules = field(default_factory=MarkRules)
     sessions: SessionRules = field(default_factory=SessionRules)
+    patient_hold: timedelta = DEFAULT_PATIENT_HOLD
 
     def __post_init__(self) -> None:
+        if not MIN_PATIENT_HOLD <= self.patient_hold <= MAX_PATIENT_HOLD:
+            raise ValueError("the hold before anything reaches a patient must be 15 min to 24 h")
         for name in ("rolling_window", "notice_window", "late_bound"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"Policy.{name} must be positive")

@@ -18,7 +18,7 @@ from ..google import GoogleApiError, ReauthorizationNeeded
 from ..storage import Database
 from ..storage.models import GoogleConnection, Therapist
 from .accounts.connections import ConnectionStatus
-from .followup.run import follow_up_all
+from .followup.run import follow_up_all, release_fees_all
 from .outbox.dispatch import dispatch_due
 from .proposals.workflow import advance_proposals
 from .runtime import Runtime
@@ -63,7 +63,9 @@ def run_cycle(runtime: Runtime, *, now: datetime, dry_run: bool) -> CycleReport:
             log.warning("therapist %s: proposals wait for the next cycle (%s)", therapist_id, exc)
             entries.append(f"therapist {therapist_id}: proposals wait for the next cycle")
     if not dry_run:
-        # Emails that waited for their new time to be placed can now name it.
+        # Emails that waited for their new time to be chosen can now name it.
         entries += follow_up_all(runtime, now=now, dry_run=False)
     entries += dispatch_due(runtime, now, dry_run=dry_run)
+    # A fee is recorded when its follow-up goes, so after the emails.
+    entries += release_fees_all(runtime, now=now, dry_run=dry_run)
     return CycleReport(now=now, dry_run=dry_run, therapists=count, entries=entries)

@@ -252,6 +252,9 @@ class TherapistSettingsRow(Base):
     policy_json: Mapped[str] = mapped_column(Text(), default="{}")
     practice_json: Mapped[str] = mapped_column(Text(), default="{}")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Follow-ups reach patients only for misses due from this moment; None until the
+    # therapist switches them on (the first-run checklist). A settings save moves it on.
+    follow_ups_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SessionMark(Base):
@@ -323,6 +326,8 @@ class FeeEntry(Base):
     reason: Mapped[str] = mapped_column(Text(), default="")
     session_start: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A charge waits with its email (the hold): not on the ledger until this is cleared.
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EmailTemplateOverride(Base):
@@ -429,6 +434,8 @@ class RescheduleProposal(Base):
     slot_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     alternatives_json: Mapped[str] = mapped_column(Text(), default="[]")
     answer_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Placed in the calendar no sooner than this (the hold), and only with its email.
+    release_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text())

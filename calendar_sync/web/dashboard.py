@@ -26,15 +26,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response
 
+from ..domain.explain import duration_words
 from ..google.oauth import FEATURES
 from ..services.accounts.disconnect import disconnect_therapist
+from ..services.accounts.settings import load_settings
 from ..services.accounts.settings import therapist_zone as zone_of
 from ..services.followup.marks import MARKABLE
 from ..services.followup.offers import offers
 from ..services.notices import notices_for
 from ..services.outbox.dispatch import MessageStatus
 from ..services.outbox.review import messages, needing_attention
-from ..services.pages.today import waiting_for_mark
+from ..services.pages.today import held_work, waiting_for_mark
 from ..services.sync.calendar_list import calendar_statuses, select_calendar
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from .auth import login_required, require_therapist
@@ -68,6 +70,8 @@ def index() -> str:
             and (m.status == MessageStatus.HELD or m.not_before <= now + SOON)
         ]
         soon.sort(key=lambda m: (m.not_before, m.id))
+        held = held_work(db, therapist.id, soon)
+        hold_words = duration_words(load_settings(db, therapist.id).policy.patient_hold)
         offered = offers(db, therapist.id)
         starts = session_starts(db, therapist.id, {(o.calendar_id, o.event_id) for o in offered})
     return render_template(
@@ -80,6 +84,8 @@ def index() -> str:
         calendars=calendar_statuses(store, therapist.id),
         notices=notices,
         soon=soon,
+        held=held,
+        hold_words=hold_words,
         attention=attention,
         offered=offered,
         starts=starts,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from werkzeug.wrappers import Response
 
+from ..services.followup import hold
 from ..services.outbox import review as outbox_review
 from ..storage.models import OutboxMessage
 from .auth import login_required, require_therapist
@@ -26,6 +27,11 @@ bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 Change = Callable[[DbSession, int, int, datetime], bool]
 
 _ACTIONS: dict[str, tuple[Change, str, str]] = {
+    "send-now": (
+        outbox_review.send_now,
+        "It goes out at the next run, with what waits with it.",
+        "It could not be sent now: it is already being sent, was sent, or was cancelled.",
+    ),
     "hold": (
         outbox_review.hold,
         "Held: it will not go out until you release it.",
@@ -80,6 +86,32 @@ def act(message_id: int, action: str) -> Response:
         if not changed and not _owns(db, therapist.id, message_id):
             abort(404)
     flash(done if changed else refused, "info" if changed else "error")
+    return redirect(back_to(url_for("dashboard.index")))
+
+
+_HELD_ITEMS: dict[tuple[str, str], tuple[Change, str]] = {
+    ("invitation", "send-now"): (hold.invitation_now, "The invitation goes at the next run."),
+    ("invitation", "hold"): (hold.hold_invitation, "Held: it waits until you send it."),
+    ("invitation", "cancel"): (hold.cancel_invitation, "Cancelled: no new time is offered."),
+    ("fee", "send-now"): (hold.fee_now, "The fee is recorded at the next run."),
+    ("fee", "cancel"): (hold.cancel_fee, "Cancelled: no fee is recorded."),
+}
+
+
+@bp.post("/<kind>/<int:item_id>/<action>")
+@login_required
+def act_on_held(kind: str, item_id: int, action: str) -> Response:
+    """Send now, hold or cancel an invitation or a fee that waits on its own."""
+    therapist = require_therapist()
+    if (kind, action) not in _HELD_ITEMS:
+        abort(404)
+    change, done = _HELD_ITEMS[(kind, action)]
+    with database().transaction() as db:
+        changed = change(db, therapist.id, item_id, current_time())
+    if not changed:
+        # Not this therapist's, or no longer waiting: the same answer either way.
+        abort(404)
+    flash(done, "info")
     return redirect(back_to(url_for("dashboard.index")))
 
 

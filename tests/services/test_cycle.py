@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from calendar_sync.domain.policy import DEFAULT_PATIENT_HOLD
 from calendar_sync.domain.sessions import SessionRules
 from calendar_sync.domain.times import when_words
 from calendar_sync.google.oauth import (
@@ -22,6 +23,8 @@ from calendar_sync.google.oauth import (
 )
 from calendar_sync.services.accounts.settings import save_session_rules
 from calendar_sync.services.cycle import run_cycle
+from calendar_sync.services.outbox.dispatch import MessageStatus
+from calendar_sync.services.outbox.review import messages
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
     CalendarEventRow,
@@ -33,6 +36,7 @@ from calendar_sync.storage.models import (
 )
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+HOLD = DEFAULT_PATIENT_HOLD
 CONNECTED = NOW - timedelta(days=2)
 THERAPIST = "dr.rivera@example.test"
 PATIENT = "sam.patient@example.test"
@@ -85,11 +89,21 @@ def invitations(env: Any, email: str) -> list[dict[str, Any]]:
 def test_a_missed_session_gets_one_checkin_and_one_proposal(
     env: Any, connect: Callable[..., int]
 ) -> None:
-    connected(env, connect)
+    therapist_id = connected(env, connect)
     missed_session(env)
     lines = tick(env, NOW)
+    # decided, and held: the email, the invitation and the fee wait out the hold, visible
+    assert [m for m in mail(env) if PATIENT in m["to"]] == []
+    assert invitations(env, PATIENT) == []
+    with runtime_of(env.app).database.transaction() as db:
+        (held,) = messages(db, therapist_id, (MessageStatus.PENDING,))
+    assert held.recipient == PATIENT and held.not_before == NOW + HOLD
+    lines = tick(env, NOW + HOLD - timedelta(minutes=1))
+    assert [m for m in mail(env) if PATIENT in m["to"]] == []
+    lines = tick(env, NOW + HOLD)
     sent = [m for m in mail(env) if PATIENT in m["to"]]
     assert len(sent) == 1, lines
+    assert sent[0]["text"].replace("\r\n", "\n") == held.text
     message = sent[0]
     # the email names the new time already waiting in the patient's calendar
     with runtime_of(env.app).database.transaction() as db:
@@ -105,7 +119,7 @@ def test_a_missed_session_gets_one_checkin_and_one_proposal(
     assert len(invitations(env, PATIENT)) == 1, lines
 
     # a second and a third cycle change nothing
-    for later in (NOW + timedelta(minutes=20), NOW + timedelta(minutes=40)):
+    for later in (NOW + HOLD + timedelta(minutes=20), NOW + HOLD + timedelta(minutes=40)):
         tick(env, later)
     assert len([m for m in mail(env) if PATIENT in m["to"]]) == 1
     assert len(invitations(env, PATIENT)) == 1
@@ -119,7 +133,8 @@ def test_an_accepted_proposal_becomes_a_session(env: Any, connect: Callable[...,
     connected(env, connect)
     missed_session(env)
     tick(env, NOW)
-    tick(env, NOW + timedelta(minutes=20))  # the next sync reads the proposal back
+    tick(env, NOW + HOLD)  # the hold is over: the invitation is placed
+    tick(env, NOW + HOLD + timedelta(minutes=20))  # the next sync reads the proposal back
     with runtime_of(env.app).database.transaction() as db:
         ours = db.scalars(
             select(CalendarEventRow).where(CalendarEventRow.created_by_service.is_(True))
@@ -130,7 +145,7 @@ def test_an_accepted_proposal_becomes_a_session(env: Any, connect: Callable[...,
         f"calendar/{THERAPIST}/events/{ours[0].event_id}/respond",
         {"email": PATIENT, "response": "accepted"},
     )
-    tick(env, NOW + timedelta(minutes=40))
+    tick(env, NOW + HOLD + timedelta(minutes=40))
     with runtime_of(env.app).database.transaction() as db:
         accepted = db.scalars(
             select(CalendarEventRow).where(CalendarEventRow.event_id == ours[0].event_id)
@@ -180,6 +195,7 @@ def test_emails_use_the_calendars_clock_until_the_therapist_chooses_one(
         therapist.time_zone = "UTC"  # what sign-in records before a choice is made
     missed_session(env, zone="America/New_York")
     tick(env, NOW)
+    tick(env, NOW + HOLD)
     (message,) = [m for m in mail(env) if PATIENT in m["to"]]
     assert "Thursday 19 March at 10:00" in message["text"]
 
@@ -196,8 +212,13 @@ def test_the_email_waits_a_little_for_its_new_time_and_never_forever(
         {"method": "calendar.events.insert", "status": 403, "reason": "forbidden", "count": 50},
     )
     tick(env, NOW)
+    # the hold is over but the invitation cannot be placed: the email naming it waits
+    tick(env, NOW + HOLD)
     assert [m for m in mail(env) if PATIENT in m["to"]] == []
-    later = NOW + timedelta(minutes=40)
+    # past the wait it is written again without the time, and waits a new hold, visible
+    later = NOW + HOLD + timedelta(minutes=40)
     tick(env, later)
+    assert [m for m in mail(env) if PATIENT in m["to"]] == []
+    tick(env, later + HOLD)
     (message,) = [m for m in mail(env) if PATIENT in m["to"]]
     assert "you can choose a new time here" in message["text"]

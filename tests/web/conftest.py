@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from calendar_sync.domain.policy import DEFAULT_PATIENT_HOLD
 from calendar_sync.google.oauth import (
     CALENDAR_EVENTS,
     CALENDAR_LIST,
@@ -67,6 +68,17 @@ class Practice:
         self.env.sandbox.control("POST", "clock", {"now": when.isoformat()})
         return list(run_cycle(runtime_of(self.app), now=when, dry_run=False).lines())
 
+    def after_hold(self, extra: timedelta = timedelta(0)) -> list[str]:
+        """A cycle once the hold before anything reaches a patient is over (``extra`` later);
+        the pages' clock moves there too."""
+        later = self.now + DEFAULT_PATIENT_HOLD + extra
+        self.pin(later)
+        return self.tick(later)
+
+    def pin(self, when: datetime) -> None:
+        """Set the clock the pages read."""
+        runtime_of(self.app).clock = lambda: when
+
     def mail(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.env.sandbox.control("GET", "mail")["messages"]
         return found
@@ -88,9 +100,14 @@ class Practice:
         return signed_in
 
 
+# The practice's clock: the pages, the cycle and the sandbox all read this instant, so the
+# tests mean the same whenever they run.
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 def practice(sandboxed_app: Any, connect: Callable[..., int]) -> Practice:
-    """Wall-clock ``now`` (to the hour): the pages decide with the real clock."""
+    """A practice whose pages and cycles see ``NOW`` (the runtime's clock is pinned)."""
     sandboxed_app.app.config["PUSH_NOTIFICATIONS"] = "off"
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    return Practice(sandboxed_app, connect, now)
+    runtime_of(sandboxed_app.app).clock = lambda: NOW
+    return Practice(sandboxed_app, connect, NOW)

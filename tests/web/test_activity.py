@@ -20,6 +20,7 @@ def test_activity_lists_filters_and_exports(practice: Practice) -> None:
     therapist_id = practice.therapist(THERAPIST)
     practice.session(THERAPIST, PATIENT, practice.now - timedelta(days=1))
     practice.tick()
+    practice.after_hold()
     with runtime_of(practice.app).database.transaction() as db:
         notify(db, therapist_id, "test", '=HYPERLINK("http://x.example.test")', practice.now)
     browser = practice.browser(therapist_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -76,9 +76,14 @@ def test_about_to_go_out_can_be_held_released_and_cancelled(practice: Practice) 
     assert status(practice, soon) == "held"
     page = browser.get(practice.url + "/dashboard", timeout=10).text
     assert "Held: it will not go out until you release it." in page
-    assert f'action="/outbox/{soon}/release"' in page
+    assert f'action="/outbox/{soon}/send-now"' in page
     assert post(browser, url + "/release").status_code == 302
     assert status(practice, soon) == "pending"
+    # Send now ends its hold: it goes at the next run
+    assert post(browser, url + "/send-now").status_code == 302
+    with runtime_of(practice.app).database.transaction() as db:
+        message = db.get(OutboxMessage, soon)
+        assert message is not None and message.not_before == practice.now
     assert post(browser, url + "/cancel").status_code == 302
     assert status(practice, soon) == "cancelled"
     page = browser.get(practice.url + "/dashboard", timeout=10).text
@@ -159,7 +164,7 @@ def test_a_late_follow_up_is_offered_then_sent_or_dropped(practice: Practice) ->
     assert "Late follow-ups waiting for you" not in page
     # sending twice does nothing more
     post(browser, f"{practice.url}/followups/{send_id}/send")
-    practice.tick(datetime.now(UTC) + timedelta(minutes=1))
+    practice.tick(practice.now + timedelta(minutes=1))
     assert len([m for m in practice.mail() if PATIENT in m["to"]]) == 1
     assert not [m for m in practice.mail() if SECOND_PATIENT in m["to"]]
 
@@ -191,5 +196,5 @@ def test_an_offer_is_not_sent_once_the_session_is_marked_attended(practice: Prac
     )
     assert "no longer counts as missed" in answer.text
     assert "offered" in actions(practice).values()
-    practice.tick(datetime.now(UTC) + timedelta(minutes=1))
+    practice.tick(practice.now + timedelta(minutes=1))
     assert not [m for m in practice.mail() if PATIENT in m["to"]]

@@ -21,6 +21,7 @@ def test_a_miss_shows_its_decision_email_and_proposal(practice: Practice) -> Non
     therapist_id = practice.therapist(THERAPIST)
     practice.session(THERAPIST, PATIENT, practice.now - timedelta(days=1))
     practice.tick()
+    practice.after_hold()
     with runtime_of(practice.app).database.transaction() as db:
         message = db.scalars(select(OutboxMessage)).one()
         action = db.scalars(select(FollowUpAction)).first()

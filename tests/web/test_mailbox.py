@@ -22,6 +22,7 @@ def test_kept_messages_are_shown_to_their_therapist(practice: Practice) -> None:
     other_id = practice.therapist(OTHER)
     practice.session(THERAPIST, PATIENT, practice.now - timedelta(days=1))
     practice.tick()
+    practice.after_hold()
     assert practice.mail() == []  # nothing left the machine
     with runtime_of(practice.app).database.transaction() as db:
         (kept,) = db.scalars(select(DevMail)).all()

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from calendar_sync.domain.money import Money
+from calendar_sync.domain.policy import DEFAULT_PATIENT_HOLD
 from calendar_sync.google.oauth import (
     CALENDAR_EVENTS,
     CALENDAR_LIST,
@@ -24,9 +26,10 @@ from calendar_sync.google.oauth import (
 from calendar_sync.services.accounts.settings import load_settings, save_settings, with_policy
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.runtime import runtime_of
+from calendar_sync.storage.models import FeeEntry
 
-# The pages read the clock, so the story happens in the last days before it.
-NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+# The story happens in the days before NOW; the pages' clock is pinned to it.
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CONNECTED = NOW - timedelta(days=10)
 THERAPIST = "dr.rivera@example.test"
 OTHER = "dr.okafor@example.test"
@@ -38,6 +41,7 @@ SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND]
 def env(sandboxed_app: Any) -> Any:
     sandboxed_app.sandbox.control("POST", "clock", {"now": CONNECTED.isoformat()})
     sandboxed_app.app.config["PUSH_NOTIFICATIONS"] = "off"
+    runtime_of(sandboxed_app.app).clock = lambda: NOW + DEFAULT_PATIENT_HOLD
     return sandboxed_app
 
 
@@ -84,6 +88,16 @@ def test_fees_are_charged_shown_waived_and_exported(env: Any, connect: Callable[
         ).execute()
     env.sandbox.control("POST", "clock", {"now": NOW.isoformat()})
     run_cycle(runtime_of(env.app), now=NOW, dry_run=False)
+    with database.transaction() as db:
+        (held,) = db.scalars(select(FeeEntry)).all()
+        assert held.held_until == NOW + DEFAULT_PATIENT_HOLD  # waits with its email
+    later = NOW + DEFAULT_PATIENT_HOLD
+    env.sandbox.control("POST", "clock", {"now": later.isoformat()})
+    run_cycle(runtime_of(env.app), now=later, dry_run=False)
+    with database.transaction() as db:
+        (charged,) = db.scalars(select(FeeEntry)).all()
+        # recorded when its email went out, not when the session was marked
+        assert charged.held_until is None and charged.created_at == later
 
     browser = browser_for(env, therapist_id)
     listing = browser.get(env.url + "/patients/", timeout=10).text

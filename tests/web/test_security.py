@@ -171,6 +171,7 @@ def test_another_therapist_gets_nothing_of_a_therapists_data(practice: Practice)
     owner = practice.therapist(owner_email)
     practice.session(owner_email, patient, practice.now - timedelta(days=1))
     practice.tick()
+    practice.after_hold()
     database = runtime_of(practice.app).database
     browser = practice.browser(owner)
     with database.transaction() as db:

@@ -73,6 +73,7 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
             "colors": {key: value.value for key, value in policy.marks.colors.items()},
             "tags": {key: value.value for key, value in policy.marks.tags.items()},
         },
+        "patient_hold_minutes": policy.patient_hold.total_seconds() / 60,
     }
 
 
@@ -124,6 +125,11 @@ def policy_from_json(data: dict[str, Any], sessions: SessionRules | None = None)
                 else base.marks.tags,
             ),
             sessions=sessions or SessionRules(),
+            patient_hold=timedelta(
+                minutes=float(
+                    data.get("patient_hold_minutes", base.patient_hold.total_seconds() / 60)
+                )
+            ),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"the stored policy is malformed ({exc.__class__.__name__})") from exc

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -30,21 +30,15 @@ from ..notices import notify
 from ..outbox.dispatch import enqueue
 from ..patients.links import issue_link
 from ..proposals.context import ProposalState
-from ..proposals.workflow import plan_proposal
+from ..proposals.workflow import PLACEMENT_WAIT, plan_proposal, unplaceable
 from ..runtime import Runtime
 from . import compose
+from .hold import PATIENT_EMAIL_KINDS
 from .inputs import Inputs
 from .marks import MarkRequest, sign_mark_link
 
 log = logging.getLogger(__name__)
 
-# How long a patient's email waits for its new time to be placed in the calendar; past
-# this (Google down, say) it goes without naming a time, rather than not at all.
-PLACEMENT_WAIT = timedelta(minutes=30)
-
-PATIENT_EMAIL_KINDS = frozenset(
-    {ActionKind.EMAIL_CHECKIN, ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY}
-)
 
 _MARK_LINKS = {
     "attended": Outcome.ATTENDED,
@@ -62,6 +56,8 @@ class Effects:
         self.secret_key: str = runtime.config["SECRET_KEY"]
         self.inputs = inputs
         self.now = now
+        # Whatever this run decides for a patient waits, visible, until then.
+        self.release_at = now + inputs.settings.policy.patient_hold
         therapist = inputs.therapist
         self.therapist = compose.therapist_context(therapist.display_name, inputs.settings.practice)
 
@@ -69,8 +65,9 @@ class Effects:
         """Record ``actions`` of ``decision`` and queue their effects; a line for the report.
 
         When a new time is being offered for the session, the patient's email waits (its
-        actions stay unrecorded) until the invitation is placed, so the email can name the
-        time; the cycle places proposals, then applies the decisions again.
+        actions stay unrecorded) until the time is chosen, so the email can name it; the
+        cycle chooses times, then applies the decisions again. Email, invitation and fee
+        then wait together until ``release_at`` (see ``hold``).
         """
         inputs, now = self.inputs, self.now
         session = decision.session
@@ -104,8 +101,8 @@ class Effects:
                 )
                 done.append("no email address: you were told")
             if ActionKind.RECORD_FEE in sending:
-                record_fee(db, inputs, decision, now)
-                done.append("fee recorded")
+                record_fee(db, inputs, decision, now, held_until=self.release_at)
+                done.append("fee held with the follow-up")
             proposal = None
             if ActionKind.PROPOSE_RESCHEDULE in sending and patient_email:
                 proposal = plan_proposal(
@@ -115,6 +112,7 @@ class Effects:
                     patient_email=patient_email,
                     key=sending[ActionKind.PROPOSE_RESCHEDULE].idempotency_key,
                     now=now,
+                    release_at=self.release_at,
                 )
                 done.append("new time to propose" if proposal else "no new time proposed")
             email_kinds = PATIENT_EMAIL_KINDS & sending.keys()
@@ -207,7 +205,7 @@ class Effects:
             recipient_role="patient",
             to=to,
             rendered=rendered,
-            not_before=primary.due_at,
+            not_before=max(primary.due_at, self.release_at),
             now=now,
         )
         return name
@@ -226,18 +224,22 @@ class Effects:
             )
 
     def _proposal_being_placed(self, session: Session) -> bool:
-        """A new time is planned but not yet in the calendar, and recently enough to wait."""
+        """A new time is planned but not chosen yet, and recently enough to wait for it."""
         found = self._latest_proposal(session)
         return (
             found is not None
             and found.state == ProposalState.PLANNED
+            and found.slot_start is None
             and found.created_at >= self.now - PLACEMENT_WAIT
         )
 
     def _offered_time(self, session: Session) -> datetime | None:
+        """The new time chosen for the patient (placed, or placed when the email goes)."""
         found = self._latest_proposal(session)
-        if found is None or found.state != ProposalState.PROPOSED:
+        if found is None or found.state not in (ProposalState.PLANNED, ProposalState.PROPOSED):
             return None
+        if unplaceable(found, self.now):
+            return None  # Google would not take it: the email offers the choice page instead
         return found.slot_start
 
     def _history(self, key: str) -> list[dict[str, str]]:
@@ -365,7 +367,15 @@ def record_actions(
     db.flush()
 
 
-def record_fee(db: DbSession, inputs: Inputs, decision: Decision, now: datetime) -> None:
+def record_fee(
+    db: DbSession,
+    inputs: Inputs,
+    decision: Decision,
+    now: datetime,
+    *,
+    held_until: datetime | None = None,
+) -> None:
+    """The charge for ``decision``; with ``held_until`` it waits for the follow-up to go."""
     if decision.fee is None or decision.session.patient_key is None:
         return
     row = inputs.event_rows[decision.session.ref]
@@ -382,6 +392,7 @@ def record_fee(db: DbSession, inputs: Inputs, decision: Decision, now: datetime)
             reason=decision.outcome.label,
             session_start=decision.session.start,
             created_at=now,
+            held_until=held_until,
         )
     )
 

@@ -15,9 +15,14 @@ from ..patients.directory import patient_key
 
 
 def ledger_for(db: DbSession, therapist_id: int, key: str) -> Ledger | None:
+    """The patient's ledger; a charge still held with its follow-up is not on it yet."""
     rows = db.scalars(
         select(FeeEntry)
-        .where(FeeEntry.therapist_id == therapist_id, FeeEntry.patient_key == key)
+        .where(
+            FeeEntry.therapist_id == therapist_id,
+            FeeEntry.patient_key == key,
+            FeeEntry.held_until.is_(None),
+        )
         .order_by(FeeEntry.created_at, FeeEntry.id)
     ).all()
     if not rows:

@@ -22,7 +22,8 @@ from ...storage import Database
 from ...storage.models import FollowUpAction
 from ..proposals.workflow import plan_proposal
 from ..runtime import Runtime
-from .effects import PATIENT_EMAIL_KINDS, Effects
+from .effects import Effects
+from .hold import PATIENT_EMAIL_KINDS
 from .inputs import decisions_for, load_inputs
 
 OFFERED = "offered"
@@ -174,7 +175,11 @@ def send(runtime: Runtime, therapist_id: int, action_id: int, now: datetime) -> 
                 patient_email=to,
                 key=sending[ActionKind.PROPOSE_RESCHEDULE].idempotency_key,
                 now=now,
+                release_at=now,
             )
         if PATIENT_EMAIL_KINDS & sending.keys():
-            # The same message the cycle would have sent on time, rendered the same way.
-            Effects(runtime, inputs, now).patient_email(db, decision, sending, to, patient)
+            # The same message the cycle would have sent on time, rendered the same way; the
+            # therapist chose to send it, so it does not wait out the hold again.
+            effects = Effects(runtime, inputs, now)
+            effects.release_at = now
+            effects.patient_email(db, decision, sending, to, patient)

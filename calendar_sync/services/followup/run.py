@@ -21,6 +21,7 @@ from ..accounts.connections import ConnectionStatus
 from ..patients.directory import link_patients
 from ..runtime import Runtime
 from .effects import Effects
+from .hold import release_fees, withdraw_superseded
 from .inputs import decisions_for, load_inputs, pending
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,12 @@ def follow_up_therapist(
         inputs = load_inputs(db, therapist_id, now)
         if inputs is None:
             return []
+        withdrawn = [] if dry_run else withdraw_superseded(db, inputs, now)
         due = pending(db, decisions_for(inputs, now))
     if dry_run:
         return [f"therapist {therapist_id}: would act: {d.explanation}" for d, _ in due]
     effects = Effects(runtime, inputs, now)
-    lines: list[str] = []
+    lines: list[str] = list(withdrawn)
     reminders: list[tuple[Decision, PlannedAction]] = []
     for decision, actions in due:
         reminders += [
@@ -53,6 +55,31 @@ def follow_up_therapist(
     if reminders:
         lines.append(effects.remind_to_mark(reminders))
     return [f"therapist {therapist_id}: {line}" for line in lines if line]
+
+
+def release_fees_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str]:
+    """Put on the ledger the held fees whose follow-up went (after the emails are sent)."""
+    if dry_run:
+        return []
+    lines: list[str] = []
+    with runtime.database.transaction() as db:
+        ids = list(
+            db.scalars(
+                select(GoogleConnection.therapist_id).where(
+                    GoogleConnection.status == ConnectionStatus.ACTIVE
+                )
+            )
+        )
+    for therapist_id in ids:
+        try:
+            with runtime.database.transaction() as db:
+                count = release_fees(db, therapist_id, now)
+        except Exception:
+            log.exception("therapist %s: fees wait for the next cycle", therapist_id)
+            continue
+        if count:
+            lines.append(f"therapist {therapist_id}: {count} fee(s) recorded with their follow-up")
+    return lines
 
 
 def follow_up_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str]:

@@ -85,6 +85,19 @@ def hold(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bo
     )
 
 
+def send_now(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:
+    """End the hold: the message (and what waits with it) goes at the next run."""
+    return _change(
+        db,
+        therapist_id,
+        message_id,
+        (MessageStatus.PENDING, MessageStatus.HELD),
+        now,
+        status=MessageStatus.PENDING,
+        not_before=now,
+    )
+
+
 def release(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:
     """Let a held (or failed, once the cause is fixed) message go at the next dispatch."""
     return _change(

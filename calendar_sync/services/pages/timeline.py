@@ -151,6 +151,8 @@ def misses(
         .where(
             FeeEntry.therapist_id == therapist_id,
             tuple_(FeeEntry.calendar_id, FeeEntry.event_id).in_(refs),
+            # a charge still held with its follow-up shows on Today, not in the ledger
+            FeeEntry.held_until.is_(None),
         )
         .order_by(FeeEntry.created_at, FeeEntry.id)
     ):

@@ -6,13 +6,19 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+
 from ...domain.decide import assess
 from ...domain.marks import Mark
+from ...domain.money import Money
 from ...domain.outcomes import Outcome
 from ...domain.times import when_words
 from ...storage import Database
+from ...storage.models import FeeEntry, FollowUpAction, OutboxMessage, RescheduleProposal
 from ..followup import compose
 from ..followup.inputs import load_inputs
+from ..proposals.context import ProposalState
 from ..runtime import Runtime
 
 # Older unmarked sessions are on the follow-ups page; "Today" keeps to the last week.
@@ -60,3 +66,80 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
             )
         )
     return waiting
+
+
+@dataclass(frozen=True)
+class HeldInvitation:
+    proposal_id: int
+    calendar_id: str
+    event_id: str
+    start: datetime
+    release_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HeldFee:
+    fee_id: int
+    calendar_id: str
+    event_id: str
+    amount: Money
+    held_until: datetime
+
+
+@dataclass
+class HeldWork:
+    """Invitations and fees waiting out the hold: with their email, or on their own."""
+
+    with_email: dict[str, list[HeldInvitation | HeldFee]]
+    alone: list[HeldInvitation | HeldFee]
+
+
+def held_work(db: DbSession, therapist_id: int, emails: list[OutboxMessage]) -> HeldWork:
+    """What else waits with each email in ``emails`` (keyed by the email's key), and what
+    waits on its own (a new time after a decline, an opted-out patient's fee)."""
+    invitations = [
+        HeldInvitation(p.id, p.missed_calendar_id, p.missed_event_id, p.slot_start, p.release_at)
+        for p in db.scalars(
+            select(RescheduleProposal)
+            .where(
+                RescheduleProposal.therapist_id == therapist_id,
+                RescheduleProposal.state == ProposalState.PLANNED,
+                RescheduleProposal.slot_start.is_not(None),
+            )
+            .order_by(RescheduleProposal.id)
+        )
+        if p.slot_start is not None
+    ]
+    fees = [
+        HeldFee(
+            f.id,
+            f.calendar_id,
+            f.event_id,
+            Money(f.minor_units, f.currency),
+            f.held_until,
+        )
+        for f in db.scalars(
+            select(FeeEntry)
+            .where(FeeEntry.therapist_id == therapist_id, FeeEntry.held_until.is_not(None))
+            .order_by(FeeEntry.id)
+        )
+        if f.held_until is not None
+    ]
+    refs: dict[tuple[str, str], str] = {}
+    for email in emails:
+        action = db.scalar(
+            select(FollowUpAction).where(
+                FollowUpAction.therapist_id == therapist_id, FollowUpAction.key == email.key
+            )
+        )
+        if action is not None:
+            refs[(action.calendar_id, action.event_id)] = email.key
+    work = HeldWork({}, [])
+    items: list[HeldInvitation | HeldFee] = [*invitations, *fees]
+    for item in items:
+        key = refs.get((item.calendar_id, item.event_id))
+        if key is None:
+            work.alone.append(item)
+        else:
+            work.with_email.setdefault(key, []).append(item)
+    return work

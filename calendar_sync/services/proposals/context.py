@@ -65,6 +65,8 @@ class Context:
     apis: GoogleApis
     row: RescheduleProposal
     rules: RescheduleRules
+    #: The therapist's hold before anything reaches a patient (``Policy.patient_hold``).
+    hold: timedelta
     zone: ZoneInfo
     therapist_name: str
     calendar_row_id: int | None
@@ -88,6 +90,7 @@ def load_context(
 ) -> Context:
     row = db.get_one(RescheduleProposal, proposal_id)
     therapist = db.get_one(Therapist, row.therapist_id)
+    settings = load_settings(db, row.therapist_id)
     calendars = list(
         db.scalars(
             select(CalendarRow).where(
@@ -135,7 +138,8 @@ def load_context(
         runtime=runtime,
         apis=apis,
         row=row,
-        rules=rules_for(db, row.therapist_id),
+        rules=settings.reschedule,
+        hold=settings.policy.patient_hold,
         zone=therapist_zone(db, therapist),
         therapist_name=therapist.display_name or therapist.email,
         calendar_row_id=own.id if own is not None else None,

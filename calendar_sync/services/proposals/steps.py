@@ -20,6 +20,7 @@ from ...google.events import find_event
 from ...storage import Database
 from ...storage.models import CalendarRow, CreatedEvent, RescheduleProposal
 from .. import notices
+from ..followup.hold import Gate, gate, withdraw
 from ..patients.links import CHOOSE_TIME, issue_link
 from ..sync.event_store import record_created_event
 from .context import (
@@ -58,8 +59,101 @@ def _tell(database: Database, context: Context, kind: str, text: str, now: datet
 def step(database: Database, context: Context, now: datetime) -> Result:
     """Advance one proposal; returns report lines and the id of a follow-up proposal."""
     if context.row.state == ProposalState.PLANNED:
-        return offer(database, context, now), None
+        lines = []
+        if context.row.slot_start is None or context.row.slot_end is None:
+            lines = choose(database, context, now)
+        if context.row.slot_start is not None and context.row.state == ProposalState.PLANNED:
+            # Chosen now or before: placed at once when nothing holds it any more.
+            lines += place(database, context, now)
+        return lines, None
     return follow(database, context, now)
+
+
+def _no_slot(database: Database, context: Context, now: datetime) -> list[str]:
+    row, head = context.row, f"proposal {context.row.id}"
+    missed = context.local(row.missed_start)
+    if _move_on(database, row, now, state=ProposalState.NO_SLOT):
+        row.state = ProposalState.NO_SLOT
+        _tell(
+            database,
+            context,
+            notices.PROPOSAL_NO_SLOT,
+            f"No free time was found to offer for the session of {missed}; "
+            "you may want to get in touch yourself.",
+            now,
+        )
+    return [f"{head}: no free time to offer for the session of {missed}"]
+
+
+def choose(database: Database, context: Context, now: datetime) -> list[str]:
+    """Choose the time to offer, so the email can name it while both wait out the hold.
+
+    ``planned`` without a time -> ``planned`` with one (nothing is written to Google).
+    """
+    row, head = context.row, f"proposal {context.row.id}"
+    slots = free_slots(context, now)
+    if not slots:
+        return _no_slot(database, context, now)
+    first, others = slots[0], slots[1:]
+    chosen = _move_on(
+        database,
+        row,
+        now,
+        slot_start=first.start,
+        slot_end=first.end,
+        alternatives_json=json.dumps([s.to_json() for s in others]),
+    )
+    if not chosen:
+        return []
+    row.slot_start, row.slot_end = first.start, first.end
+    row.alternatives_json = json.dumps([s.to_json() for s in others])
+    return [
+        f"{head}: {context.local(first.start)} chosen for the session of "
+        f"{context.local(row.missed_start)}; it is offered when the follow-up goes"
+    ]
+
+
+def place(database: Database, context: Context, now: datetime) -> list[str]:
+    """Invite the patient to the chosen time once the follow-up's hold is over.
+
+    A follow-up the therapist cancelled withdraws the offer unplaced. A time taken while it
+    waited is chosen anew, and an email naming the old one is written again, so both wait a
+    new hold rather than tell the patient a time they cannot have.
+    """
+    row, head = context.row, f"proposal {context.row.id}"
+    assert row.slot_start is not None and row.slot_end is not None
+    with database.transaction() as db:
+        state = gate(
+            db, row.therapist_id, row.missed_calendar_id, row.missed_event_id, row.release_at, now
+        )
+    if state is Gate.WAITING:
+        return []
+    if state is Gate.STOPPED:
+        _move_on(database, row, now, state=ProposalState.WITHDRAWN)
+        return [f"{head}: the follow-up was cancelled, so no new time is offered"]
+    slot = Slot(row.slot_start, row.slot_end)
+    if conflicts(context, slot):
+        with database.transaction() as db:
+            withdraw(
+                db,
+                row.therapist_id,
+                row.missed_calendar_id,
+                row.missed_event_id,
+                now,
+                "The time it named was taken meanwhile; a new email names another.",
+                emails_only=True,
+            )
+        _move_on(
+            database,
+            row,
+            now,
+            slot_start=None,
+            slot_end=None,
+            release_at=now + context.hold,
+        )
+        return [f"{head}: the chosen time was taken while it waited; choosing another"]
+    others = [Slot.from_json(item) for item in json.loads(row.alternatives_json or "[]")]
+    return offer(database, context, now, chosen=slot, others=others)
 
 
 def free_slots(context: Context, now: datetime) -> list[Slot]:
@@ -77,26 +171,22 @@ def free_slots(context: Context, now: datetime) -> list[Slot]:
 
 
 def offer(
-    database: Database, context: Context, now: datetime, *, chosen: Slot | None = None
+    database: Database,
+    context: Context,
+    now: datetime,
+    *,
+    chosen: Slot | None = None,
+    others: list[Slot] | None = None,
 ) -> list[str]:
-    """Find a free time (or use ``chosen``) and invite the patient to it.
+    """Invite the patient to ``chosen`` (or the first free time), ``others`` for their page.
 
     ``planned`` -> ``proposed``.
     """
     row, head = context.row, f"proposal {context.row.id}"
     missed = context.local(row.missed_start)
-    slots = [chosen] if chosen is not None else free_slots(context, now)
+    slots = [chosen, *(others or [])] if chosen is not None else free_slots(context, now)
     if not slots:
-        if _move_on(database, row, now, state=ProposalState.NO_SLOT):
-            _tell(
-                database,
-                context,
-                notices.PROPOSAL_NO_SLOT,
-                f"No free time was found to offer for the session of {missed}; "
-                "you may want to get in touch yourself.",
-                now,
-            )
-        return [f"{head}: no free time to offer for the session of {missed}"]
+        return _no_slot(database, context, now)
     first, others = slots[0], slots[1:]
     deadline = answer_deadline(context.rules, first, now)
     with database.transaction() as db:
@@ -236,6 +326,8 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
             attempt=row.attempt + 1,
             state=ProposalState.PLANNED,
             alternatives_json="[]",
+            # Another invitation: it too waits, visible, before it goes.
+            release_at=now + context.hold,
             created_at=now,
             updated_at=now,
         )

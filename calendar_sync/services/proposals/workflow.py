@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,8 @@ from ...google.event_writes import move_event
 from ...storage import Database
 from ...storage.models import CalendarEventRow, CalendarRow, RescheduleProposal
 from .. import notices
+from ..followup.hold import conversation_email, withdraw
+from ..outbox.dispatch import MessageStatus
 from ..runtime import Runtime
 from .context import (
     OPEN_STATES,
@@ -43,6 +45,12 @@ from .context import (
 from .steps import PURPOSE, free_slots, offer, step
 
 log = logging.getLogger(__name__)
+
+# How long an email naming a chosen time waits for Google to take the invitation, once the
+# hold is over, before it is written again without the time.
+PLACEMENT_WAIT = timedelta(minutes=30)
+# How far it is pushed back at each failed try in between.
+RETRY_PLACEMENT = timedelta(minutes=5)
 
 __all__ = [
     "PURPOSE",
@@ -63,8 +71,12 @@ def plan_proposal(
     patient_email: str,
     key: str,
     now: datetime,
+    release_at: datetime,
 ) -> int | None:
     """Record the intent to offer a new time for a missed session; returns the proposal id.
+
+    The time is chosen at the next step; the invitation is placed no sooner than
+    ``release_at``, and only with the patient's email (see ``followup.hold``).
 
     Runs inside the caller's transaction and calls nothing outside. None (nothing recorded)
     when a proposal for this miss exists already, or the patient has a session (or an
@@ -81,6 +93,7 @@ def plan_proposal(
     if has_session_soon(_upcoming(db, therapist_id, patient_email, now), rules, now):
         return None
     row = _new_row(therapist_id, key, session.calendar_id, session.event_id, 1, now)
+    row.release_at = release_at
     row.missed_start, row.missed_end, row.patient_email = session.start, session.end, patient_email
     try:
         with db.begin_nested():
@@ -184,7 +197,46 @@ def _failed(database: Database, proposal_id: int, exc: GoogleApiError, now: date
     with database.transaction() as db:
         row = db.get_one(RescheduleProposal, proposal_id)
         row.last_error, row.updated_at = words, now
+        if row.state == ProposalState.PLANNED and row.slot_start is not None:
+            _hold_back_email(db, row, now)
     return f"proposal {proposal_id}: not advanced ({words})"
+
+
+def _hold_back_email(db: DbSession, row: RescheduleProposal, now: datetime) -> None:
+    """An email naming a time that could not be placed must not go as it is.
+
+    It waits a few minutes for the next try; past ``PLACEMENT_WAIT`` it is withdrawn, and
+    the follow-up writes it again without the time (``unplaceable``), after a new hold.
+    """
+    email = conversation_email(db, row.therapist_id, row.missed_calendar_id, row.missed_event_id)
+    if email is None or not (
+        email.status == MessageStatus.PENDING and email.not_before <= now + RETRY_PLACEMENT
+    ):
+        return
+    if row.release_at is not None and email.created_at >= row.release_at + PLACEMENT_WAIT:
+        return  # written once the time was given up on: it does not name it
+    if unplaceable(row, now):
+        withdraw(
+            db,
+            row.therapist_id,
+            row.missed_calendar_id,
+            row.missed_event_id,
+            now,
+            "The new time it named could not be offered; it is written again without it.",
+            emails_only=True,
+        )
+    else:
+        email.not_before, email.updated_at = now + RETRY_PLACEMENT, now
+
+
+def unplaceable(row: RescheduleProposal, now: datetime) -> bool:
+    """A chosen time Google would not take for this long after its hold: not worth naming."""
+    return (
+        row.state == ProposalState.PLANNED
+        and row.last_error is not None
+        and row.release_at is not None
+        and now - row.release_at >= PLACEMENT_WAIT
+    )
 
 
 def _describe(row: RescheduleProposal, now: datetime) -> str:

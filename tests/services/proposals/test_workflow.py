@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from calendar_sync.domain.decisions import idempotency_key
-from calendar_sync.domain.policy import ActionKind
+from calendar_sync.domain.policy import DEFAULT_PATIENT_HOLD, ActionKind
 from calendar_sync.domain.sessions import Session as DomainSession
 from calendar_sync.google.event_writes import insert_event
 from calendar_sync.google.events import parse_event
@@ -94,10 +94,22 @@ def planned(sandboxed_app: Any, connect: Any) -> tuple[Any, int, int]:
     )
     with runtime_of(sandboxed_app.app).database.transaction() as db:
         proposal_id = proposals.plan_proposal(
-            db, therapist_id=therapist_id, session=missed, patient_email=PATIENT, key=KEY, now=NOW
+            db,
+            therapist_id=therapist_id,
+            session=missed,
+            patient_email=PATIENT,
+            key=KEY,
+            now=NOW,
+            release_at=NOW,
         )
         again = proposals.plan_proposal(
-            db, therapist_id=therapist_id, session=missed, patient_email=PATIENT, key=KEY, now=NOW
+            db,
+            therapist_id=therapist_id,
+            session=missed,
+            patient_email=PATIENT,
+            key=KEY,
+            now=NOW,
+            release_at=NOW,
         )
     assert proposal_id is not None and again is None
     return sandboxed_app, therapist_id, proposal_id
@@ -115,8 +127,9 @@ def test_a_miss_gets_one_invitation_at_a_free_time_in_working_hours(
     env, therapist_id, _ = planned
     seed(env, "b00000001", datetime(2031, 6, 9, 9, 0, tzinfo=UTC))  # next Monday 10:00 taken
     lines = advance(env, therapist_id, NOW)
-    assert len(lines) == 1 and "offered" in lines[0]
-    assert PATIENT not in lines[0] and "Sam" not in lines[0]
+    # the time is chosen, then placed at once: nothing holds this one
+    assert len(lines) == 2 and "chosen" in lines[0] and "offered" in lines[1]
+    assert not [line for line in lines if PATIENT in line or "Sam" in line]
     (row,) = rows(env)
     assert row.state == ProposalState.PROPOSED
     assert row.slot_start is not None and row.slot_end is not None
@@ -184,6 +197,11 @@ def test_declines_move_to_the_next_time_up_to_the_maximum(planned: tuple[Any, in
         now += timedelta(hours=1)
         sync(env, therapist_id, now)
         advance(env, therapist_id, now)
+        if attempt < 3:
+            # the next time offered is another invitation: it waits out the hold, visible
+            assert rows(env)[-1].state == ProposalState.PLANNED
+            now += DEFAULT_PATIENT_HOLD
+            advance(env, therapist_id, now)
     states = [r.state for r in rows(env)]
     assert states == [ProposalState.DECLINED, ProposalState.DECLINED, ProposalState.EXHAUSTED]
     assert len({r.event_id for r in rows(env)}) == 3
@@ -315,6 +333,7 @@ def test_no_offer_when_the_patient_already_has_a_session_soon(
                 patient_email=PATIENT,
                 key="k",
                 now=NOW,
+                release_at=NOW,
             )
             is None
         )
