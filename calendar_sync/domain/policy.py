@@ -35,6 +35,9 @@ class ActionKind(Enum):
     ALERT_THERAPIST_TERMINATION_DRAFT = "alert_therapist_termination_draft"
     REMIND_THERAPIST_TO_MARK = "remind_therapist_to_mark"
     RECORD_FEE = "record_fee"
+    #: The mark changed after the patient was written to: the record is updated and the
+    #: therapist told; nothing more goes to the patient about that miss.
+    NOTE_CORRECTION = "note_correction"
 
     @property
     def patient_facing(self) -> bool:
@@ -77,6 +80,7 @@ _DESCRIPTIONS = {
     ),
     ActionKind.REMIND_THERAPIST_TO_MARK: "reminder to you to mark the session",
     ActionKind.RECORD_FEE: "missed-appointment fee in the ledger",
+    ActionKind.NOTE_CORRECTION: "note to you that the mark changed after the follow-up went",
 }
 
 #: Step 1, 2, 3, and 4-and-later of the escalation ladder.

@@ -20,16 +20,19 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.decide import assess
+from ...domain.decisions import idempotency_key
 from ...domain.marks import Mark
+from ...domain.outcomes import Outcome
 from ...domain.policy import ActionKind
+from ...domain.sessions import Session
+from ...domain.times import when_words
 from ...storage.models import FeeEntry, FollowUpAction, OutboxMessage, RescheduleProposal
+from .. import notices
 from ..outbox.dispatch import MessageStatus
 from ..proposals.context import ProposalState
-from .inputs import Inputs
+from .inputs import EMAIL_KINDS, Inputs
 
-PATIENT_EMAIL_KINDS = frozenset(
-    {ActionKind.EMAIL_CHECKIN, ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY}
-)
+PATIENT_EMAIL_KINDS = EMAIL_KINDS
 WITHDRAWN = "withdrawn"
 # What a changed mark takes back while it is held: what would reach the patient, the fee.
 _TAKEN_BACK = PATIENT_EMAIL_KINDS | {ActionKind.PROPOSE_RESCHEDULE, ActionKind.RECORD_FEE}
@@ -242,7 +245,52 @@ def withdraw_superseded(db: DbSession, inputs: Inputs, now: datetime) -> list[st
         )
         if taken:
             lines.append(f"withdrew {taken} action(s): the mark changed within the hold")
+        elif _note_correction(db, inputs, session, now_outcome, now):
+            lines.append("the mark changed after the follow-up went: you were told")
     return lines
+
+
+def _note_correction(
+    db: DbSession, inputs: Inputs, session: Session, outcome: Outcome, now: datetime
+) -> bool:
+    """Record, once per new outcome, that the mark changed after the patient was written to,
+    and tell the therapist; nothing more goes to the patient about this miss."""
+    key = f"{idempotency_key(session.calendar_id, session.event_id, ActionKind.NOTE_CORRECTION)}"
+    key += f":{outcome.value}"
+    if db.scalar(select(FollowUpAction.id).where(FollowUpAction.key == key)) is not None:
+        return False
+    row = inputs.event_rows[session.ref]
+    db.add(
+        FollowUpAction(
+            therapist_id=inputs.therapist.id,
+            key=key,
+            kind=ActionKind.NOTE_CORRECTION.value,
+            calendar_id=session.calendar_id,
+            event_id=session.event_id,
+            patient_id=row.patient_id,
+            outcome=outcome.value,
+            step=None,
+            delivery="send",
+            status="queued",
+            explanation=(
+                f"The session is now marked {outcome.label}, after the follow-up about it "
+                "went out; nothing more was sent to the patient about it."
+            ),
+            due_at=now,
+            created_at=now,
+        )
+    )
+    notices.notify(
+        db,
+        inputs.therapist.id,
+        "mark_changed_after_follow_up",
+        f"The session on {when_words(session.start, inputs.zone)} is now marked "
+        f"{outcome.label}, but the follow-up about it already went to the patient. Nothing "
+        "more is sent about it; you may want to get in touch yourself.",
+        now,
+    )
+    db.flush()
+    return True
 
 
 # -- the therapist's hand on what waits on its own -----------------------------------------

@@ -15,6 +15,7 @@ from ...domain.decide import decide
 from ...domain.decisions import Decision, PlannedAction
 from ...domain.marks import Mark
 from ...domain.patients import Patient as DomainPatient
+from ...domain.policy import ActionKind
 from ...domain.sessions import Session
 from ...storage.models import (
     CalendarEventRow,
@@ -30,6 +31,11 @@ from ..sync.event_store import as_session
 from .marks import stored_marks
 
 log = logging.getLogger(__name__)
+
+#: The kinds that are an email to the patient (one conversation per miss).
+EMAIL_KINDS = frozenset(
+    {ActionKind.EMAIL_CHECKIN, ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY}
+)
 
 
 @dataclass
@@ -144,8 +150,15 @@ def decisions_for(inputs: Inputs, now: datetime) -> list[Decision]:
     )
 
 
-def pending(db: DbSession, decisions: list[Decision]) -> list[tuple[Decision, list[PlannedAction]]]:
-    """Each decision with the actions not yet recorded (by idempotency key)."""
+def pending(
+    db: DbSession, therapist_id: int, decisions: list[Decision]
+) -> list[tuple[Decision, list[PlannedAction]]]:
+    """Each decision with the actions not yet recorded (by idempotency key).
+
+    One conversation per miss: once an email to the patient was decided about a session
+    (and not withdrawn), no other email about it is, whatever a later mark, ladder step or
+    setting says; later misses follow the ladder as before.
+    """
     keys = [action.idempotency_key for d in decisions for action in d.actions]
     done: set[str] = set()
     for offset in range(0, len(keys), 500):
@@ -156,9 +169,32 @@ def pending(db: DbSession, decisions: list[Decision]) -> list[tuple[Decision, li
                 )
             )
         )
+    emailed = _emailed(db, therapist_id, decisions)
     result = []
     for decision in decisions:
         new = [a for a in decision.actions if a.idempotency_key not in done]
+        if decision.session.ref in emailed:
+            new = [a for a in new if a.kind not in EMAIL_KINDS]
         if new:
             result.append((decision, new))
     return result
+
+
+def _emailed(db: DbSession, therapist_id: int, decisions: list[Decision]) -> set[tuple[str, str]]:
+    """The sessions among ``decisions`` that already have an email to the patient."""
+    refs = {d.session.ref for d in decisions if any(a.kind in EMAIL_KINDS for a in d.actions)}
+    if not refs:
+        return set()
+    found: set[tuple[str, str]] = set()
+    calendars = {calendar_id for calendar_id, _ in refs}
+    for calendar_id, event_id in db.execute(
+        select(FollowUpAction.calendar_id, FollowUpAction.event_id).where(
+            FollowUpAction.therapist_id == therapist_id,
+            FollowUpAction.calendar_id.in_(calendars),
+            FollowUpAction.kind.in_([kind.value for kind in EMAIL_KINDS]),
+            FollowUpAction.status != "withdrawn",
+        )
+    ):
+        if (calendar_id, event_id) in refs:
+            found.add((calendar_id, event_id))
+    return found

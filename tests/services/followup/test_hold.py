@@ -27,7 +27,13 @@ from calendar_sync.services.followup.marks import record_mark
 from calendar_sync.services.outbox import review
 from calendar_sync.services.outbox.dispatch import MessageStatus
 from calendar_sync.services.runtime import runtime_of
-from calendar_sync.storage.models import FeeEntry, OutboxMessage, RescheduleProposal
+from calendar_sync.storage.models import (
+    FeeEntry,
+    FollowUpAction,
+    OutboxMessage,
+    RescheduleProposal,
+    TherapistNotice,
+)
 
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CONNECTED = NOW - timedelta(days=2)
@@ -182,3 +188,65 @@ def test_a_held_email_waits_for_the_therapist(env: Any) -> None:
     tick(env, NOW + timedelta(hours=6))
     assert sent(env) == [] and invited(env) == []
     assert state(env) == (["held"], ["planned"], [(6000, True)])
+
+
+# -- one conversation per miss ------------------------------------------------------------
+
+
+def test_a_mark_changed_after_the_email_went_is_noted_and_sends_nothing_more(env: Any) -> None:
+    mark(env, Outcome.NO_SHOW, NOW)
+    tick(env, NOW + timedelta(minutes=1))
+    tick(env, NOW + timedelta(minutes=1) + HOLD)
+    assert len(sent(env)) == 1
+    later = NOW + timedelta(hours=4)
+    mark(env, Outcome.ATTENDED, later)
+    tick(env, later + timedelta(minutes=1))
+    tick(env, later + timedelta(minutes=2))  # told once, not at every cycle
+    mark(env, Outcome.LATE_CANCEL, later + timedelta(minutes=3))
+    tick(env, later + timedelta(minutes=4) + HOLD)
+    assert len(sent(env)) == 1  # one check-in about this miss, whatever the marks say
+    with runtime_of(env.app).database.transaction() as db:
+        notes = db.scalars(
+            select(TherapistNotice.kind).where(
+                TherapistNotice.kind == "mark_changed_after_follow_up"
+            )
+        ).all()
+        corrections = db.scalars(
+            select(FollowUpAction.outcome).where(FollowUpAction.kind == "note_correction")
+        ).all()
+    assert len(notes) == 2 and sorted(corrections) == ["attended", "late_cancel"]
+
+
+def test_correcting_an_earlier_session_never_brings_a_second_checkin(
+    sandboxed_app: Any, connect: Callable[..., int]
+) -> None:
+    env = sandboxed_app
+    connected_at = NOW - timedelta(days=20)
+    env.sandbox.control("POST", "clock", {"now": connected_at.isoformat()})
+    env.app.config["PUSH_NOTIFICATIONS"] = "off"
+    env.therapist_id = connect(THERAPIST, connected_at, scopes=SCOPES, with_calendars=True)
+    events = {}
+    for day, colour in ((10, None), (19, "11")):  # 10 March attended, 19th a no-show (Tomato)
+        events[day] = env.sandbox.control(
+            "POST",
+            f"calendar/{THERAPIST}/events",
+            {
+                "summary": "Sam R",
+                "start": {"dateTime": f"2026-03-{day}T10:00:00", "timeZone": "Europe/London"},
+                "end": {"dateTime": f"2026-03-{day}T10:50:00", "timeZone": "Europe/London"},
+                "attendees": [{"email": PATIENT}],
+                **({"colorId": colour} if colour else {}),
+            },
+        )["id"]
+    env.event_id = events[10]
+    mark(env, Outcome.ATTENDED, datetime(2026, 3, 10, 11, tzinfo=UTC))
+    tick(env, NOW)
+    tick(env, NOW + HOLD)
+    assert len(sent(env)) == 1  # the 19th's first check-in
+    # the therapist corrects 10 March: it was a no-show too, so the 19th is now the 2nd miss
+    env.event_id = events[10]
+    mark(env, Outcome.NO_SHOW, NOW + timedelta(hours=3))
+    tick(env, NOW + timedelta(hours=3, minutes=1))
+    tick(env, NOW + timedelta(hours=6))
+    # the 19th's conversation stays one email; the 10th is too old to write about by itself
+    assert len(sent(env)) == 1
