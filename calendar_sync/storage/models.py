@@ -90,6 +90,8 @@ class SessionRulesRow(Base):
     )
     title_pattern: Mapped[str | None] = mapped_column(String(255))
     one_attendee_is_session: Mapped[bool] = mapped_column(Boolean(), default=True)
+    # Addresses whose invitations count as sessions too, lower-cased, one per line.
+    co_organizers: Mapped[str] = mapped_column(Text(), default="")
 
 
 class Patient(Base):
