@@ -19,7 +19,8 @@ PROPOSAL_EXHAUSTED = "proposal_exhausted"
 PROPOSAL_EXPIRED = "proposal_expired"
 PROPOSAL_ACCEPTED = "proposal_accepted"
 PROPOSAL_NO_SLOT = "proposal_no_slot"
-PATIENT_WILL_GET_IN_TOUCH = "patient_will_get_in_touch"
+# The patient pressed "Please get in touch with me": the therapist is to contact them.
+PATIENT_ASKS_FOR_CONTACT = "patient_asks_for_contact"
 PATIENT_CHOSE_TIME = "patient_chose_time"
 PATIENT_ANSWERED_SURVEY = "patient_answered_survey"
 

@@ -23,7 +23,7 @@ bp = Blueprint("followups", __name__, url_prefix="/followups")
 ANSWER_WORDS = {
     CHOOSE_TIME: "chose another time",
     BARRIER_SURVEY: "said what got in the way",
-    WILL_GET_IN_TOUCH: "will get in touch",
+    WILL_GET_IN_TOUCH: "asked you to get in touch",
 }
 REASON_WORDS = {
     "transport": "transport",

@@ -137,10 +137,11 @@ def answer(token: str) -> tuple[str, int] | str:
             notices.notify(
                 db,
                 link.therapist_id,
-                notices.PATIENT_WILL_GET_IN_TOUCH,
-                f"The patient of the session of {when} says they will get in touch with you.",
+                notices.PATIENT_ASKS_FOR_CONTACT,
+                f"The patient of the session of {when} asks you to get in touch with them.",
                 now,
             )
+            return _message("contact_asked", 200, details)
     return _message("thanks", 200, details)
 
 

@@ -19,6 +19,8 @@ from calendar_sync.google.oauth import (
     OPENID,
     Grant,
 )
+from calendar_sync.mail.samples import SAMPLE_CONTEXTS
+from calendar_sync.mail.templates import render
 from calendar_sync.services.notices import notices_for
 from calendar_sync.services.patients import links
 from calendar_sync.services.runtime import runtime_of
@@ -157,8 +159,26 @@ def test_tampered_and_expired_links(practice: Any, page: Any) -> None:
     response = page.goto(old)
     assert response.status == 410
     assert "please reply to the email" in page.locator("body").inner_text()
+
+
+def test_asking_to_be_contacted_means_one_thing_from_the_email_to_the_notice(
+    practice: Any, page: Any
+) -> None:
+    env, therapist_id = practice
+    url = link(env, therapist_id, links.WILL_GET_IN_TOUCH)
+    # The email: the link asks the therapist to get in touch; clicking alone does not.
+    for name in ("first_checkin", "repeat_checkin", "reschedule_note"):
+        email = render(name, {**SAMPLE_CONTEXTS[name], "get_in_touch_url": url})
+        assert f"ask me to get in touch here:\n{url}" in email.text, name
+        assert f'<a href="{url}">ask me to get in touch</a>' in email.html, name
+    # The page asks first, and thanks only once the patient has asked.
     page.goto(url)
-    page.get_by_role("button", name="I will get in touch").click()
+    assert page.locator("h1").inner_text() == "Would you like Dr Lee to get in touch?"
+    assert "thank" not in page.locator("body").inner_text().lower()
+    page.get_by_role("button", name="Please get in touch with me").click()
     assert page.locator("h1").inner_text() == "Thank you"
+    assert "Dr Lee knows you would like them to get in touch" in page.content()
     with runtime_of(env.app).database.transaction() as db:
-        assert [n.kind for n in notices_for(db, therapist_id)] == ["patient_will_get_in_touch"]
+        (notice,) = notices_for(db, therapist_id)
+    assert notice.kind == "patient_asks_for_contact"
+    assert "asks you to get in touch with them" in notice.text

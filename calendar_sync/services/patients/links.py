@@ -24,6 +24,8 @@ from ...storage.models import BarrierAnswer, CalendarEventRow, CalendarRow, Pati
 
 CHOOSE_TIME = "choose_time"
 BARRIER_SURVEY = "barrier_survey"
+# The patient asks the therapist to contact them (the stored name, and the links signed with
+# it, come from the email's "let me know and I will get in touch").
 WILL_GET_IN_TOUCH = "will_get_in_touch"
 PURPOSES = (CHOOSE_TIME, BARRIER_SURVEY, WILL_GET_IN_TOUCH)
 
