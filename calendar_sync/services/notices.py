@@ -19,6 +19,7 @@ PROPOSAL_EXHAUSTED = "proposal_exhausted"
 PROPOSAL_EXPIRED = "proposal_expired"
 PROPOSAL_ACCEPTED = "proposal_accepted"
 PROPOSAL_NO_SLOT = "proposal_no_slot"
+PROPOSAL_DECLINED_AFTER_ACCEPTING = "proposal_declined_after_accepting"
 # The patient pressed "Please get in touch with me": the therapist is to contact them.
 PATIENT_ASKS_FOR_CONTACT = "patient_asks_for_contact"
 PATIENT_CHOSE_TIME = "patient_chose_time"

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session as DbSession
 
 from ...domain.slots import Slot, answer_deadline, find_slots
 from ...google.event_writes import cancel_event, insert_event, move_event
@@ -56,9 +57,16 @@ def _tell(database: Database, context: Context, kind: str, text: str, now: datet
 
 
 def step(database: Database, context: Context, now: datetime) -> Result:
-    """Advance one proposal; returns report lines and the id of a follow-up proposal."""
+    """Advance one proposal; returns report lines and the id of a follow-up proposal.
+
+    An accepted proposal is stepped only when the patient has since declined it.
+    """
     if context.row.state == ProposalState.PLANNED:
         return offer(database, context, now), None
+    if context.row.state == ProposalState.ACCEPTED:
+        if context.response == "declined":
+            return declined(database, context, now)
+        return [], None
     return follow(database, context, now)
 
 
@@ -191,9 +199,14 @@ def follow(database: Database, context: Context, now: datetime) -> Result:
 
 
 def declined(database: Database, context: Context, now: datetime) -> Result:
-    """The patient said no: free the time quietly and offer the next one, up to the maximum."""
+    """The patient said no: free the time quietly and offer the next one, up to the maximum.
+
+    Also when they said no after accepting (in their calendar, or by picking the time on
+    their page): the therapist, told of the acceptance, is told of the change too.
+    """
     row, head = context.row, f"proposal {context.row.id}"
     missed = context.local(row.missed_start)
+    after_accepting = row.state == ProposalState.ACCEPTED
     # They declined already; Google need not write to them about removing it.
     cancel_event(
         context.apis, row.calendar_id, row.event_id, send_updates="none", sleep=context.sleep
@@ -202,9 +215,7 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
     with database.transaction() as db:
         result = db.execute(
             update(RescheduleProposal)
-            .where(
-                RescheduleProposal.id == row.id, RescheduleProposal.state == ProposalState.PROPOSED
-            )
+            .where(RescheduleProposal.id == row.id, RescheduleProposal.state == row.state)
             .values(
                 state=ProposalState.EXHAUSTED if last else ProposalState.DECLINED,
                 updated_at=now,
@@ -213,7 +224,24 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
         )
         if not getattr(result, "rowcount", 0):
             return [], None
-        if last:
+        if after_accepting:
+            assert row.slot_start is not None
+            offered = context.local(row.slot_start)
+            notices.notify(
+                db,
+                row.therapist_id,
+                notices.PROPOSAL_DECLINED_AFTER_ACCEPTING,
+                f"The new time {offered} for the session of {missed} was accepted, then "
+                "declined; the time is free again. "
+                + (
+                    "It was the last time offered, so no more are. You may want to get in "
+                    "touch yourself."
+                    if last
+                    else "Another time is being offered."
+                ),
+                now,
+            )
+        elif last:
             notices.notify(
                 db,
                 row.therapist_id,
@@ -222,27 +250,57 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
                 "declined; no more are offered. You may want to get in touch yourself.",
                 now,
             )
-            return [f"{head}: declined; that was the last time offered"], None
-        follow_up = RescheduleProposal(
-            therapist_id=row.therapist_id,
-            key=row.key,
-            missed_calendar_id=row.missed_calendar_id,
-            missed_event_id=row.missed_event_id,
-            missed_start=row.missed_start,
-            missed_end=row.missed_end,
-            patient_email=row.patient_email,
-            calendar_id=row.calendar_id,
-            event_id=proposal_event_id(row.key, row.attempt + 1),
-            attempt=row.attempt + 1,
-            state=ProposalState.PLANNED,
-            alternatives_json="[]",
-            created_at=now,
-            updated_at=now,
+        what = "declined after being accepted" if after_accepting else "declined"
+        if last:
+            return [f"{head}: {what}; that was the last time offered"], None
+        follow_up = next_attempt(db, row, now)
+    return [f"{head}: {what}; offering another time"], follow_up
+
+
+def next_attempt(db: DbSession, row: RescheduleProposal, now: datetime) -> int:
+    """Plan the attempt after ``row`` (same miss, same patient); returns its id."""
+    follow_up = RescheduleProposal(
+        therapist_id=row.therapist_id,
+        key=row.key,
+        missed_calendar_id=row.missed_calendar_id,
+        missed_event_id=row.missed_event_id,
+        missed_start=row.missed_start,
+        missed_end=row.missed_end,
+        patient_email=row.patient_email,
+        calendar_id=row.calendar_id,
+        event_id=proposal_event_id(row.key, row.attempt + 1),
+        attempt=row.attempt + 1,
+        state=ProposalState.PLANNED,
+        alternatives_json="[]",
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(follow_up)
+    db.flush()
+    return int(follow_up.id)
+
+
+def replace_declined(database: Database, context: Context, now: datetime) -> int | None:
+    """The patient said no to the offered time, then picked another on their page.
+
+    Their no has not been followed yet: the declined event is removed quietly and a new
+    attempt is planned for the time they picked, so that its invitation carries their answer
+    to that time, never the earlier no. Returns the new attempt's id (None: another worker
+    moved the row on first).
+    """
+    row = context.row
+    cancel_event(
+        context.apis, row.calendar_id, row.event_id, send_updates="none", sleep=context.sleep
+    )
+    with database.transaction() as db:
+        result = db.execute(
+            update(RescheduleProposal)
+            .where(RescheduleProposal.id == row.id, RescheduleProposal.state == row.state)
+            .values(state=ProposalState.DECLINED, updated_at=now, last_error=None)
         )
-        db.add(follow_up)
-        db.flush()
-        follow_up_id = int(follow_up.id)
-    return [f"{head}: declined; offering another time"], follow_up_id
+        if not getattr(result, "rowcount", 0):
+            return None
+        return next_attempt(db, row, now)
 
 
 def still_free(database: Database, context: Context, now: datetime) -> list[str]:
