@@ -23,6 +23,8 @@ PROPOSAL_DECLINED_AFTER_ACCEPTING = "proposal_declined_after_accepting"
 # The patient pressed "Please get in touch with me": the therapist is to contact them.
 PATIENT_ASKS_FOR_CONTACT = "patient_asks_for_contact"
 PATIENT_CHOSE_TIME = "patient_chose_time"
+# "None of these work, please contact me" on the page of times to choose from.
+PATIENT_NONE_SUIT = "patient_none_suit"
 PATIENT_ANSWERED_SURVEY = "patient_answered_survey"
 
 

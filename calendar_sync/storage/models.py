@@ -470,6 +470,9 @@ class PatientLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How a used link was answered when its purpose does not say: none_suit (a choose_time
+    # link answered "none of these work, please contact me").
+    answer: Mapped[str | None] = mapped_column(String(32))
 
 
 class BarrierAnswer(Base):

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ..services.followup import offers
 from ..services.outbox.dispatch import STATUS_WORDS
 from ..services.pages import timeline
-from ..services.patients.links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
+from ..services.patients.links import BARRIER_SURVEY, CHOOSE_TIME, NONE_SUIT, WILL_GET_IN_TOUCH
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone
 from .extensions import current_time, database, runtime
@@ -24,6 +24,7 @@ ANSWER_WORDS = {
     CHOOSE_TIME: "chose another time",
     BARRIER_SURVEY: "said what got in the way",
     WILL_GET_IN_TOUCH: "asked you to get in touch",
+    NONE_SUIT: "none of the times offered suit; asked you to get in touch",
 }
 REASON_WORDS = {
     "transport": "transport",
