@@ -437,9 +437,12 @@ class RescheduleProposal(Base):
 
 
 class TherapistNotice(Base):
-    """Something the therapist should know, shown on the dashboard until read.
+    """Something the therapist should know, shown on the dashboard until they clear it.
 
     ``text`` is plain words without patient names: a session is named by its date and time.
+    A notice about a session keeps its ref (``calendar_id``, ``event_id``: Google's ids) and
+    the patient's row, so the therapist's own pages can name the patient and link to the
+    follow-up; ``read_at`` is when the therapist cleared it.
     """
 
     __tablename__ = "therapist_notices"
@@ -452,6 +455,9 @@ class TherapistNotice(Base):
     text: Mapped[str] = mapped_column(Text())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    calendar_id: Mapped[str | None] = mapped_column(String(1024))
+    event_id: Mapped[str | None] = mapped_column(String(1024))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
 
 
 class PatientLink(Base):

@@ -75,6 +75,31 @@ def index() -> str:
     )
 
 
+@bp.get("/session")
+@login_required
+def one() -> str:
+    """One miss alone (``?calendar_id=&event_id=``, Google's ids): where a notice links to."""
+    therapist = require_therapist()
+    ref = (request.args.get("calendar_id", ""), request.args.get("event_id", ""))
+    with database().transaction() as db:
+        found = timeline.miss(db, therapist.id, ref, current_time())
+    if found is None:
+        abort(404)
+    return render_template(
+        "followups/index.html",
+        misses=[found],
+        single=True,
+        page=1,
+        pages=1,
+        total=1,
+        zone=therapist_zone(therapist),
+        answer_words=ANSWER_WORDS,
+        reason_words=REASON_WORDS,
+        status_words=STATUS_WORDS,
+        action_words=ACTION_WORDS,
+    )
+
+
 @bp.post("/<int:action_id>/send")
 @login_required
 def send(action_id: int) -> Response:

@@ -131,6 +131,7 @@ def answer(token: str) -> tuple[str, int] | str:
                 f"For the session of {when}, none of the times offered suit the patient; "
                 "they ask you to get in touch with them.",
                 now,
+                about=(link.calendar_id, link.event_id),
             )
         return _message("contact_asked", 200, details)
     if link.purpose == links.CHOOSE_TIME:
@@ -146,9 +147,10 @@ def answer(token: str) -> tuple[str, int] | str:
                 db,
                 link.therapist_id,
                 notices.PATIENT_ANSWERED_SURVEY,
-                f"A patient told you what got in the way of the session of {when}; "
-                "see their answer on the dashboard.",
+                f"The patient of the session of {when} told you what got in the way; "
+                "their answer is with the follow-up.",
                 now,
+                about=(link.calendar_id, link.event_id),
             )
         else:
             notices.notify(
@@ -157,6 +159,7 @@ def answer(token: str) -> tuple[str, int] | str:
                 notices.PATIENT_ASKS_FOR_CONTACT,
                 f"The patient of the session of {when} asks you to get in touch with them.",
                 now,
+                about=(link.calendar_id, link.event_id),
             )
             return _message("contact_asked", 200, details)
     return _message("thanks", 200, details)

@@ -53,7 +53,12 @@ def _move_on(database: Database, row: RescheduleProposal, now: datetime, **value
 
 def _tell(database: Database, context: Context, kind: str, text: str, now: datetime) -> None:
     with database.transaction() as db:
-        notices.notify(db, context.row.therapist_id, kind, text, now)
+        notices.notify(db, context.row.therapist_id, kind, text, now, about=_missed(context.row))
+
+
+def _missed(row: RescheduleProposal) -> tuple[str, str]:
+    """The missed session a proposal is for: what its notices are about."""
+    return (row.missed_calendar_id, row.missed_event_id)
 
 
 def step(database: Database, context: Context, now: datetime) -> Result:
@@ -240,6 +245,7 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
                     else "Another time is being offered."
                 ),
                 now,
+                about=_missed(row),
             )
         elif last:
             notices.notify(
@@ -249,6 +255,7 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
                 f"The {row.attempt} new times offered for the session of {missed} were all "
                 "declined; no more are offered. You may want to get in touch yourself.",
                 now,
+                about=_missed(row),
             )
         what = "declined after being accepted" if after_accepting else "declined"
         if last:

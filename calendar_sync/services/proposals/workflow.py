@@ -376,5 +376,6 @@ def choose_time(
             f"For the session of {context.local(row.missed_start)}, the patient chose "
             f"{context.local(slot.start)} on their page; the invitation was moved there.",
             now,
+            about=(row.missed_calendar_id, row.missed_event_id),
         )
     return True
