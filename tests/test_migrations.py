@@ -37,3 +37,48 @@ def test_downgrade_of_the_newest_revision_removes_its_tables(sqlite_url: str) ->
         assert "therapists" in tables
     finally:
         database.dispose()
+
+
+def test_invitations_from_others_stop_being_sessions(any_database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from calendar_sync.storage.database import _alembic_config
+
+    database = Database(any_database_url)
+    try:
+        with database.engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "0006")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO therapists (id, google_subject, email, display_name, time_zone,"
+                    " created_at) VALUES (1, 's', 'dr.lee@example.test', '', 'UTC', :now)"
+                ),
+                {"now": "2026-03-20 12:00:00"},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO calendars (id, therapist_id, google_calendar_id, summary,"
+                    " time_zone, is_primary, selected) VALUES"
+                    " (1, 1, 'dr.lee@example.test', '', 'UTC', true, true)"
+                )
+            )
+            for number, own in ((1, True), (2, False)):
+                connection.execute(
+                    text(
+                        "INSERT INTO calendar_events (calendar_id, event_id, status, title,"
+                        " time_zone, all_day, transparency, attendees_json, organizer_is_self,"
+                        " is_session, created_by_service, first_seen_at, synced_at) VALUES"
+                        " (1, :event, 'confirmed', '', 'UTC', false, 'opaque', '[]', :own,"
+                        " true, false, :now, :now)"
+                    ),
+                    {"event": f"e{number}", "own": own, "now": "2026-03-20 12:00:00"},
+                )
+        database.upgrade()
+        with database.engine.connect() as connection:
+            rows = connection.execute(text("SELECT event_id, is_session FROM calendar_events"))
+            sessions = {event_id: bool(flag) for event_id, flag in rows}
+        assert sessions == {"e1": True, "e2": False}
+    finally:
+        database.dispose()

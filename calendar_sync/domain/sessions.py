@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from calendar_sync.domain.times import optional_utc, to_utc
 
 _TAG = re.compile(r"\[([^\[\]]+)\]")
+# One address: enough to catch a typo or a name typed where an address belongs.
+_ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 
 
 class CancelledBy(Enum):
@@ -109,8 +111,9 @@ def extract_title_tags(title: str) -> frozenset[str]:
 class EventFacts:
     """What :func:`is_session` needs to know about a calendar event.
 
-    ``other_attendees`` counts people invited besides the therapist (rooms and other
-    resources excluded by the adapter).
+    ``other_attendees`` counts people invited besides the therapist and the organiser (rooms
+    and other resources excluded by the adapter). ``organized_by_therapist`` is False for an
+    invitation someone else sent; ``organizer`` is then that person's address.
     """
 
     title: str
@@ -118,6 +121,8 @@ class EventFacts:
     shows_as_free: bool = False
     therapist_declined: bool = False
     other_attendees: int = 0
+    organized_by_therapist: bool = True
+    organizer: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,12 +133,16 @@ class SessionRules:
     (for example ``r"^session\\b"`` or ``r"\\(T\\)"``); ``None`` disables it.
     ``one_attendee_is_session``: an event with exactly one invited person other than the
     therapist is a session; this is how most therapists who invite patients work.
+    ``co_organizers``: addresses (a practice's front desk, say) whose invitations to the
+    therapist are sessions too; kept lower-cased.
 
-    :raises ValueError: if ``title_pattern`` is not a valid regular expression.
+    :raises ValueError: if ``title_pattern`` is not a valid regular expression, or a
+        co-organiser is not an email address.
     """
 
     title_pattern: str | None = None
     one_attendee_is_session: bool = True
+    co_organizers: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         if self.title_pattern is not None:
@@ -141,16 +150,26 @@ class SessionRules:
                 re.compile(self.title_pattern)
             except re.error as exc:
                 raise ValueError(f"title_pattern is not a valid regular expression: {exc}") from exc
+        addresses = frozenset(a.strip().lower() for a in self.co_organizers if a.strip())
+        for address in sorted(addresses):
+            if not _ADDRESS.fullmatch(address):
+                raise ValueError(f"{address!r} is not an email address")
+        object.__setattr__(self, "co_organizers", addresses)
 
 
 def is_session(facts: EventFacts, rules: SessionRules) -> bool:
     """Whether an event is a therapy session under the therapist's rules.
 
     Never: an all-day event, an event shown as free (a note or a reminder, not a booking),
-    or an event the therapist declined. Otherwise yes when it has exactly one other
-    attendee (if enabled) or its title matches the therapist's pattern.
+    an event the therapist declined, or an invitation someone else organised (unless they
+    are one of the therapist's co-organisers): a stranger's meeting with the therapist and
+    one other guest is not a session, and its guest is not the therapist's patient.
+    Otherwise yes when it has exactly one other attendee (if enabled) or its title matches
+    the therapist's pattern.
     """
     if facts.all_day or facts.shows_as_free or facts.therapist_declined:
+        return False
+    if not facts.organized_by_therapist and facts.organizer.lower() not in rules.co_organizers:
         return False
     if rules.one_attendee_is_session and facts.other_attendees == 1:
         return True

@@ -64,6 +64,7 @@ class CalendarEvent:
     color_id: str | None = None
     attendees: tuple[Attendee, ...] = ()
     organizer_is_self: bool = True
+    organizer: str = ""
     updated: datetime | None = None
     etag: str | None = None
 
@@ -81,8 +82,14 @@ class CalendarEvent:
 
     @property
     def others(self) -> tuple[Attendee, ...]:
-        """Invited people other than the calendar owner; rooms and resources left out."""
-        return tuple(a for a in self.attendees if not a.is_self and not a.resource)
+        """Invited people other than the calendar owner and the organiser; no rooms.
+
+        The organiser is the owner for their own events; for an invitation from someone
+        else (a front desk booking for the therapist), the organiser is not a guest.
+        """
+        return tuple(
+            a for a in self.attendees if not a.is_self and not a.organizer and not a.resource
+        )
 
 
 @dataclass
@@ -166,6 +173,7 @@ def parse_event(item: dict[str, Any], calendar_zone: str) -> CalendarEvent:
         attendees=attendees,
         # Without an organizer the owner created it; a stranger's invitation names its sender.
         organizer_is_self=bool(organizer.get("self", not organizer)),
+        organizer=str(organizer.get("email") or ""),
         updated=_stamp(item.get("updated")),
         etag=item.get("etag"),
     )

@@ -45,11 +45,16 @@ def add_calendar(email: str) -> tuple[Response, int]:
 def seed_event(calendarId: str) -> tuple[Response, int]:
     """Insert an event as the calendar's owner, validated like ``events.insert``.
 
-    ``?sendUpdates=`` is honoured as on the real endpoint.
+    ``?sendUpdates=`` is honoured as on the real endpoint. With ``"organizer": {"email"}``
+    naming someone else, the event is their invitation as it lands in this calendar.
     """
     store = current_state().calendar
     owner = store.owner_of(calendarId)
-    event = store.insert_event(owner, calendarId, _json(), request.args.get("sendUpdates"))
+    body = _json()
+    organizer = (body.pop("organizer", None) or {}).get("email")
+    event = store.insert_event(
+        owner, calendarId, body, request.args.get("sendUpdates"), organizer=organizer
+    )
     return jsonify(event), 201
 
 

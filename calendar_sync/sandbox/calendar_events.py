@@ -168,11 +168,14 @@ def normalise_times(body: dict, calendar_zone: str) -> None:
     body["end"] = render_event_time(end, end_zone, calendar_zone)
 
 
-def normalise_attendees(body: dict, organizer: str, previous: list[dict] | None) -> None:
-    """Default ``responseStatus`` and mark the organizer; keep answers the client left out.
+def normalise_attendees(
+    body: dict, organizer: str, previous: list[dict] | None, calendar_id: str | None = None
+) -> None:
+    """Default ``responseStatus``, mark the organizer and ``self``; keep answers left out.
 
     Attendees own their answers, so an update that omits ``responseStatus`` keeps the one
-    already recorded instead of resetting it.
+    already recorded instead of resetting it. ``self`` is the attendee whose calendar holds
+    this copy (``calendar_id``, the organizer's when not given).
     """
     attendees = body.get("attendees")
     if attendees is None:
@@ -195,6 +198,7 @@ def normalise_attendees(body: dict, organizer: str, previous: list[dict] | None)
         attendee["responseStatus"] = status
         if email.lower() == organizer.lower():
             attendee["organizer"] = True
+        if email.lower() == (calendar_id or organizer).lower():
             attendee["self"] = True
         result[email.lower()] = attendee
     body["attendees"] = list(result.values())

@@ -122,12 +122,22 @@ class CalendarStore:
                 raise GoogleError(400, "invalid", "An instance cannot carry a recurrence.")
             check_recurrence(body, calendar.time_zone)
         organizer = (body.get("organizer") or {}).get("email", calendar.id)
-        ev.normalise_attendees(body, organizer, (previous or {}).get("attendees"))
+        ev.normalise_attendees(body, organizer, (previous or {}).get("attendees"), calendar.id)
 
     def insert_event(
-        self, account: str, calendar_id: str, body: dict, send_updates: str | None = None
+        self,
+        account: str,
+        calendar_id: str,
+        body: dict,
+        send_updates: str | None = None,
+        *,
+        organizer: str | None = None,
     ) -> dict:
-        """``events.insert``. :raises GoogleError: 400 ``invalid``, 409 ``duplicate``."""
+        """``events.insert``. :raises GoogleError: 400 ``invalid``, 409 ``duplicate``.
+
+        ``organizer`` (control API only) makes the event someone else's invitation as it
+        appears in this calendar: organised by that address, the owner one of its guests.
+        """
         with self._lock:
             calendar = self.calendar(account, calendar_id)
             event_id = body.get("id")
@@ -146,7 +156,9 @@ class CalendarStore:
                 htmlLink=ev.html_link(event_id, calendar.id),
                 created=now,
                 creator={"email": account, "self": True},
-                organizer=_organizer(calendar, account),
+                organizer=_organizer(calendar, account)
+                if organizer is None or organizer.lower() == calendar.id.lower()
+                else {"email": organizer},
                 iCalUID=body.get("iCalUID") or f"{event_id}@google.com",
                 sequence=0,
                 eventType="default",

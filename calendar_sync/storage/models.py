@@ -90,6 +90,8 @@ class SessionRulesRow(Base):
     )
     title_pattern: Mapped[str | None] = mapped_column(String(255))
     one_attendee_is_session: Mapped[bool] = mapped_column(Boolean(), default=True)
+    # Addresses whose invitations count as sessions too, lower-cased, one per line.
+    co_organizers: Mapped[str] = mapped_column(Text(), default="")
 
 
 class Patient(Base):
@@ -442,9 +444,12 @@ class RescheduleProposal(Base):
 
 
 class TherapistNotice(Base):
-    """Something the therapist should know, shown on the dashboard until read.
+    """Something the therapist should know, shown on the dashboard until they clear it.
 
     ``text`` is plain words without patient names: a session is named by its date and time.
+    A notice about a session keeps its ref (``calendar_id``, ``event_id``: Google's ids) and
+    the patient's row, so the therapist's own pages can name the patient and link to the
+    follow-up; ``read_at`` is when the therapist cleared it.
     """
 
     __tablename__ = "therapist_notices"
@@ -457,6 +462,9 @@ class TherapistNotice(Base):
     text: Mapped[str] = mapped_column(Text())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    calendar_id: Mapped[str | None] = mapped_column(String(1024))
+    event_id: Mapped[str | None] = mapped_column(String(1024))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
 
 
 class PatientLink(Base):
@@ -475,6 +483,9 @@ class PatientLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How a used link was answered when its purpose does not say: none_suit (a choose_time
+    # link answered "none of these work, please contact me").
+    answer: Mapped[str | None] = mapped_column(String(32))
 
 
 class BarrierAnswer(Base):

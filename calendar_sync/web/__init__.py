@@ -14,6 +14,7 @@ from . import (
     home,
     mailbox,
     marks,
+    notices,
     outbox,
     patient,
     patients,
@@ -43,6 +44,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(patients.bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(followups.bp)
+    app.register_blueprint(notices.bp)
     app.register_blueprint(activity.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(mailbox.bp)

@@ -33,9 +33,9 @@ from ..services.accounts.settings import load_settings
 from ..services.accounts.settings import therapist_zone as zone_of
 from ..services.followup.marks import MARKABLE
 from ..services.followup.offers import offers
-from ..services.notices import notices_for
 from ..services.outbox.dispatch import MessageStatus
 from ..services.outbox.review import messages, needing_attention
+from ..services.pages.notices import ON_TODAY, uncleared
 from ..services.pages.today import held_work, waiting_for_mark
 from ..services.sync.calendar_list import calendar_statuses, select_calendar
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
@@ -60,7 +60,7 @@ def index() -> str:
     store = database()
     zone = therapist_zone(therapist)
     with store.transaction() as db:
-        notices = notices_for(db, therapist.id)
+        notices = uncleared(db, therapist.id, limit=ON_TODAY)
         attention = needing_attention(db, therapist.id)
         flagged = {m.id for m in attention}
         soon = [

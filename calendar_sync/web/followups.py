@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ..services.followup import offers
 from ..services.outbox.dispatch import STATUS_WORDS
 from ..services.pages import timeline
-from ..services.patients.links import BARRIER_SURVEY, CHOOSE_TIME, WILL_GET_IN_TOUCH
+from ..services.patients.links import BARRIER_SURVEY, CHOOSE_TIME, NONE_SUIT, WILL_GET_IN_TOUCH
 from .auth import login_required, require_therapist
 from .dashboard import therapist_zone
 from .extensions import current_time, database, runtime
@@ -23,7 +23,8 @@ bp = Blueprint("followups", __name__, url_prefix="/followups")
 ANSWER_WORDS = {
     CHOOSE_TIME: "chose another time",
     BARRIER_SURVEY: "said what got in the way",
-    WILL_GET_IN_TOUCH: "will get in touch",
+    WILL_GET_IN_TOUCH: "asked you to get in touch",
+    NONE_SUIT: "none of the times offered suit; asked you to get in touch",
 }
 REASON_WORDS = {
     "transport": "transport",
@@ -66,6 +67,31 @@ def index() -> str:
         page=number,
         pages=pages,
         total=total,
+        zone=therapist_zone(therapist),
+        answer_words=ANSWER_WORDS,
+        reason_words=REASON_WORDS,
+        status_words=STATUS_WORDS,
+        action_words=ACTION_WORDS,
+    )
+
+
+@bp.get("/session")
+@login_required
+def one() -> str:
+    """One miss alone (``?calendar_id=&event_id=``, Google's ids): where a notice links to."""
+    therapist = require_therapist()
+    ref = (request.args.get("calendar_id", ""), request.args.get("event_id", ""))
+    with database().transaction() as db:
+        found = timeline.miss(db, therapist.id, ref, current_time())
+    if found is None:
+        abort(404)
+    return render_template(
+        "followups/index.html",
+        misses=[found],
+        single=True,
+        page=1,
+        pages=1,
+        total=1,
         zone=therapist_zone(therapist),
         answer_words=ANSWER_WORDS,
         reason_words=REASON_WORDS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
 
@@ -18,6 +18,7 @@ from ..domain.slots import Slot
 from ..domain.times import format_local
 from ..google import GoogleApiError, ReauthorizationNeeded
 from ..services import notices
+from ..services.accounts.settings import load_settings, therapist_zone
 from ..services.patients import links
 from ..services.proposals.workflow import choose_time, times_to_choose
 from ..storage.models import PatientLink, Therapist
@@ -32,30 +33,34 @@ _STATUS_PAGES = {
     links.LinkStatus.TAMPERED: ("invalid", 400),
     links.LinkStatus.EXPIRED: ("expired", 410),
     links.LinkStatus.USED: ("used", 200),
+    links.LinkStatus.WITHDRAWN: ("withdrawn", 410),
 }
 
 
 def _details(link: PatientLink) -> dict[str, object]:
+    """What every page about ``link`` shows: who, which practice, and on which clock.
+
+    ``start`` is the appointment the link is about; pages write times with the ``words``
+    filter on ``zone``'s clock and name the zone once.
+    """
     with database().transaction() as db:
         therapist = db.get_one(Therapist, link.therapist_id)
         start = links.session_start(db, link.therapist_id, link.calendar_id, link.event_id)
         name = therapist.display_name or therapist.email
-        zone_name = therapist.time_zone
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return {
-        "name": name,
-        "zone": zone,
-        "when": format_local(start, zone) if start is not None else None,
-    }
+        practice = load_settings(db, link.therapist_id).practice.practice_name
+        zone = therapist_zone(db, therapist)
+    return {"name": name, "practice": practice or name, "zone": zone, "start": start}
 
 
 def _message(
     kind: str, status: int = 200, context: dict[str, object] | None = None
 ) -> tuple[str, int]:
     return render_template("patient/message.html", kind=kind, **(context or {})), status
+
+
+def _refused(check: links.LinkCheck) -> tuple[str, int]:
+    kind, status = _STATUS_PAGES[check.status]
+    return _message(kind, status, _details(check.link) if check.link is not None else None)
 
 
 def _check(token: str) -> links.LinkCheck:
@@ -81,8 +86,7 @@ def _times(link: PatientLink) -> list[Slot] | None:
 def show(token: str) -> tuple[str, int] | str:
     check = _check(token)
     if check.status is not links.LinkStatus.VALID or check.link is None:
-        kind, status = _STATUS_PAGES[check.status]
-        return _message(kind, status)
+        return _refused(check)
     return _form(token, check.link)
 
 
@@ -92,9 +96,8 @@ def _form(token: str, link: PatientLink, problem: str | None = None) -> tuple[st
         times = _times(link)
         if times is None:
             return _message("unavailable", 503, details)
-        zone = details["zone"]
-        assert isinstance(zone, ZoneInfo)
-        choices = [(s.start.isoformat(), format_local(s.start, zone)) for s in times]
+        # Best first is how they were found; a person scans a list of times by date.
+        choices = sorted(times, key=lambda slot: slot.start)
         return render_template(
             "patient/choose_time.html", token=token, choices=choices, problem=problem, **details
         )
@@ -110,17 +113,32 @@ def _form(token: str, link: PatientLink, problem: str | None = None) -> tuple[st
 def answer(token: str) -> tuple[str, int] | str:
     check = _check(token)
     if check.status is not links.LinkStatus.VALID or check.link is None:
-        kind, status = _STATUS_PAGES[check.status]
-        return _message(kind, status)
+        return _refused(check)
     link = check.link
     now = current_time()
     details = _details(link)
-    when = details["when"] or "your recent appointment"
+    start, zone = details["start"], details["zone"]
+    assert isinstance(zone, ZoneInfo)
+    when = format_local(start, zone) if isinstance(start, datetime) else "your recent appointment"
+    if link.purpose == links.CHOOSE_TIME and request.form.get("none_suit"):
+        with database().transaction() as db:
+            if not links.claim(db, link.id, now, answer=links.NONE_SUIT):
+                return _message("used", 200, details)
+            notices.notify(
+                db,
+                link.therapist_id,
+                notices.PATIENT_NONE_SUIT,
+                f"For the session of {when}, none of the times offered suit the patient; "
+                "they ask you to get in touch with them.",
+                now,
+                about=(link.calendar_id, link.event_id),
+            )
+        return _message("contact_asked", 200, details)
     if link.purpose == links.CHOOSE_TIME:
         return _choose(token, link, now, details)
     with database().transaction() as db:
         if not links.claim(db, link.id, now):
-            return _message("used")
+            return _message("used", 200, details)
         if link.purpose == links.BARRIER_SURVEY:
             links.record_barriers(
                 db, link, request.form.getlist("reason"), request.form.get("other", ""), now
@@ -129,18 +147,21 @@ def answer(token: str) -> tuple[str, int] | str:
                 db,
                 link.therapist_id,
                 notices.PATIENT_ANSWERED_SURVEY,
-                f"A patient told you what got in the way of the session of {when}; "
-                "see their answer on the dashboard.",
+                f"The patient of the session of {when} told you what got in the way; "
+                "their answer is with the follow-up.",
                 now,
+                about=(link.calendar_id, link.event_id),
             )
         else:
             notices.notify(
                 db,
                 link.therapist_id,
-                notices.PATIENT_WILL_GET_IN_TOUCH,
-                f"The patient of the session of {when} says they will get in touch with you.",
+                notices.PATIENT_ASKS_FOR_CONTACT,
+                f"The patient of the session of {when} asks you to get in touch with them.",
                 now,
+                about=(link.calendar_id, link.event_id),
             )
+            return _message("contact_asked", 200, details)
     return _message("thanks", 200, details)
 
 
@@ -153,7 +174,7 @@ def _choose(
         return _form(token, link, problem="Please pick one of the times below.")
     with database().transaction() as db:
         if not links.claim(db, link.id, now):
-            return _message("used")
+            return _message("used", 200, details)
     try:
         done = choose_time(
             runtime(), link.therapist_id, link.calendar_id, link.event_id, picked, now
@@ -165,6 +186,4 @@ def _choose(
         with database().transaction() as db:
             links.release(db, link.id)
         return _form(token, link, problem="Sorry, that time has just gone. Please pick another.")
-    zone = details["zone"]
-    assert isinstance(zone, ZoneInfo)
-    return _message("chosen", 200, {**details, "chosen": format_local(picked.start, zone)})
+    return _message("chosen", 200, {**details, "chosen": picked.start})

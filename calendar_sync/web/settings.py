@@ -6,6 +6,7 @@ field and nothing is saved.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -104,6 +105,13 @@ def parse(form: Any, current: TherapistSettings) -> tuple[TherapistSettings, str
         sessions = SessionRules(pattern, form.get("one_attendee_is_session") == "on")
     except ValueError as exc:
         raise FormError("title_pattern", str(exc)) from None
+    co_organizers = frozenset(re.split(r"[\s,;]+", form.get("co_organizers") or "")) - {""}
+    try:
+        sessions = replace(sessions, co_organizers=co_organizers)
+    except ValueError as exc:
+        raise FormError(
+            "co_organizers", f"{exc}: write addresses like frontdesk@example.test."
+        ) from None
     colors = {
         form.get(f"color_{outcome.value}"): outcome
         for outcome in MARK_OUTCOMES

@@ -123,3 +123,33 @@ def test_never_all_day_free_or_declined(facts: EventFacts) -> None:
 def test_invalid_pattern_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="regular expression"):
         SessionRules(title_pattern="([")
+
+
+def test_someone_elses_invitation_is_never_a_session() -> None:
+    invitation = EventFacts(
+        "Session AB",
+        other_attendees=1,
+        organized_by_therapist=False,
+        organizer="colleague@example.test",
+    )
+    assert not is_session(invitation, SessionRules(title_pattern="session"))
+    assert is_session(replace(invitation, organized_by_therapist=True), SessionRules())
+
+
+def test_a_co_organisers_invitation_is_a_session_whatever_the_case() -> None:
+    rules = SessionRules(co_organizers=frozenset({" FrontDesk@Example.test "}))
+    assert rules.co_organizers == frozenset({"frontdesk@example.test"})
+    booked = EventFacts(
+        "AB",
+        other_attendees=1,
+        organized_by_therapist=False,
+        organizer="frontdesk@EXAMPLE.test",
+    )
+    assert is_session(booked, rules)
+    assert not is_session(replace(booked, organizer="stranger@example.test"), rules)
+
+
+@pytest.mark.parametrize("address", ["front desk", "frontdesk", "a@b", "a@b.test, c@d.test"])
+def test_a_co_organiser_must_be_one_address(address: str) -> None:
+    with pytest.raises(ValueError, match="not an email address"):
+        SessionRules(co_organizers=frozenset({address}))

@@ -88,11 +88,19 @@ def test_an_invitation_from_someone_else_is_not_organised_by_the_owner() -> None
             "id": "e2",
             "start": {"dateTime": "2026-03-30T09:00:00Z"},
             "end": {"dateTime": "2026-03-30T10:00:00Z"},
-            "organizer": {"email": "colleague@example.test"},
+            "organizer": {"email": "frontdesk@example.test"},
+            "attendees": [
+                {"email": "frontdesk@example.test", "organizer": True},
+                {"email": "dr.haddad@example.test", "self": True},
+                {"email": "pat@example.test"},
+            ],
         },
         "UTC",
     )
     assert not event.organizer_is_self
+    assert event.organizer == "frontdesk@example.test"
+    # The front desk that booked it is not a guest: the patient is the one other person.
+    assert [a.email for a in event.others] == ["pat@example.test"]
 
 
 @pytest.fixture

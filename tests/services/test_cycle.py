@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from calendar_sync.domain.money import Money
 from calendar_sync.domain.policy import DEFAULT_PATIENT_HOLD
 from calendar_sync.domain.sessions import SessionRules
 from calendar_sync.domain.times import when_words
@@ -21,13 +23,19 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
-from calendar_sync.services.accounts.settings import save_session_rules
+from calendar_sync.services.accounts.settings import (
+    load_settings,
+    save_session_rules,
+    save_settings,
+    with_policy,
+)
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.outbox.dispatch import MessageStatus
 from calendar_sync.services.outbox.review import messages
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
     CalendarEventRow,
+    FeeEntry,
     FollowUpAction,
     Patient,
     RescheduleProposal,
@@ -222,3 +230,59 @@ def test_the_email_waits_a_little_for_its_new_time_and_never_forever(
     tick(env, later + HOLD)
     (message,) = [m for m in mail(env) if PATIENT in m["to"]]
     assert "you can choose a new time here" in message["text"]
+
+
+def test_someone_elses_invitation_is_left_alone_unless_they_book_for_the_therapist(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    therapist_id = connected(env, connect)
+    with runtime_of(env.app).database.transaction() as db:
+        settings = load_settings(db, therapist_id)
+        fee = Money(6000, "GBP")
+        policy = replace(settings.policy, no_show_fee=fee, charge_assumed_no_shows=True)
+        save_settings(db, therapist_id, with_policy(settings, policy), CONNECTED)
+    colleague = "colleague@example.test"
+
+    def invitation(start: str, end: str, guests: list[str]) -> None:
+        """An event the colleague organised, as it lands in the therapist's calendar."""
+        env.sandbox.control(
+            "POST",
+            f"calendar/{THERAPIST}/events",
+            {
+                "summary": "Catch-up",
+                "organizer": {"email": colleague},
+                "start": {"dateTime": f"2026-03-19T{start}:00", "timeZone": "Europe/London"},
+                "end": {"dateTime": f"2026-03-19T{end}:00", "timeZone": "Europe/London"},
+                "attendees": [{"email": guest} for guest in guests],
+            },
+        )
+
+    # Nobody marks them attended: unmarked means missed, so a session would be followed up.
+    invitation("10:00", "10:50", [THERAPIST, PATIENT])  # booked for the therapist with a guest
+    invitation("14:00", "14:30", [colleague, THERAPIST])  # the colleague's one-to-one
+    lines = tick(env, NOW)
+    assert [m for m in mail(env) if PATIENT in m["to"]] == [], lines
+    assert invitations(env, PATIENT) == []
+    assert [m for m in mail(env) if colleague in m["to"]] == []
+    with runtime_of(env.app).database.transaction() as db:
+        stored = db.scalars(select(CalendarEventRow)).all()
+        assert len(stored) == 2
+        assert not any(row.organizer_is_self or row.is_session for row in stored)
+        assert db.scalars(select(FollowUpAction)).all() == []
+        assert db.scalars(select(FeeEntry)).all() == []
+
+    # The colleague is the practice's front desk, booking sessions for the therapist.
+    with runtime_of(env.app).database.transaction() as db:
+        save_session_rules(db, therapist_id, SessionRules(co_organizers=frozenset({colleague})))
+    tick(env, NOW + timedelta(minutes=20))
+    lines = tick(env, NOW + timedelta(minutes=20) + HOLD)
+    (checkin,) = [m for m in mail(env) if PATIENT in m["to"]]
+    assert checkin["from"].endswith(f"<{THERAPIST}>") or checkin["from"] == THERAPIST
+    assert [m for m in mail(env) if colleague in m["to"]] == []
+    with runtime_of(env.app).database.transaction() as db:
+        (row,) = db.scalars(
+            select(CalendarEventRow).where(CalendarEventRow.is_session.is_(True))
+        ).all()
+        assert row.patient_email == PATIENT and not row.created_by_service
+        (charge,) = db.scalars(select(FeeEntry)).all()
+    assert charge.minor_units == fee.minor_units

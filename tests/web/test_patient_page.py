@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from calendar_sync.domain.times import when_words
 from calendar_sync.google.oauth import (
     CALENDAR_EVENTS,
     CALENDAR_LIST,
@@ -19,6 +23,10 @@ from calendar_sync.google.oauth import (
     OPENID,
     Grant,
 )
+from calendar_sync.mail.samples import SAMPLE_CONTEXTS
+from calendar_sync.mail.templates import render
+from calendar_sync.services.accounts.disconnect import disconnect_therapist
+from calendar_sync.services.accounts.settings import load_settings, save_settings
 from calendar_sync.services.notices import notices_for
 from calendar_sync.services.patients import links
 from calendar_sync.services.runtime import runtime_of
@@ -34,8 +42,24 @@ SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY]
 @pytest.fixture
 def practice(sandboxed_app: Any) -> tuple[Any, int]:
     """A connected therapist with one past session of the patient, synced."""
-    env = sandboxed_app
     now = datetime.now(UTC)
+    start = (now - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    return set_up(sandboxed_app, now, start)
+
+
+#: A Wednesday noon; the missed appointment was on Tuesday at 15:00 in London.
+PINNED = datetime(2031, 6, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pinned(sandboxed_app: Any) -> tuple[Any, int]:
+    """:func:`practice` at a fixed instant, on the app's and the sandbox's clocks."""
+    sandboxed_app.sandbox.control("POST", "clock", {"now": PINNED.isoformat()})
+    runtime_of(sandboxed_app.app).clock = lambda: PINNED
+    return set_up(sandboxed_app, PINNED, datetime(2031, 6, 3, 14, 0, tzinfo=UTC))
+
+
+def set_up(env: Any, now: datetime, start: datetime) -> tuple[Any, int]:
     env.sandbox.add_account(THERAPIST, "Dr Lee", "Europe/London")
     secrets = json.loads(Path(env.app.config["GOOGLE_CLIENT_SECRETS"]).read_text())
     tokens = env.sandbox.issue_tokens(THERAPIST, SCOPES, secrets["web"]["client_id"])
@@ -59,7 +83,6 @@ def practice(sandboxed_app: Any) -> tuple[Any, int]:
         )
         keeper.save_grant(db, therapist.id, grant, now)
         therapist_id = int(therapist.id)
-    start = (now - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     env.sandbox.control(
         "POST",
         f"calendar/{THERAPIST}/events",
@@ -157,8 +180,97 @@ def test_tampered_and_expired_links(practice: Any, page: Any) -> None:
     response = page.goto(old)
     assert response.status == 410
     assert "please reply to the email" in page.locator("body").inner_text()
+
+
+def test_asking_to_be_contacted_means_one_thing_from_the_email_to_the_notice(
+    practice: Any, page: Any
+) -> None:
+    env, therapist_id = practice
+    url = link(env, therapist_id, links.WILL_GET_IN_TOUCH)
+    # The email: the link asks the therapist to get in touch; clicking alone does not.
+    for name in ("first_checkin", "repeat_checkin", "reschedule_note"):
+        email = render(name, {**SAMPLE_CONTEXTS[name], "get_in_touch_url": url})
+        assert f"ask me to get in touch here:\n{url}" in email.text, name
+        assert f'<a href="{url}">ask me to get in touch</a>' in email.html, name
+    # The page asks first, and thanks only once the patient has asked.
     page.goto(url)
-    page.get_by_role("button", name="I will get in touch").click()
+    assert page.locator("h1").inner_text() == "Would you like Dr Lee to get in touch?"
+    assert "thank" not in page.locator("body").inner_text().lower()
+    page.get_by_role("button", name="Please get in touch with me").click()
     assert page.locator("h1").inner_text() == "Thank you"
+    assert "Dr Lee knows you would like them to get in touch" in page.content()
     with runtime_of(env.app).database.transaction() as db:
-        assert [n.kind for n in notices_for(db, therapist_id)] == ["patient_will_get_in_touch"]
+        (notice,) = notices_for(db, therapist_id)
+    assert notice.kind == "patient_asks_for_contact"
+    assert "asks you to get in touch with them" in notice.text
+
+
+def name_the_practice(env: Any, therapist_id: int, name: str) -> None:
+    with runtime_of(env.app).database.transaction() as db:
+        settings = load_settings(db, therapist_id)
+        practice = replace(settings.practice, practice_name=name)
+        save_settings(db, therapist_id, replace(settings, practice=practice), PINNED)
+
+
+def test_times_in_date_order_the_zone_once_and_none_of_these_works(pinned: Any, page: Any) -> None:
+    env, therapist_id = pinned
+    name_the_practice(env, therapist_id, "Riverside Rooms")
+    url = link(env, therapist_id, links.CHOOSE_TIME, PINNED)
+    page.goto(url)
+    assert page.locator("#practice-name").inner_text() == "Riverside Rooms"
+    starts = [
+        datetime.fromisoformat(str(value))
+        for value in page.locator("input[name=start]").evaluate_all("els => els.map(e => e.value)")
+    ]
+    assert len(starts) >= 3 and starts == sorted(starts)
+    labels = page.locator("fieldset label").all_inner_texts()
+    assert labels[0].strip() == when_words(starts[0], ZoneInfo("Europe/London"))
+    body = page.locator("body").inner_text()
+    assert body.count("Europe/London") == 1
+    assert "In place of our appointment on Tuesday 3 June at 15:00" in body
+
+    page.get_by_role("button", name="None of these work, please contact me").click()
+    assert page.locator("h1").inner_text() == "Thank you"
+    assert "Dr Lee knows you would like them to get in touch" in page.content()
+    assert page.locator("#practice-name").inner_text() == "Riverside Rooms"
+    with runtime_of(env.app).database.transaction() as db:
+        (notice,) = notices_for(db, therapist_id)
+        (answer,) = links.answers_for(db, therapist_id)
+        proposals = db.scalars(select(RescheduleProposal.state)).all()
+    assert notice.kind == "patient_none_suit"
+    assert "none of the times offered suit" in notice.text and "Sam" not in notice.text
+    assert answer.kind == links.NONE_SUIT
+    assert "accepted" not in proposals  # nothing was chosen
+    page.goto(url)
+    assert page.locator("h1").inner_text() == "Already answered"
+    assert page.locator("#practice-name").inner_text() == "Riverside Rooms"
+
+
+def test_every_page_about_a_link_names_the_practice(pinned: Any, page: Any) -> None:
+    env, therapist_id = pinned
+    for purpose in (links.BARRIER_SURVEY, links.WILL_GET_IN_TOUCH):
+        page.goto(link(env, therapist_id, purpose, PINNED))
+        # no practice name set: the practitioner's own name stands for it
+        assert page.locator("#practice-name").inner_text() == "Dr Lee"
+        assert "Tuesday 3 June at 15:00" in page.locator("body").inner_text()
+    name_the_practice(env, therapist_id, "Riverside Rooms")
+    expired = link(env, therapist_id, links.WILL_GET_IN_TOUCH, PINNED - timedelta(days=15))
+    assert page.goto(expired).status == 410
+    assert page.locator("#practice-name").inner_text() == "Riverside Rooms"
+
+
+def test_a_link_from_a_therapist_who_disconnected_says_so_kindly(pinned: Any, page: Any) -> None:
+    env, therapist_id = pinned
+    url = link(env, therapist_id, links.CHOOSE_TIME, PINNED)
+    disconnect_therapist(runtime_of(env.app), therapist_id, now=PINNED)
+    response = page.goto(url)
+    assert response.status == 410
+    assert page.locator("h1").inner_text() == "This link is no longer in use"
+    body = page.locator("body").inner_text()
+    assert "nothing wrong with the link you used" in body and "reply to the email" in body
+    assert "not right" not in body
+    request = urllib.request.Request(url, data=b"none_suit=1", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 410

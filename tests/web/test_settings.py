@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from calendar_sync.domain.money import Money
 from calendar_sync.domain.outcomes import Outcome
@@ -16,7 +17,7 @@ from calendar_sync.domain.policy import ActionKind
 from calendar_sync.domain.unmarked import UnmarkedConvention
 from calendar_sync.services.accounts.settings import load_settings
 from calendar_sync.services.runtime import runtime_of
-from calendar_sync.storage.models import Therapist
+from calendar_sync.storage.models import CalendarRow, Therapist
 
 
 @pytest.fixture
@@ -51,9 +52,9 @@ def form_of(page: str) -> dict[str, Any]:
                 data[name.group(1)] = value.group(1) if value and kind.group(1) == "radio" else "on"
             continue
         data[name.group(1)] = value.group(1) if value else ""
-    for select in re.finditer(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
-        chosen = re.search(r'<option value="([^"]*)" selected>', select.group(2))
-        data[select.group(1)] = chosen.group(1) if chosen else ""
+    for menu in re.finditer(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', menu.group(2))
+        data[menu.group(1)] = chosen.group(1) if chosen else ""
     return data
 
 
@@ -82,6 +83,7 @@ def test_changes_are_saved(app: Flask, client: FlaskClient, signed_in: int) -> N
         hours_5="10:00-13:00",
         hours_0="",
         max_proposals="2",
+        co_organizers="FrontDesk@example.test, bookings@example.test",
     )
     del data["step3_alert_therapist_pattern"]
     data["step3_email_checkin"] = "on"
@@ -102,6 +104,31 @@ def test_changes_are_saved(app: Flask, client: FlaskClient, signed_in: int) -> N
     assert saved.reschedule.working_hours[0] == ()
     assert saved.reschedule.max_proposals == 2
     assert saved.reschedule.working_hours[1] == ((time(9), time(17)),)
+    assert policy.sessions.co_organizers == {"frontdesk@example.test", "bookings@example.test"}
+    page = client.get("/settings/").get_data(as_text=True)
+    assert 'value="bookings@example.test, frontdesk@example.test"' in page
+
+
+def test_changed_session_rules_read_the_calendars_again(
+    app: Flask, client: FlaskClient, signed_in: int
+) -> None:
+    with runtime_of(app).database.transaction() as db:
+        db.add(
+            CalendarRow(
+                therapist_id=signed_in,
+                google_calendar_id="dr.rivera@example.test",
+                sync_token="token-1",
+            )
+        )
+    data = form_of(client.get("/settings/").get_data(as_text=True))
+    client.post("/settings/", data=data)
+    with runtime_of(app).database.transaction() as db:
+        assert db.scalars(select(CalendarRow.sync_token)).one() == "token-1"
+    # Events are judged when Google lists them: without the token, all are listed again.
+    data["co_organizers"] = "frontdesk@example.test"
+    client.post("/settings/", data=data)
+    with runtime_of(app).database.transaction() as db:
+        assert db.scalars(select(CalendarRow.sync_token)).one() is None
 
 
 @pytest.mark.parametrize(
@@ -111,6 +138,7 @@ def test_changes_are_saved(app: Flask, client: FlaskClient, signed_in: int) -> N
         ("no_show_fee", "forty", "Enter an amount"),
         ("time_zone", "Mars/Olympus", "time zone"),
         ("title_pattern", "([", "regular expression"),
+        ("co_organizers", "the front desk", "not an email address"),
         ("hours_2", "17:00-09:00", "must come after"),
     ],
 )

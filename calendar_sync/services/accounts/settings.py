@@ -138,14 +138,7 @@ def policy_from_json(data: dict[str, Any], sessions: SessionRules | None = None)
 def load_settings(db: DbSession, therapist_id: int) -> TherapistSettings:
     """The therapist's settings, defaults where nothing was saved."""
     row = db.get(TherapistSettingsRow, therapist_id)
-    rules_row = db.scalar(
-        select(SessionRulesRow).where(SessionRulesRow.therapist_id == therapist_id)
-    )
-    rules = (
-        SessionRules(rules_row.title_pattern, rules_row.one_attendee_is_session)
-        if rules_row is not None
-        else SessionRules()
-    )
+    rules = session_rules(db, therapist_id)
     if row is None:
         return TherapistSettings(Policy(sessions=rules), PracticeProfile())
     stored = json.loads(row.policy_json or "{}")
@@ -175,14 +168,7 @@ def save_settings(
     row.policy_json = json.dumps(stored, sort_keys=True)
     row.practice_json = json.dumps(asdict(settings.practice), sort_keys=True)
     row.updated_at = now
-    rules_row = db.scalar(
-        select(SessionRulesRow).where(SessionRulesRow.therapist_id == therapist_id)
-    )
-    if rules_row is None:
-        rules_row = SessionRulesRow(therapist_id=therapist_id)
-        db.add(rules_row)
-    rules_row.title_pattern = settings.policy.sessions.title_pattern
-    rules_row.one_attendee_is_session = settings.policy.sessions.one_attendee_is_session
+    save_session_rules(db, therapist_id, settings.policy.sessions)
     db.flush()
 
 
@@ -216,15 +202,28 @@ def session_rules(db: DbSession, therapist_id: int) -> SessionRules:
     if row is None:
         return SessionRules()
     return SessionRules(
-        title_pattern=row.title_pattern, one_attendee_is_session=row.one_attendee_is_session
+        title_pattern=row.title_pattern,
+        one_attendee_is_session=row.one_attendee_is_session,
+        co_organizers=frozenset((row.co_organizers or "").split()),
     )
 
 
 def save_session_rules(db: DbSession, therapist_id: int, rules: SessionRules) -> None:
-    """Store the rules; events are re-judged at their next sync."""
+    """Store the rules; when they change, every stored event is judged again.
+
+    Sync judges an event when Google lists it, and an incremental sync lists only what
+    changed: the sync tokens are dropped, so the next sync of each calendar (within the
+    poll interval) lists its whole window again.
+    """
+    changed = session_rules(db, therapist_id) != rules
     row = db.get(SessionRulesRow, therapist_id)
     if row is None:
         row = SessionRulesRow(therapist_id=therapist_id)
         db.add(row)
     row.title_pattern = rules.title_pattern
     row.one_attendee_is_session = rules.one_attendee_is_session
+    row.co_organizers = "\n".join(sorted(rules.co_organizers))
+    if not changed:
+        return
+    for calendar in db.scalars(select(CalendarRow).where(CalendarRow.therapist_id == therapist_id)):
+        calendar.sync_token = None

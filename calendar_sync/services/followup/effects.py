@@ -98,6 +98,7 @@ class Effects:
                     "but the patient has no email address on file, so nothing was sent. Add it "
                     "on the patient's page for the next time.",
                     now,
+                    about=session.ref,
                 )
                 done.append("no email address: you were told")
             if ActionKind.RECORD_FEE in sending:
@@ -137,6 +138,7 @@ class Effects:
                     " and nothing was sent to the patient (no email on file, or they asked "
                     "not to be emailed).",
                     now,
+                    about=session.ref,
                 )
                 done.append("you were told")
             offered = [a for a in actions if a.delivery is Delivery.OFFER_TO_THERAPIST]
@@ -148,6 +150,7 @@ class Effects:
                     f"The follow-up for the session on {when} is late, so it was not sent on "
                     "its own. Review it on the dashboard and send or drop it.",
                     now,
+                    about=session.ref,
                 )
                 done.append("offered to you (late)")
         return f"session {when}: " + (", ".join(done) or "recorded")

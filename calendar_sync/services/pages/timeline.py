@@ -116,6 +116,18 @@ def misses(
             .limit(per_page)
         )
     ]
+    return _misses(db, therapist_id, refs, now)
+
+
+def miss(db: DbSession, therapist_id: int, ref: tuple[str, str], now: datetime) -> Miss | None:
+    """The miss of one session (``ref``: Google calendar id, event id); None if not one."""
+    found = _misses(db, therapist_id, [ref], now)
+    return found[0] if found else None
+
+
+def _misses(
+    db: DbSession, therapist_id: int, refs: list[tuple[str, str]], now: datetime
+) -> list[Miss]:
     if not refs:
         return []
     actions: dict[tuple[str, str], list[FollowUpAction]] = defaultdict(list)
@@ -181,6 +193,8 @@ def misses(
     result = []
     for ref in refs:
         group = actions[ref]
+        if not group:
+            continue  # a session the service never acted on is not a miss
         first = group[0]
         found = events.get(ref)
         changed = None

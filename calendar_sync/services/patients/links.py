@@ -24,8 +24,12 @@ from ...storage.models import BarrierAnswer, CalendarEventRow, CalendarRow, Pati
 
 CHOOSE_TIME = "choose_time"
 BARRIER_SURVEY = "barrier_survey"
+# The patient asks the therapist to contact them (the stored name, and the links signed with
+# it, come from the email's "let me know and I will get in touch").
 WILL_GET_IN_TOUCH = "will_get_in_touch"
 PURPOSES = (CHOOSE_TIME, BARRIER_SURVEY, WILL_GET_IN_TOUCH)
+#: A choose_time link answered "None of these work, please contact me".
+NONE_SUIT = "none_suit"
 
 #: The answers the barrier survey offers, in the patient's words.
 BARRIERS: dict[str, str] = {
@@ -48,6 +52,8 @@ class LinkStatus(Enum):
     TAMPERED = "tampered"
     EXPIRED = "expired"
     USED = "used"
+    # Genuinely ours, but its record is gone: the therapist disconnected, which deletes it.
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,11 @@ def issue_link(
 
 
 def check_token(db: DbSession, token: str, now: datetime, config: Mapping[str, Any]) -> LinkCheck:
-    """What ``token`` is: valid (with its link), tampered, expired or already used."""
+    """What ``token`` is: valid (with its link), tampered, expired, used or withdrawn.
+
+    Withdrawn: the signature is ours but the link's row is gone, which happens only when
+    the therapist disconnected (everything about their patients is deleted then).
+    """
 
     # The signature's own age is a second line of defence; the row's expiry decides.
     max_age = int((link_lifetime(config) + timedelta(days=1)).total_seconds())
@@ -124,7 +134,9 @@ def check_token(db: DbSession, token: str, now: datetime, config: Mapping[str, A
         except BadSignature:
             continue
         link = db.get(PatientLink, str(link_id))
-        if link is None or link.purpose != purpose:
+        if link is None:
+            return LinkCheck(LinkStatus.WITHDRAWN)
+        if link.purpose != purpose:
             return LinkCheck(LinkStatus.TAMPERED)
         if link.used_at is not None:
             return LinkCheck(LinkStatus.USED, link)
@@ -134,8 +146,11 @@ def check_token(db: DbSession, token: str, now: datetime, config: Mapping[str, A
     return LinkCheck(LinkStatus.TAMPERED)
 
 
-def claim(db: DbSession, link_id: str, now: datetime) -> bool:
-    """Mark the link used; False when it already was (or has expired) — do nothing then."""
+def claim(db: DbSession, link_id: str, now: datetime, *, answer: str | None = None) -> bool:
+    """Mark the link used (with ``answer``, when its purpose alone does not say it).
+
+    False when it already was used (or has expired): do nothing then.
+    """
     result = db.execute(
         update(PatientLink)
         .where(
@@ -143,14 +158,16 @@ def claim(db: DbSession, link_id: str, now: datetime) -> bool:
             PatientLink.used_at.is_(None),
             PatientLink.expires_at > now,
         )
-        .values(used_at=now)
+        .values(used_at=now, answer=answer)
     )
     return bool(getattr(result, "rowcount", 0))
 
 
 def release(db: DbSession, link_id: str) -> None:
     """Make a claimed link usable again (its effect could not be carried out)."""
-    db.execute(update(PatientLink).where(PatientLink.id == link_id).values(used_at=None))
+    db.execute(
+        update(PatientLink).where(PatientLink.id == link_id).values(used_at=None, answer=None)
+    )
 
 
 def record_barriers(
@@ -214,7 +231,7 @@ def answers_for(db: DbSession, therapist_id: int) -> list[PatientAnswer]:
         assert link.used_at is not None
         answers.append(
             PatientAnswer(
-                kind=link.purpose,
+                kind=link.answer or link.purpose,
                 calendar_id=link.calendar_id,
                 event_id=link.event_id,
                 session_start=session_start(db, therapist_id, link.calendar_id, link.event_id),

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session as DbSession
 
 from ...domain.slots import Slot, answer_deadline, find_slots
 from ...google.event_writes import cancel_event, insert_event, move_event
@@ -53,11 +54,19 @@ def _move_on(database: Database, row: RescheduleProposal, now: datetime, **value
 
 def _tell(database: Database, context: Context, kind: str, text: str, now: datetime) -> None:
     with database.transaction() as db:
-        notices.notify(db, context.row.therapist_id, kind, text, now)
+        notices.notify(db, context.row.therapist_id, kind, text, now, about=_missed(context.row))
+
+
+def _missed(row: RescheduleProposal) -> tuple[str, str]:
+    """The missed session a proposal is for: what its notices are about."""
+    return (row.missed_calendar_id, row.missed_event_id)
 
 
 def step(database: Database, context: Context, now: datetime) -> Result:
-    """Advance one proposal; returns report lines and the id of a follow-up proposal."""
+    """Advance one proposal; returns report lines and the id of a follow-up proposal.
+
+    An accepted proposal is stepped only when the patient has since declined it.
+    """
     if context.row.state == ProposalState.PLANNED:
         lines = []
         if context.row.slot_start is None or context.row.slot_end is None:
@@ -66,6 +75,10 @@ def step(database: Database, context: Context, now: datetime) -> Result:
             # Chosen now or before: placed at once when nothing holds it any more.
             lines += place(database, context, now)
         return lines, None
+    if context.row.state == ProposalState.ACCEPTED:
+        if context.response == "declined":
+            return declined(database, context, now)
+        return [], None
     return follow(database, context, now)
 
 
@@ -281,9 +294,14 @@ def follow(database: Database, context: Context, now: datetime) -> Result:
 
 
 def declined(database: Database, context: Context, now: datetime) -> Result:
-    """The patient said no: free the time quietly and offer the next one, up to the maximum."""
+    """The patient said no: free the time quietly and offer the next one, up to the maximum.
+
+    Also when they said no after accepting (in their calendar, or by picking the time on
+    their page): the therapist, told of the acceptance, is told of the change too.
+    """
     row, head = context.row, f"proposal {context.row.id}"
     missed = context.local(row.missed_start)
+    after_accepting = row.state == ProposalState.ACCEPTED
     # They declined already; Google need not write to them about removing it.
     cancel_event(
         context.apis, row.calendar_id, row.event_id, send_updates="none", sleep=context.sleep
@@ -292,9 +310,7 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
     with database.transaction() as db:
         result = db.execute(
             update(RescheduleProposal)
-            .where(
-                RescheduleProposal.id == row.id, RescheduleProposal.state == ProposalState.PROPOSED
-            )
+            .where(RescheduleProposal.id == row.id, RescheduleProposal.state == row.state)
             .values(
                 state=ProposalState.EXHAUSTED if last else ProposalState.DECLINED,
                 updated_at=now,
@@ -303,7 +319,25 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
         )
         if not getattr(result, "rowcount", 0):
             return [], None
-        if last:
+        if after_accepting:
+            assert row.slot_start is not None
+            offered = context.local(row.slot_start)
+            notices.notify(
+                db,
+                row.therapist_id,
+                notices.PROPOSAL_DECLINED_AFTER_ACCEPTING,
+                f"The new time {offered} for the session of {missed} was accepted, then "
+                "declined; the time is free again. "
+                + (
+                    "It was the last time offered, so no more are. You may want to get in "
+                    "touch yourself."
+                    if last
+                    else "Another time is being offered."
+                ),
+                now,
+                about=_missed(row),
+            )
+        elif last:
             notices.notify(
                 db,
                 row.therapist_id,
@@ -311,30 +345,67 @@ def declined(database: Database, context: Context, now: datetime) -> Result:
                 f"The {row.attempt} new times offered for the session of {missed} were all "
                 "declined; no more are offered. You may want to get in touch yourself.",
                 now,
+                about=_missed(row),
             )
-            return [f"{head}: declined; that was the last time offered"], None
-        follow_up = RescheduleProposal(
-            therapist_id=row.therapist_id,
-            key=row.key,
-            missed_calendar_id=row.missed_calendar_id,
-            missed_event_id=row.missed_event_id,
-            missed_start=row.missed_start,
-            missed_end=row.missed_end,
-            patient_email=row.patient_email,
-            calendar_id=row.calendar_id,
-            event_id=proposal_event_id(row.key, row.attempt + 1),
-            attempt=row.attempt + 1,
-            state=ProposalState.PLANNED,
-            alternatives_json="[]",
-            # Another invitation: it too waits, visible, before it goes.
-            release_at=now + context.hold,
-            created_at=now,
-            updated_at=now,
+        what = "declined after being accepted" if after_accepting else "declined"
+        if last:
+            return [f"{head}: {what}; that was the last time offered"], None
+        # Another invitation: it too waits, visible, before it goes.
+        follow_up = next_attempt(db, row, now, now + context.hold)
+    return [f"{head}: {what}; offering another time"], follow_up
+
+
+def next_attempt(
+    db: DbSession, row: RescheduleProposal, now: datetime, release_at: datetime
+) -> int:
+    """Plan the attempt after ``row`` (same miss, same patient); returns its id.
+
+    Its invitation is placed no sooner than ``release_at``.
+    """
+    follow_up = RescheduleProposal(
+        therapist_id=row.therapist_id,
+        key=row.key,
+        missed_calendar_id=row.missed_calendar_id,
+        missed_event_id=row.missed_event_id,
+        missed_start=row.missed_start,
+        missed_end=row.missed_end,
+        patient_email=row.patient_email,
+        calendar_id=row.calendar_id,
+        event_id=proposal_event_id(row.key, row.attempt + 1),
+        attempt=row.attempt + 1,
+        state=ProposalState.PLANNED,
+        alternatives_json="[]",
+        release_at=release_at,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(follow_up)
+    db.flush()
+    return int(follow_up.id)
+
+
+def replace_declined(database: Database, context: Context, now: datetime) -> int | None:
+    """The patient said no to the offered time, then picked another on their page.
+
+    Their no has not been followed yet: the declined event is removed quietly and a new
+    attempt is planned for the time they picked, so that its invitation carries their answer
+    to that time, never the earlier no. Returns the new attempt's id (None: another worker
+    moved the row on first).
+    """
+    row = context.row
+    cancel_event(
+        context.apis, row.calendar_id, row.event_id, send_updates="none", sleep=context.sleep
+    )
+    with database.transaction() as db:
+        result = db.execute(
+            update(RescheduleProposal)
+            .where(RescheduleProposal.id == row.id, RescheduleProposal.state == row.state)
+            .values(state=ProposalState.DECLINED, updated_at=now, last_error=None)
         )
-        db.add(follow_up)
-        db.flush()
-        follow_up_id = int(follow_up.id)
-    return [f"{head}: declined; offering another time"], follow_up_id
+        if not getattr(result, "rowcount", 0):
+            return None
+        # The patient picked this time themselves: it goes at once.
+        return next_attempt(db, row, now, now)
 
 
 def still_free(database: Database, context: Context, now: datetime) -> list[str]:

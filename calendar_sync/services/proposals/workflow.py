@@ -42,7 +42,7 @@ from .context import (
     rules_for,
     words_for_error,
 )
-from .steps import PURPOSE, free_slots, offer, step
+from .steps import PURPOSE, free_slots, offer, replace_declined, step
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,7 @@ def advance_proposals(
                 .order_by(RescheduleProposal.id)
             )
         )
+        rows += _declined_after_accepting(db, therapist_id, now)
     if dry_run:
         return [_describe(row, now) for row in rows]
     if not rows:
@@ -190,6 +191,38 @@ def advance_proposals(
         if follow_up is not None:
             queue.append(follow_up)
     return lines
+
+
+def _declined_after_accepting(
+    db: DbSession, therapist_id: int, now: datetime
+) -> list[RescheduleProposal]:
+    """Accepted times the patient has since declined in their calendar, still ahead.
+
+    Once the time has started, the answer no longer reschedules anything: the therapist
+    marks what happened, as for any appointment.
+    """
+    return list(
+        db.scalars(
+            select(RescheduleProposal)
+            .join(
+                CalendarRow,
+                (CalendarRow.therapist_id == RescheduleProposal.therapist_id)
+                & (CalendarRow.google_calendar_id == RescheduleProposal.calendar_id),
+            )
+            .join(
+                CalendarEventRow,
+                (CalendarEventRow.calendar_row_id == CalendarRow.id)
+                & (CalendarEventRow.event_id == RescheduleProposal.event_id),
+            )
+            .where(
+                RescheduleProposal.therapist_id == therapist_id,
+                RescheduleProposal.state == ProposalState.ACCEPTED,
+                RescheduleProposal.slot_start > now,
+                CalendarEventRow.patient_response == "declined",
+            )
+            .order_by(RescheduleProposal.id)
+        )
+    )
 
 
 def _failed(database: Database, proposal_id: int, exc: GoogleApiError, now: datetime) -> str:
@@ -243,6 +276,8 @@ def _describe(row: RescheduleProposal, now: datetime) -> str:
     head = f"proposal {row.id}"
     if row.state == ProposalState.PLANNED:
         return f"{head}: would offer a new time in the calendar (attempt {row.attempt})"
+    if row.state == ProposalState.ACCEPTED:
+        return f"{head}: would follow the patient's decline of the time they had accepted"
     if row.answer_deadline is not None and row.answer_deadline <= now:
         return f"{head}: would withdraw the offer, unanswered by the deadline"
     return f"{head}: would follow the patient's answer and check the time is still free"
@@ -358,6 +393,12 @@ def choose_time(
     if context is None or conflicts(context, slot):
         return False
     database: Database = runtime.database
+    if context.row.state == ProposalState.PROPOSED and context.response == "declined":
+        replaced = replace_declined(database, context, now)
+        if replaced is None:
+            return False
+        with database.transaction() as db:
+            context = load_context(db, runtime, context.apis, replaced, now, sleep)
     row = context.row
     if row.state == ProposalState.PLANNED:
         offer(database, context, now, chosen=slot)
@@ -387,5 +428,6 @@ def choose_time(
             f"For the session of {context.local(row.missed_start)}, the patient chose "
             f"{context.local(slot.start)} on their page; the invitation was moved there.",
             now,
+            about=(row.missed_calendar_id, row.missed_event_id),
         )
     return True

@@ -134,6 +134,8 @@ def _apply_one(
         shows_as_free=event.transparency == "transparent",
         therapist_declined=event.my_response == "declined",
         other_attendees=len(event.others),
+        organized_by_therapist=event.organizer_is_self,
+        organizer=event.organizer,
     )
     # Our own events are proposals: one becomes a session once the patient accepts it.
     ours_pending = row.created_by_service and response != "accepted"

@@ -338,3 +338,90 @@ def test_no_offer_when_the_patient_already_has_a_session_soon(
             is None
         )
     assert rows(sandboxed_app) == []
+
+
+def respond(env: Any, event_id: str, response: str) -> None:
+    control(
+        env,
+        "POST",
+        f"calendar/{THERAPIST}/events/{event_id}/respond",
+        {"email": PATIENT, "response": response},
+    )
+
+
+def live(env: Any) -> list[str]:
+    return [e["id"] for e in our_events(env) if e.get("status") != "cancelled"]
+
+
+@pytest.mark.parametrize("accepted_on", ["calendar", "page"])
+def test_a_time_declined_after_accepting_is_followed_like_any_decline(
+    planned: tuple[Any, int, int], accepted_on: str
+) -> None:
+    env, therapist_id, _ = planned
+    runtime = runtime_of(env.app)
+    advance(env, therapist_id, NOW)
+    (first,) = rows(env)
+    now = NOW + timedelta(hours=1)
+    if accepted_on == "calendar":
+        respond(env, first.event_id, "accepted")
+        sync(env, therapist_id, now)
+        advance(env, therapist_id, now)
+    else:
+        choices = proposals.times_to_choose(runtime, therapist_id, THERAPIST, "missed0001", now)
+        assert proposals.choose_time(
+            runtime, therapist_id, THERAPIST, "missed0001", choices[0], now, sleep=Sleeps()
+        )
+    (accepted,) = rows(env)
+    assert accepted.state == ProposalState.ACCEPTED
+    # Days later, the patient says No to it in their calendar.
+    now += timedelta(days=1)
+    respond(env, accepted.event_id, "declined")
+    sync(env, therapist_id, now)
+    lines = advance(env, therapist_id, now)
+    assert "declined after being accepted; offering another time" in lines[0], lines
+    declined, second = rows(env)
+    assert declined.state == ProposalState.DECLINED
+    # the next time is another invitation: it waits out the hold like any other
+    assert second.attempt == 2 and second.state == ProposalState.PLANNED
+    now += DEFAULT_PATIENT_HOLD
+    advance(env, therapist_id, now)
+    declined, second = rows(env)
+    assert second.state == ProposalState.PROPOSED
+    assert second.slot_start not in (None, accepted.slot_start)
+    assert live(env) == [second.event_id]  # the declined time is free again
+    # the removal is quiet (they said no); the next time is a new invitation
+    assert [m["kind"] for m in invitations(env)][-1] == "invitation"
+    assert "cancellation" not in [m["kind"] for m in invitations(env)]
+    with runtime_of(env.app).database.transaction() as db:
+        notice = notices_for(db, therapist_id)[0]
+    assert notice.kind == "proposal_declined_after_accepting"
+    assert "accepted, then declined" in notice.text and PATIENT not in notice.text
+    assert advance(env, therapist_id, now + timedelta(minutes=5)) == []
+
+
+def test_a_no_in_the_calendar_then_a_time_picked_on_the_page_keeps_the_pick(
+    planned: tuple[Any, int, int],
+) -> None:
+    env, therapist_id, _ = planned
+    runtime = runtime_of(env.app)
+    advance(env, therapist_id, NOW)
+    (first,) = rows(env)
+    # The patient presses No, then follows the link in the invitation before the next cycle.
+    respond(env, first.event_id, "declined")
+    now = NOW + timedelta(minutes=10)
+    sync(env, therapist_id, now)
+    choices = proposals.times_to_choose(runtime, therapist_id, THERAPIST, "missed0001", now)
+    picked = choices[0]
+    assert proposals.choose_time(
+        runtime, therapist_id, THERAPIST, "missed0001", picked, now, sleep=Sleeps()
+    )
+    declined, chosen = rows(env)
+    assert declined.state == ProposalState.DECLINED
+    assert chosen.state == ProposalState.ACCEPTED and chosen.slot_start == picked.start
+    # The picked time has an invitation of its own: the earlier No does not stick to it.
+    assert live(env) == [chosen.event_id]
+    assert [m["kind"] for m in invitations(env)] == ["invitation", "invitation"]
+    later = now + timedelta(minutes=20)
+    sync(env, therapist_id, later)
+    assert advance(env, therapist_id, later) == []
+    assert rows(env)[-1].state == ProposalState.ACCEPTED and live(env) == [chosen.event_id]
