@@ -219,13 +219,16 @@ def connect_therapist(
     time_zone: str = "Europe/London",
     scopes: list[str] | None = None,
     with_calendars: bool = False,
+    follow_ups: bool = True,
 ) -> int:
     """Create the sandbox account and a connected therapist; returns the therapist id.
 
     ``with_calendars`` also reads the calendar list, as the first cycle would (the main
-    calendar chosen), so a sync can follow at once.
+    calendar chosen), so a sync can follow at once. ``follow_ups`` switches follow-ups on
+    from ``now``, as the first-run checklist does (off: the therapist is still rehearsing).
     """
     from calendar_sync.google.oauth import Grant
+    from calendar_sync.services.accounts.settings import switch_follow_ups_on
     from calendar_sync.storage.models import Therapist
 
     granted = scopes or CONNECT_SCOPES
@@ -250,6 +253,8 @@ def connect_therapist(
         )
         runtime_of(env.app).connections.save_grant(db, therapist.id, grant, now)
         therapist_id = int(therapist.id)
+        if follow_ups:
+            switch_follow_ups_on(db, therapist_id, now)
     if with_calendars:
         from calendar_sync.services.sync.calendar_list import refresh_calendar_list
 

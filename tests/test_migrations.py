@@ -82,3 +82,55 @@ def test_invitations_from_others_stop_being_sessions(any_database_url: str) -> N
         assert sessions == {"e1": True, "e2": False}
     finally:
         database.dispose()
+
+
+def test_therapists_connected_before_the_checklist_keep_their_follow_ups(
+    any_database_url: str,
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from calendar_sync.storage.database import _alembic_config
+
+    database = Database(any_database_url)
+    try:
+        with database.engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "0006")
+        with database.engine.begin() as connection:
+            for number in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO therapists (id, google_subject, email, display_name,"
+                        " time_zone, created_at) VALUES (:id, :sub, :email, '', 'UTC', :now)"
+                    ),
+                    {
+                        "id": number,
+                        "sub": f"s{number}",
+                        "email": f"dr{number}@example.test",
+                        "now": "2026-03-01 09:00:00",
+                    },
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO google_connections (therapist_id, status, granted_scopes,"
+                        " connected_at, version) VALUES (:id, 'active', '', :at, 0)"
+                    ),
+                    {"id": number, "at": f"2026-03-0{number} 10:00:00"},
+                )
+            # the first saved settings already; the second never did
+            connection.execute(
+                text(
+                    "INSERT INTO therapist_settings (therapist_id, policy_json, practice_json,"
+                    " updated_at) VALUES (1, '{}', '{}', '2026-03-05 10:00:00')"
+                )
+            )
+        database.upgrade()
+        with database.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT therapist_id, follow_ups_from FROM therapist_settings")
+            ).all()
+        found = {therapist: str(moment)[:16] for therapist, moment in rows}
+        # follow-ups go on as before, from each connection; only new sign-ups rehearse first
+        assert found == {1: "2026-03-01 10:00", 2: "2026-03-02 10:00"}
+    finally:
+        database.dispose()

@@ -26,7 +26,12 @@ from ..domain.policy import Policy
 from ..domain.sessions import SessionRules
 from ..google.oauth import SCOPES, Grant, fetch_profile
 from ..services.accounts.connections import ConnectionKeeper
-from ..services.accounts.settings import PracticeProfile, TherapistSettings, save_settings
+from ..services.accounts.settings import (
+    PracticeProfile,
+    TherapistSettings,
+    save_settings,
+    switch_follow_ups_on,
+)
 from ..services.cycle import run_cycle
 from ..services.patients.directory import add_patient
 from ..services.runtime import Runtime
@@ -293,6 +298,8 @@ def _connect(runtime: Runtime, control: SandboxControl, when: datetime) -> int:
             ),
         )
         save_settings(db, therapist.id, settings, when)
+        # The demo therapist went through the first-run checklist when they connected.
+        switch_follow_ups_on(db, therapist.id, when)
         for patient in practice.PATIENTS:
             row = add_patient(
                 db,

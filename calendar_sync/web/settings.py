@@ -14,12 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..domain.marks import MarkRules
 from ..domain.money import Money
 from ..domain.outcomes import Outcome
-from ..domain.policy import LADDER_ACTIONS, ActionKind, Policy
+from ..domain.policy import LADDER_ACTIONS, MAX_PATIENT_HOLD, MIN_PATIENT_HOLD, ActionKind, Policy
 from ..domain.sessions import SessionRules
 from ..domain.slots import RescheduleRules
 from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
@@ -29,9 +30,12 @@ from ..services.accounts.settings import (
     load_settings,
     save_settings,
 )
-from ..storage.models import Therapist
+from ..services.followup.run import follow_up_therapist
+from ..services.pages.reach_back import EarlierMiss, reach_back
+from ..services.patients.directory import patient_key
+from ..storage.models import Patient, Therapist
 from .auth import login_required, require_therapist
-from .extensions import current_time, database
+from .extensions import current_time, database, runtime
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -154,6 +158,14 @@ def parse(form: Any, current: TherapistSettings) -> tuple[TherapistSettings, str
             uncounted_late_cancel_actions=current.policy.uncounted_late_cancel_actions,
             marks=MarkRules(colors=colors, tags=tags),
             sessions=sessions,
+            patient_hold=timedelta(
+                minutes=_number(
+                    form,
+                    "patient_hold_minutes",
+                    MIN_PATIENT_HOLD.total_seconds() / 60,
+                    MAX_PATIENT_HOLD.total_seconds() / 60,
+                )
+            ),
         )
     except FormError:
         raise
@@ -256,10 +268,37 @@ def save() -> Response | tuple[str, int]:
     except FormError as error:
         return _render(therapist, current, therapist.time_zone, error)
     ZoneInfo(zone)
+    now = current_time()
+    if "reach_back" not in request.form:
+        earlier = reach_back(runtime(), therapist.id, settings, now)
+        if earlier:
+            # Settings never reach into the past by themselves: ask first.
+            return _confirm(therapist, earlier), 200
+    # What was due under the settings in force is recorded under them, before they change.
+    follow_up_therapist(runtime(), therapist.id, now=now, dry_run=False)
     with database().transaction() as db:
-        save_settings(db, therapist.id, settings, current_time())
+        save_settings(
+            db, therapist.id, settings, now, reach_back=request.form.get("reach_back") == "yes"
+        )
         row = db.get(Therapist, therapist.id)
         if row is not None:
             row.time_zone = zone
     flash("Settings saved.", "info")
     return redirect(url_for("settings.index"))
+
+
+def _confirm(therapist: Therapist, earlier: list[EarlierMiss]) -> str:
+    with database().transaction() as db:
+        names = {
+            patient_key(p.id): p.name or p.email or "a patient"
+            for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist.id))
+        }
+    patients = {miss.patient_key for miss in earlier}
+    return render_template(
+        "settings/confirm.html",
+        earlier=earlier,
+        names=names,
+        emails=sum(miss.emails for miss in earlier),
+        patients=len(patients),
+        fields=[(key, value) for key, value in request.form.items(multi=True)],
+    )

@@ -66,7 +66,7 @@ def test_fees_are_charged_shown_waived_and_exported(env: Any, connect: Callable[
         policy = settings.policy.__class__(
             **{**settings.policy.__dict__, "no_show_fee": Money(4000, "GBP")}
         )
-        save_settings(db, therapist_id, with_policy(settings, policy), NOW)
+        save_settings(db, therapist_id, with_policy(settings, policy), CONNECTED)
     calendar = env.sandbox.service("calendar", "v3", THERAPIST, [CALENDAR_EVENTS]).events()
     for days_ago, colour in ((8, "10"), (1, "11")):
         start = NOW - timedelta(days=days_ago)

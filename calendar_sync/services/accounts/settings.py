@@ -155,9 +155,19 @@ def load_settings(db: DbSession, therapist_id: int) -> TherapistSettings:
 
 
 def save_settings(
-    db: DbSession, therapist_id: int, settings: TherapistSettings, now: datetime
+    db: DbSession,
+    therapist_id: int,
+    settings: TherapistSettings,
+    now: datetime,
+    *,
+    reach_back: bool = False,
 ) -> None:
-    """Store ``settings`` (session rules included) for the therapist."""
+    """Store ``settings`` (session rules included) for the therapist.
+
+    A changed policy applies to misses due from ``now`` on: ``follow_ups_from`` moves to
+    ``now``, so nothing new goes to a patient about an earlier miss by itself. With
+    ``reach_back`` (the therapist saw the list and confirmed it) it stays where it was.
+    """
     row = db.get(TherapistSettingsRow, therapist_id)
     if row is None:
         row = TherapistSettingsRow(therapist_id=therapist_id)
@@ -165,11 +175,41 @@ def save_settings(
     stored = policy_to_json(settings.policy)
     # The reschedule rules travel with the policy: one row, one place to read them.
     stored["reschedule"] = settings.reschedule.to_json()
-    row.policy_json = json.dumps(stored, sort_keys=True)
+    policy_json = json.dumps(stored, sort_keys=True)
+    if row.follow_ups_from is not None and policy_json != row.policy_json and not reach_back:
+        row.follow_ups_from = max(row.follow_ups_from, now)
+    row.policy_json = policy_json
     row.practice_json = json.dumps(asdict(settings.practice), sort_keys=True)
     row.updated_at = now
     save_session_rules(db, therapist_id, settings.policy.sessions)
     db.flush()
+
+
+def follow_ups_from(db: DbSession, therapist_id: int) -> datetime | None:
+    """From when follow-ups reach patients; None while they are off (first-run checklist)."""
+    row = db.get(TherapistSettingsRow, therapist_id)
+    return None if row is None else row.follow_ups_from
+
+
+def switch_follow_ups_on(db: DbSession, therapist_id: int, now: datetime) -> None:
+    """Follow-ups reach patients for misses due from ``now`` (nothing earlier by itself)."""
+    row = db.get(TherapistSettingsRow, therapist_id)
+    if row is None:
+        row = TherapistSettingsRow(
+            therapist_id=therapist_id, policy_json="{}", practice_json="{}", updated_at=now
+        )
+        db.add(row)
+    if row.follow_ups_from is None:
+        row.follow_ups_from = now
+    db.flush()
+
+
+def switch_follow_ups_off(db: DbSession, therapist_id: int) -> None:
+    """Nothing more reaches patients by itself until they are switched on again."""
+    row = db.get(TherapistSettingsRow, therapist_id)
+    if row is not None:
+        row.follow_ups_from = None
+        db.flush()
 
 
 def with_policy(settings: TherapistSettings, policy: Policy) -> TherapistSettings:

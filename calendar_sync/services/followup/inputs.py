@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.decide import decide
-from ...domain.decisions import Decision, PlannedAction
+from ...domain.decisions import Decision, Delivery, PlannedAction
 from ...domain.marks import Mark
 from ...domain.patients import Patient as DomainPatient
 from ...domain.policy import ActionKind
@@ -25,7 +25,12 @@ from ...storage.models import (
     Patient,
     Therapist,
 )
-from ..accounts.settings import TherapistSettings, load_settings, therapist_zone
+from ..accounts.settings import (
+    TherapistSettings,
+    follow_ups_from,
+    load_settings,
+    therapist_zone,
+)
 from ..patients.directory import patient_key
 from ..sync.event_store import as_session
 from .marks import stored_marks
@@ -51,6 +56,8 @@ class Inputs:
     patients: dict[str, DomainPatient]
     patient_rows: dict[str, Patient]
     event_rows: dict[tuple[str, str], CalendarEventRow]
+    #: Follow-ups reach patients for misses due from then; None while they are off.
+    follow_ups_from: datetime | None = None
 
 
 def _key_for(row: CalendarEventRow, by_email: dict[str, int]) -> str | None:
@@ -135,6 +142,7 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         patients,
         patient_rows,
         event_rows,
+        follow_ups_from(db, therapist_id),
     )
 
 
@@ -150,14 +158,29 @@ def decisions_for(inputs: Inputs, now: datetime) -> list[Decision]:
     )
 
 
+class _Always:
+    """No limit from when follow-ups act (dry runs of a hypothetical policy, tests)."""
+
+
+ALWAYS = _Always()
+
+
 def pending(
-    db: DbSession, therapist_id: int, decisions: list[Decision]
+    db: DbSession,
+    therapist_id: int,
+    decisions: list[Decision],
+    acts_from: datetime | _Always | None = ALWAYS,
 ) -> list[tuple[Decision, list[PlannedAction]]]:
     """Each decision with the actions not yet recorded (by idempotency key).
 
     One conversation per miss: once an email to the patient was decided about a session
     (and not withdrawn), no other email about it is, whatever a later mark, ladder step or
     setting says; later misses follow the ladder as before.
+
+    ``acts_from`` (the therapist's ``follow_ups_from``): nothing reaches a patient, and no
+    fee is charged, by itself for a miss due before it. A miss already acted on gets nothing
+    new; one never decided (its calendar was read late, say) is offered to the therapist.
+    None: follow-ups are off, and nothing for patients is recorded at all.
     """
     keys = [action.idempotency_key for d in decisions for action in d.actions]
     done: set[str] = set()
@@ -170,14 +193,55 @@ def pending(
             )
         )
     emailed = _emailed(db, therapist_id, decisions)
+    acted = _acted_on(db, therapist_id, decisions)
     result = []
     for decision in decisions:
         new = [a for a in decision.actions if a.idempotency_key not in done]
         if decision.session.ref in emailed:
             new = [a for a in new if a.kind not in EMAIL_KINDS]
+        if not isinstance(acts_from, _Always):
+            new = _within_follow_ups(decision, new, acts_from, decision.session.ref in acted)
         if new:
             result.append((decision, new))
     return result
+
+
+_FOR_PATIENTS = {kind for kind in ActionKind if kind.patient_facing} | {ActionKind.RECORD_FEE}
+
+
+def _within_follow_ups(
+    decision: Decision, actions: list[PlannedAction], acts_from: datetime | None, acted: bool
+) -> list[PlannedAction]:
+    session = decision.session
+    due = max(decision.known_at or session.end, session.end)
+    if acts_from is not None and due >= acts_from:
+        return actions
+    kept = [a for a in actions if a.kind not in _FOR_PATIENTS]
+    if acts_from is None or acted:
+        return kept
+    return kept + [
+        replace(a, delivery=Delivery.OFFER_TO_THERAPIST) for a in actions if a.kind.patient_facing
+    ]
+
+
+def _acted_on(db: DbSession, therapist_id: int, decisions: list[Decision]) -> set[tuple[str, str]]:
+    """The sessions among ``decisions`` with anything already decided for the patient."""
+    refs = {d.session.ref for d in decisions}
+    if not refs:
+        return set()
+    calendars = {calendar_id for calendar_id, _ in refs}
+    return {
+        (calendar_id, event_id)
+        for calendar_id, event_id in db.execute(
+            select(FollowUpAction.calendar_id, FollowUpAction.event_id).where(
+                FollowUpAction.therapist_id == therapist_id,
+                FollowUpAction.calendar_id.in_(calendars),
+                FollowUpAction.kind.in_([kind.value for kind in _FOR_PATIENTS]),
+                FollowUpAction.status != "withdrawn",
+            )
+        )
+        if (calendar_id, event_id) in refs
+    }
 
 
 def _emailed(db: DbSession, therapist_id: int, decisions: list[Decision]) -> set[tuple[str, str]]:

@@ -39,7 +39,7 @@ def follow_up_therapist(
         if inputs is None:
             return []
         withdrawn = [] if dry_run else withdraw_superseded(db, inputs, now)
-        due = pending(db, therapist_id, decisions_for(inputs, now))
+        due = pending(db, therapist_id, decisions_for(inputs, now), inputs.follow_ups_from)
     if dry_run:
         return [f"therapist {therapist_id}: would act: {d.explanation}" for d, _ in due]
     effects = Effects(runtime, inputs, now)
