@@ -11,7 +11,7 @@ from datetime import timedelta
 from calendar_sync.domain.decisions import Decision, Delivery, NoContactReason
 from calendar_sync.domain.marks import MarkSource
 from calendar_sync.domain.outcomes import Outcome
-from calendar_sync.domain.policy import Policy
+from calendar_sync.domain.policy import ActionKind, Policy
 from calendar_sync.domain.times import format_local
 from calendar_sync.domain.unmarked import UnmarkedConvention
 
@@ -121,3 +121,32 @@ def render_dry_run(decisions: Iterable[Decision]) -> str:
     if not lines:
         return "Nothing to do."
     return "\n".join(lines)
+
+
+_CONSEQUENCES = {
+    ActionKind.EMAIL_CHECKIN: "a check-in email to the patient",
+    ActionKind.EMAIL_POLICY_REMINDER: "a reminder of your cancellation policy",
+    ActionKind.BARRIER_SURVEY: "a question about what got in the way",
+    ActionKind.PROPOSE_RESCHEDULE: "a new time offered in their calendar",
+    ActionKind.ALERT_THERAPIST_MISS: "a note to you to follow up yourself",
+    ActionKind.ALERT_THERAPIST_PATTERN: "an alert to you about the pattern",
+    ActionKind.ALERT_THERAPIST_TERMINATION_DRAFT: "an alert to you with a draft to review",
+}
+
+
+def consequence(policy: Policy, step: int, *, assumed: bool) -> str:
+    """What a no-show brings at ``step`` of the ladder, in words, for the checklist and the
+    sessions waiting for a mark: ``a check-in email to the patient, a new time offered in
+    their calendar and a fee of GBP 60.00``. ``assumed``: counted so because nobody marked
+    it (then a fee only if the policy charges those)."""
+    parts = [
+        _CONSEQUENCES[kind]
+        for kind in sorted(policy.actions_for_step(step), key=lambda k: list(ActionKind).index(k))
+        if kind in _CONSEQUENCES
+    ]
+    fee = policy.no_show_fee
+    if fee is not None and (not assumed or policy.charge_assumed_no_shows):
+        parts.append(f"a fee of {fee}")
+    if not parts:
+        return "nothing"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

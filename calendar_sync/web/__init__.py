@@ -20,6 +20,7 @@ from . import (
     patients,
     security,
     settings,
+    start,
     tasks,
     webhooks,
 )
@@ -41,6 +42,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(patient.bp)
     app.register_blueprint(templates_editor_bp)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(start.bp)
     app.register_blueprint(patients.bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(followups.bp)

@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 from ..domain.explain import duration_words
 from ..google.oauth import FEATURES
 from ..services.accounts.disconnect import disconnect_therapist
-from ..services.accounts.settings import load_settings
+from ..services.accounts.settings import follow_ups_from, load_settings
 from ..services.accounts.settings import therapist_zone as zone_of
 from ..services.followup.marks import MARKABLE
 from ..services.followup.offers import offers
@@ -71,6 +71,7 @@ def index() -> str:
         ]
         soon.sort(key=lambda m: (m.not_before, m.id))
         held = held_work(db, therapist.id, soon)
+        since = follow_ups_from(db, therapist.id)
         hold_words = duration_words(load_settings(db, therapist.id).policy.patient_hold)
         offered = offers(db, therapist.id)
         starts = session_starts(db, therapist.id, {(o.calendar_id, o.event_id) for o in offered})
@@ -85,6 +86,7 @@ def index() -> str:
         notices=notices,
         soon=soon,
         held=held,
+        follow_ups_since=since,
         hold_words=hold_words,
         attention=attention,
         offered=offered,

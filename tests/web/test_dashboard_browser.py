@@ -45,7 +45,13 @@ def test_signing_in_through_google_consent(page: Any, practice: Practice) -> Non
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(practice.url + "/dashboard")
     assert page.get_by_role("heading", name="About to go out").is_visible()
-    assert page.get_by_role("link", name="Follow-ups").is_visible()
+    assert page.get_by_role("link", name="Follow-ups", exact=True).is_visible()
+    # a new sign-up rehearses first: nothing reaches patients until they switch it on
+    assert page.get_by_role("heading", name="Follow-ups are off").is_visible()
+    page.get_by_role("link", name="Review and switch follow-ups on").click()
+    page.get_by_role("button", name="Switch follow-ups on").click()
+    page.wait_for_url(practice.url + "/dashboard")
+    assert not page.get_by_role("heading", name="Follow-ups are off").is_visible()
 
 
 def test_marking_a_session_from_the_dashboard(page: Any, practice: Practice) -> None:

@@ -10,9 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.decide import assess
+from ...domain.explain import consequence
 from ...domain.marks import Mark
 from ...domain.money import Money
 from ...domain.outcomes import Outcome
+from ...domain.policy import Policy, counts_toward_ladder, ladder_step
+from ...domain.sessions import Session
 from ...domain.times import when_words
 from ...storage import Database
 from ...storage.models import FeeEntry, FollowUpAction, OutboxMessage, RescheduleProposal
@@ -34,6 +37,10 @@ class WaitingSession:
     # What it will count as if left unmarked, and from when (None: nothing goes out).
     assumed: str | None
     follow_up_from: str | None
+    #: What a no-show brings for this patient now, in words (``domain.explain.consequence``).
+    if_missed: str = ""
+    #: The same, for a session that counts as a no-show because nobody marked it.
+    if_unmarked: str = ""
 
 
 def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list[WaitingSession]:
@@ -47,6 +54,15 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
     marks_by_ref: dict[tuple[str, str], list[Mark]] = defaultdict(list)
     for mark in inputs.marks:
         marks_by_ref[mark.ref].append(mark)
+    misses: dict[str, list[datetime]] = defaultdict(list)
+    for session in inputs.sessions:
+        verdict = assess(session, marks_by_ref[session.ref], policy, inputs.connected_at, now)
+        if (
+            session.patient_key
+            and not verdict.history
+            and counts_toward_ladder(verdict.outcome, policy)
+        ):
+            misses[session.patient_key].append(session.start)
     waiting = []
     for session in sorted(inputs.sessions, key=lambda s: s.start):
         if session.end > now or session.end < now - RECENT or session.cancelled:
@@ -63,9 +79,22 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
                 when=when_words(session.start, inputs.zone),
                 assumed=compose.OUTCOME_WORDS[verdict.outcome] if verdict.assumed else None,
                 follow_up_from=compose.followup_starts(session.end, policy, inputs.zone),
+                if_missed=_if_missed(session, misses, policy, assumed=False),
+                if_unmarked=_if_missed(session, misses, policy, assumed=True),
             )
         )
     return waiting
+
+
+def _if_missed(
+    session: Session, misses: dict[str, list[datetime]], policy: Policy, *, assumed: bool
+) -> str:
+    if session.patient_key is None:
+        return "a note to you (no patient is linked to this session)"
+    starts = [*misses[session.patient_key], session.start]
+    return consequence(
+        policy, ladder_step(session.start, starts, policy.rolling_window), assumed=assumed
+    )
 
 
 @dataclass(frozen=True)
