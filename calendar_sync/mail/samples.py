@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Messages that go to the patient (no clinical words, first name only).
-PATIENT_MESSAGES = ("first_checkin", "repeat_checkin", "reschedule_note")
+PATIENT_MESSAGES = ("checkin", "reschedule_note")
 #: Messages that go to the therapist only; ``termination_draft`` is never sent to a patient.
 THERAPIST_MESSAGES = ("unmarked_reminder", "pattern_alert", "termination_draft")
 MESSAGES = PATIENT_MESSAGES + THERAPIST_MESSAGES
@@ -28,24 +28,22 @@ _HISTORY = "history: list of {when, outcome} for recent sessions, newest first"
 _DASHBOARD = "dashboard_url: link to the dashboard"
 
 VARIABLES: dict[str, dict[str, str]] = {
-    "first_checkin": {
+    "checkin": {
         "therapist": _THERAPIST,
         "patient": _PATIENT,
         "session": _SESSION,
-        "proposal": _PROPOSAL,
-        "choose_time_url": _CHOOSE,
+        "outcome": 'outcome: "no_show" or "late_cancel"',
+        "ticked": "ticked.checkin, ticked.new_time, ticked.policy, ticked.barriers: the parts "
+        "of this step the therapist ticked (true or false)",
+        "proposal": "proposal.when: the new time offered (an invitation is in their calendar); "
+        "None when no new time is offered or none was found",
+        "choose_time_url": _CHOOSE + " (None unless a new time is offered)",
         "get_in_touch_url": _CONTACT,
-    },
-    "repeat_checkin": {
-        "therapist": _THERAPIST,
-        "patient": _PATIENT,
-        "session": _SESSION,
-        "proposal": _PROPOSAL,
-        "choose_time_url": _CHOOSE,
-        "get_in_touch_url": _CONTACT,
-        "policy": 'policy.notice ("24 hours"); policy.fee ("£40.00") only when a fee '
-        "applies to this patient, else None",
-        "survey_url": "survey_url: link to the short question about what gets in the way",
+        "policy": 'policy.notice ("24 hours"); policy.fee ("£60.00", the fee for this '
+        "outcome) only when a fee applies to this patient, else None; policy is None "
+        "unless the cancellation policy is ticked",
+        "survey_url": "survey_url: link to the short question about what gets in the way "
+        "(None unless that question is ticked)",
     },
     "reschedule_note": {
         "therapist": _THERAPIST,
@@ -105,19 +103,14 @@ def _marks(event: str) -> dict[str, str]:
 
 
 SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
-    "first_checkin": {
+    "checkin": {
         "therapist": _ME,
         "patient": _SAM,
         "session": {"when": "Tuesday 10 March at 10:00"},
+        "outcome": "no_show",
+        "ticked": {"checkin": True, "new_time": True, "policy": True, "barriers": True},
         "proposal": {"when": "Thursday 12 March at 15:00"},
-        **_LINKS,
-    },
-    "repeat_checkin": {
-        "therapist": _ME,
-        "patient": _SAM,
-        "session": {"when": "Tuesday 10 March at 10:00"},
-        "proposal": {"when": "Thursday 12 March at 15:00"},
-        "policy": {"notice": "24 hours", "fee": "£40.00"},
+        "policy": {"notice": "24 hours", "fee": "£60.00"},
         "survey_url": f"{_BASE}/p/survey/sample-token",
         **_LINKS,
     },
@@ -168,11 +161,14 @@ SAMPLE_CONTEXTS: dict[str, dict[str, Any]] = {
 
 #: The samples with every optional value empty, as the orchestration may pass them.
 SPARSE_CONTEXTS: dict[str, dict[str, Any]] = {
-    "first_checkin": {**SAMPLE_CONTEXTS["first_checkin"], "proposal": None},
-    "repeat_checkin": {
-        **SAMPLE_CONTEXTS["repeat_checkin"],
+    "checkin": {
+        **SAMPLE_CONTEXTS["checkin"],
+        "outcome": "late_cancel",
+        "ticked": {"checkin": True, "new_time": False, "policy": False, "barriers": False},
         "proposal": None,
-        "policy": {"notice": "48 hours", "fee": None},
+        "choose_time_url": None,
+        "policy": None,
+        "survey_url": None,
     },
     "reschedule_note": {**SAMPLE_CONTEXTS["reschedule_note"], "session": None, "reason": None},
     "unmarked_reminder": {

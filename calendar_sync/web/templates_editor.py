@@ -20,8 +20,7 @@ from .security import CONTENT_SECURITY_POLICY
 bp = Blueprint("templates_editor", __name__, url_prefix="/settings/templates")
 
 TITLES = {
-    "first_checkin": "First check-in",
-    "repeat_checkin": "Check-in with the cancellation policy",
+    "checkin": "Check-in after a missed appointment",
     "reschedule_note": "A new time offered",
     "unmarked_reminder": "Reminder to mark sessions",
     "pattern_alert": "Pattern of misses",

@@ -88,22 +88,17 @@ def test_the_word_list_catches_what_it_should() -> None:
     assert not is_clinical("Checking in after our appointment")
 
 
-def test_first_checkin_mentions_the_invitation_only_with_a_proposal() -> None:
-    with_offer = render("first_checkin", SAMPLE_CONTEXTS["first_checkin"])
-    without = render("first_checkin", SPARSE_CONTEXTS["first_checkin"])
+def test_the_checkin_mentions_the_invitation_only_with_a_proposal() -> None:
+    with_offer = render("checkin", SAMPLE_CONTEXTS["checkin"])
+    no_time_found = render("checkin", {**SAMPLE_CONTEXTS["checkin"], "proposal": None})
+    not_ticked = render("checkin", SPARSE_CONTEXTS["checkin"])
     assert "invitation" in with_offer.text and "Thursday 12 March at 15:00" in with_offer.text
-    assert "invitation" not in without.text
-    for email in (with_offer, without):
-        assert SAMPLE_CONTEXTS["first_checkin"]["choose_time_url"] in email.text
-        assert SAMPLE_CONTEXTS["first_checkin"]["get_in_touch_url"] in email.html
-
-
-def test_the_fee_is_mentioned_only_when_one_applies() -> None:
-    with_fee = render("repeat_checkin", SAMPLE_CONTEXTS["repeat_checkin"])
-    exempt = render("repeat_checkin", SPARSE_CONTEXTS["repeat_checkin"])
-    assert "£40.00" in with_fee.text and "24 hours" in with_fee.text
-    assert "charged" not in exempt.text and "48 hours" in exempt.text
-    assert SAMPLE_CONTEXTS["repeat_checkin"]["survey_url"] in exempt.text
+    assert "invitation" not in no_time_found.text and "invitation" not in not_ticked.text
+    choose = SAMPLE_CONTEXTS["checkin"]["choose_time_url"]
+    assert choose in no_time_found.text and f'href="{choose}"' in no_time_found.html
+    assert choose not in not_ticked.text + not_ticked.html
+    for email in (with_offer, no_time_found, not_ticked):
+        assert SAMPLE_CONTEXTS["checkin"]["get_in_touch_url"] in email.html
 
 
 def test_unmarked_reminder_has_one_click_links_for_every_outcome() -> None:
@@ -125,18 +120,18 @@ def test_every_message_documents_its_variables_and_samples_match() -> None:
 
 
 def test_html_is_escaped_and_text_is_not() -> None:
-    context = {**SAMPLE_CONTEXTS["first_checkin"], "patient": {"first_name": "<b>Jo & Al</b>"}}
-    email = render("first_checkin", context)
+    context = {**SAMPLE_CONTEXTS["checkin"], "patient": {"first_name": "<b>Jo & Al</b>"}}
+    email = render("checkin", context)
     assert "&lt;b&gt;Jo &amp; Al&lt;/b&gt;" in email.html and "<b>Jo" not in email.html
     assert "Hi <b>Jo & Al</b>," in email.text
 
 
 def test_subject_is_one_bounded_line_whatever_the_values() -> None:
     context = {
-        **SAMPLE_CONTEXTS["first_checkin"],
+        **SAMPLE_CONTEXTS["checkin"],
         "session": {"when": "Monday\r\nBcc: someone@example.test\n" + "x" * 400},
     }
-    subject = render("first_checkin", context).subject
+    subject = render("checkin", context).subject
     assert "\n" not in subject and "\r" not in subject
     assert len(subject) == SUBJECT_MAX and subject.endswith("…")
 
@@ -152,15 +147,15 @@ def test_subject_is_one_bounded_line_whatever_the_values() -> None:
     ],
 )
 def test_sandbox_refuses_reaching_python_objects(source: str) -> None:
-    problems = validate("first_checkin", "text", source)
+    problems = validate("checkin", "text", source)
     assert problems, source
     assert "not allowed" in problems[0] or "cannot be filled in" in problems[0]
 
 
 def test_edited_source_that_escapes_the_sandbox_never_renders() -> None:
     email = render(
-        "first_checkin",
-        SAMPLE_CONTEXTS["first_checkin"],
+        "checkin",
+        SAMPLE_CONTEXTS["checkin"],
         {"text": "{{ ''.__class__.__mro__ }}"},
     )
     # the default stands in for the broken part; nothing of Python's object model leaks
@@ -184,13 +179,13 @@ def test_edited_source_that_escapes_the_sandbox_never_renders() -> None:
     ],
 )
 def test_validate_refuses_broken_templates(part: str, source: str, expected: str) -> None:
-    problems = validate("first_checkin", part, source)
+    problems = validate("checkin", part, source)
     assert any(expected in p for p in problems), problems
 
 
 def test_validate_accepts_a_reasonable_edit() -> None:
     source = "Hello {{ patient.first_name }}{% if proposal %}, see {{ proposal.when }}{% endif %}"
-    assert validate("first_checkin", "text", source) == []
+    assert validate("checkin", "text", source) == []
     assert (
         validate("pattern_alert", "subject", "Therapy plan review for {{ patient.first_name }}")
         == []
@@ -220,43 +215,39 @@ def _therapist(app: Flask) -> int:
 def test_saved_edits_render_and_reset_goes_back_to_the_default(app: Flask) -> None:
     therapist_id = _therapist(app)
     database = runtime_of(app).database
-    context = SAMPLE_CONTEXTS["first_checkin"]
+    context = SAMPLE_CONTEXTS["checkin"]
     with database.transaction() as db:
         problems = template_store.save(
             db,
             therapist_id,
-            "first_checkin",
+            "checkin",
             "subject",
             "Thinking of you, {{ patient.first_name }}",
             NOW,
         )
         assert problems == []
     with database.transaction() as db:
-        assert template_store.render_for(db, therapist_id, "first_checkin", context).subject == (
+        assert template_store.render_for(db, therapist_id, "checkin", context).subject == (
             "Thinking of you, Sam"
         )
         # a broken edit is refused and the saved one stays
-        refused = template_store.save(
-            db, therapist_id, "first_checkin", "subject", "{{ nope }}", NOW
-        )
+        refused = template_store.save(db, therapist_id, "checkin", "subject", "{{ nope }}", NOW)
         assert refused != []
-        assert template_store.load_overrides(db, therapist_id, "first_checkin") == {
+        assert template_store.load_overrides(db, therapist_id, "checkin") == {
             "subject": "Thinking of you, {{ patient.first_name }}"
         }
     with database.transaction() as db:
-        template_store.reset(db, therapist_id, "first_checkin", "subject")
+        template_store.reset(db, therapist_id, "checkin", "subject")
     with database.transaction() as db:
-        assert template_store.load_overrides(db, therapist_id, "first_checkin") == {}
-        default = render("first_checkin", context).subject
-        assert (
-            template_store.render_for(db, therapist_id, "first_checkin", context).subject == default
-        )
+        assert template_store.load_overrides(db, therapist_id, "checkin") == {}
+        default = render("checkin", context).subject
+        assert template_store.render_for(db, therapist_id, "checkin", context).subject == default
 
 
 def test_saving_the_default_text_keeps_no_edit(app: Flask) -> None:
     therapist_id = _therapist(app)
     with runtime_of(app).database.transaction() as db:
-        source = default_source("repeat_checkin", "html")
-        assert template_store.save(db, therapist_id, "repeat_checkin", "html", source, NOW) == []
-        assert template_store.load_overrides(db, therapist_id, "repeat_checkin") == {}
-        assert template_store.sources(db, therapist_id, "repeat_checkin")["html"] == source
+        source = default_source("checkin", "html")
+        assert template_store.save(db, therapist_id, "checkin", "html", source, NOW) == []
+        assert template_store.load_overrides(db, therapist_id, "checkin") == {}
+        assert template_store.sources(db, therapist_id, "checkin")["html"] == source

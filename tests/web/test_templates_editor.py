@@ -35,7 +35,7 @@ def signed_in(app: Flask, client: FlaskClient) -> int:
 
 
 def _form(**parts: str) -> dict[str, str]:
-    form = {part: default_source("first_checkin", part) for part in ("subject", "text", "html")}
+    form = {part: default_source("checkin", part) for part in ("subject", "text", "html")}
     return {**form, "csrf_token": CSRF, **parts}
 
 
@@ -46,13 +46,13 @@ def test_signed_out_is_sent_home(client: FlaskClient) -> None:
 
 def test_the_list_shows_every_message_and_who_gets_it(client: FlaskClient, signed_in: int) -> None:
     page = client.get("/settings/templates").get_data(as_text=True)
-    for title in ("First check-in", "Reminder to mark sessions", "Draft about ending"):
+    for title in ("Check-in after a missed", "Reminder to mark sessions", "Draft about ending"):
         assert title in page
-    assert page.count("the patient") == 3 and page.count("you only") == 3
+    assert page.count("the patient") == 2 and page.count("you only") == 3
 
 
 def test_the_edit_page_previews_with_sample_values(client: FlaskClient, signed_in: int) -> None:
-    response = client.get("/settings/templates/first_checkin")
+    response = client.get("/settings/templates/checkin")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Checking in after our appointment on Tuesday 10 March at 10:00" in page
@@ -65,10 +65,10 @@ def test_preview_renders_the_edit_without_saving(
     app: Flask, client: FlaskClient, signed_in: int
 ) -> None:
     form = _form(subject="Thinking of you, {{ patient.first_name }}", action="preview")
-    page = client.post("/settings/templates/first_checkin", data=form).get_data(as_text=True)
+    page = client.post("/settings/templates/checkin", data=form).get_data(as_text=True)
     assert '<span id="preview-subject">Thinking of you, Sam</span>' in page
     with runtime_of(app).database.transaction() as db:
-        assert template_store.load_overrides(db, signed_in, "first_checkin") == {}
+        assert template_store.load_overrides(db, signed_in, "checkin") == {}
 
 
 @pytest.mark.parametrize(
@@ -84,34 +84,34 @@ def test_save_refuses_a_broken_template_and_says_why(
     app: Flask, client: FlaskClient, signed_in: int, part: str, source: str, said: str
 ) -> None:
     response = client.post(
-        "/settings/templates/first_checkin", data=_form(**{part: source, "action": "save"})
+        "/settings/templates/checkin", data=_form(**{part: source, "action": "save"})
     )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert said in page and "Nothing was saved" in page
     with runtime_of(app).database.transaction() as db:
-        assert template_store.load_overrides(db, signed_in, "first_checkin") == {}
+        assert template_store.load_overrides(db, signed_in, "checkin") == {}
 
 
 def test_save_then_reset(app: Flask, client: FlaskClient, signed_in: int) -> None:
     form = _form(subject="Thinking of you, {{ patient.first_name }}", action="save")
-    response = client.post("/settings/templates/first_checkin", data=form)
+    response = client.post("/settings/templates/checkin", data=form)
     assert response.status_code == 302
     with runtime_of(app).database.transaction() as db:
-        assert template_store.load_overrides(db, signed_in, "first_checkin") == {
+        assert template_store.load_overrides(db, signed_in, "checkin") == {
             "subject": "Thinking of you, {{ patient.first_name }}"
         }
     assert "edited by you" in client.get("/settings/templates").get_data(as_text=True)
-    client.post("/settings/templates/first_checkin/reset", data={"csrf_token": CSRF})
+    client.post("/settings/templates/checkin/reset", data={"csrf_token": CSRF})
     with runtime_of(app).database.transaction() as db:
-        assert template_store.load_overrides(db, signed_in, "first_checkin") == {}
+        assert template_store.load_overrides(db, signed_in, "checkin") == {}
 
 
 def test_forms_need_the_csrf_token_and_unknown_messages_are_404(
     client: FlaskClient, signed_in: int
 ) -> None:
     form = {**_form(action="save"), "csrf_token": "forged"}
-    assert client.post("/settings/templates/first_checkin", data=form).status_code == 400
+    assert client.post("/settings/templates/checkin", data=form).status_code == 400
     assert client.get("/settings/templates/goodbye").status_code == 404
 
 
@@ -126,7 +126,7 @@ def test_editing_a_template_in_the_browser(page: Any, sandboxed_app: Any) -> Non
     page.wait_for_url(env.url + "/dashboard")
 
     page.goto(env.url + "/settings/templates")
-    page.get_by_role("link", name="First check-in").click()
+    page.get_by_role("link", name="Check-in after a missed appointment").click()
     subject = page.get_by_label("Subject")
     subject.fill("Thinking of you, {{ patient.first_name }}")
     page.get_by_role("button", name="Preview").click()
@@ -142,10 +142,10 @@ def test_editing_a_template_in_the_browser(page: Any, sandboxed_app: Any) -> Non
     assert "edited by you" not in page.content()
 
     # a good edit is saved, and reset brings the default back
-    page.get_by_role("link", name="First check-in").click()
+    page.get_by_role("link", name="Check-in after a missed appointment").click()
     page.get_by_label("Subject").fill("Thinking of you, {{ patient.first_name }}")
     page.get_by_role("button", name="Save").click()
     assert "Saved." in page.locator(".flash").first.inner_text()
     assert page.locator("#preview-subject").inner_text() == "Thinking of you, Sam"
     page.get_by_role("button", name="Reset to default").click()
-    assert page.get_by_label("Subject").input_value().startswith("Checking in after")
+    assert "Checking in after" in page.get_by_label("Subject").input_value()

@@ -121,8 +121,8 @@ class Effects:
             if waiting and proposal is not None:
                 done.append("the email waits for the new time")
             if email_kinds and patient_email:
-                name = self.patient_email(db, decision, sending, patient_email, patient)
-                done.append(f"{name.replace('_', ' ')} queued")
+                self.patient_email(db, decision, sending, patient_email, patient)
+                done.append("check-in queued")
             for kind, template in (
                 (ActionKind.ALERT_THERAPIST_PATTERN, "pattern_alert"),
                 (ActionKind.ALERT_THERAPIST_TERMINATION_DRAFT, "termination_draft"),
@@ -164,13 +164,12 @@ class Effects:
     ) -> str:
         """Queue the patient's check-in for ``decision`` (in ``db``); returns the template name.
 
+        The email holds the parts of the step the therapist ticked (``decision.actions``,
+        recorded or not, so an email that waited for its new time still offers it).
         Also used when the therapist sends a late follow-up by hand.
         """
         inputs, now, session = self.inputs, self.now, decision.session
-        repeat = bool(
-            {ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY} & sending.keys()
-        )
-        name = "repeat_checkin" if repeat else "first_checkin"
+        name = "checkin"
         primary = sending.get(ActionKind.EMAIL_CHECKIN) or next(
             sending[k] for k in PATIENT_EMAIL_KINDS if k in sending
         )
@@ -186,18 +185,19 @@ class Effects:
                 config=self.runtime.config,
             )
 
+        ticked = {action.kind for action in decision.actions}
         offered = self._offered_time(session)
-        context: dict[str, Any] = {
-            "therapist": self.therapist,
-            "patient": {"first_name": compose.first_name(patient.name if patient else None)},
-            "session": {"when": when_words(session.start, inputs.zone)},
-            "proposal": {"when": when_words(offered, inputs.zone)} if offered else None,
-            "choose_time_url": link("choose_time"),
-            "get_in_touch_url": link("will_get_in_touch"),
-        }
-        if repeat:
-            context["policy"] = compose.policy_context(inputs.settings.policy, decision.fee)
-            context["survey_url"] = link("barrier_survey")
+        context = compose.checkin_context(
+            therapist=self.therapist,
+            first_name=compose.first_name(patient.name if patient else None),
+            when=when_words(session.start, inputs.zone),
+            outcome=decision.outcome,
+            ticked=ticked,
+            policy=inputs.settings.policy,
+            fee=decision.fee,
+            offered=when_words(offered, inputs.zone) if offered else None,
+            link=link,
+        )
         rendered = render_for(db, inputs.therapist.id, name, context)
         enqueue(
             db,
