@@ -2,9 +2,10 @@
 
 Each message has ``subject.txt``, ``body.txt`` and ``body.html`` (sent together as
 multipart/alternative). A therapist may replace any part with their own text; every part,
-default or edited, renders in Jinja's :class:`~jinja2.sandbox.SandboxedEnvironment`, so a
-template can read the values it is given and nothing else of the program. Edited parts are
-checked by :func:`validate` when saved, so a broken template is refused then, not at send time.
+default or edited, renders in a Jinja sandbox (:mod:`calendar_sync.mail.limits`), so a
+template can read the values it is given and nothing else of the program, and cannot work
+longer or write more than :data:`SEND_LIMITS` allow. Edited parts are checked by
+:func:`validate` when saved, so a broken or costly template is refused then, not at send time.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SecurityError
 
 from ..resources import TEMPLATES
+from .limits import LimitedEnvironment, LimitExceeded, Limits, metered, render_limited
 from .samples import MESSAGES, PARTS, PATIENT_MESSAGES, SAMPLE_CONTEXTS, SPARSE_CONTEXTS
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,16 @@ FILES = {"subject": "subject.txt", "text": "body.txt", "html": "body.html"}
 SUBJECT_MAX = 150
 # Generous for a letter; an edited template producing more is a mistake (or a loop).
 BODY_MAX = 100_000
+# An edited part longer than this is not a letter.
+SOURCE_MAX = 20_000
+
+#: What rendering one message may spend when it is sent (all its parts together).
+SEND_LIMITS = Limits(seconds=1.0, output_chars=BODY_MAX)
+#: What checking an edit may spend, over every sample it is rendered with.
+CHECK_LIMITS = Limits(seconds=2.0, output_chars=BODY_MAX)
+
+# What a template can raise when filled in, besides running out of its limits.
+_RENDER_ERRORS = (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError)
 
 #: Words that never appear in what a patient receives (checked in subjects on save, and in
 #: whole default messages by the tests). Matched as word starts, case-insensitively.
@@ -67,8 +79,8 @@ class RenderedEmail:
     html: str
 
 
-def _environment(*, html: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+def _environment(*, html: bool) -> LimitedEnvironment:
+    return LimitedEnvironment(
         undefined=StrictUndefined,
         autoescape=html,
         trim_blocks=True,
@@ -81,7 +93,7 @@ _TEXT_ENV = _environment(html=False)
 _HTML_ENV = _environment(html=True)
 
 
-def _env(part: str) -> SandboxedEnvironment:
+def _env(part: str) -> LimitedEnvironment:
     return _HTML_ENV if part == "html" else _TEXT_ENV
 
 
@@ -117,12 +129,15 @@ def _finish(part: str, output: str) -> str:
 def _render_part(name: str, part: str, context: Mapping[str, Any], source: str | None) -> str:
     if source is not None:
         try:
-            return _finish(part, _env(part).from_string(source).render(context))
-        except (TemplateError, SecurityError, TypeError, ValueError) as exc:
+            template = _env(part).from_string(source)
+            return _finish(part, render_limited(template, context))
+        except (*_RENDER_ERRORS, LimitExceeded, RecursionError) as exc:
             # Checked when saved, so this means the context changed since: the default is
             # better than no message. The template's text is the therapist's: not logged.
             log.warning("edited %s/%s failed (%s); default used", name, part, type(exc).__name__)
-    return _finish(part, _default_template(name, part).render(context))
+    with metered(SEND_LIMITS):
+        # The default gets a budget of its own, whatever the edit spent.
+        return _finish(part, render_limited(_default_template(name, part), context))
 
 
 def render(
@@ -136,7 +151,8 @@ def render(
     if name not in MESSAGES:
         raise UnknownMessage(name)
     overrides = overrides or {}
-    parts = {part: _render_part(name, part, context, overrides.get(part)) for part in PARTS}
+    with metered(SEND_LIMITS):
+        parts = {part: _render_part(name, part, context, overrides.get(part)) for part in PARTS}
     return RenderedEmail(subject=parts["subject"], text=parts["text"], html=parts["html"])
 
 
@@ -148,22 +164,34 @@ def validate(name: str, part: str, source: str) -> list[str]:
     """
     if name not in MESSAGES or part not in FILES:
         return [f"There is no message part called {name}/{part}."]
+    if len(source) > SOURCE_MAX:
+        return [f"The template is longer than {SOURCE_MAX:,} characters."]
     env = _env(part)
     try:
         template = env.from_string(source)
-    except TemplateError as exc:
+    except TemplateSyntaxError as exc:
         line = getattr(exc, "lineno", None)
         where = f" on line {line}" if line else ""
-        return [f"The template has a syntax error{where}: {exc.message or exc}."]
+        reason = str(exc.message or exc).rstrip(".")
+        return [f"The template has a syntax error{where}: {reason}."]
+    except RecursionError:
+        return ["The template is nested too deeply to be read."]
+    except _RENDER_ERRORS as exc:
+        return [f"The template cannot be read: {exc}."]
     problems: list[str] = []
-    for context in (SAMPLE_CONTEXTS[name], SPARSE_CONTEXTS[name]):
-        try:
-            output = template.render(context)
-        except SecurityError:
-            return ["The template tries to reach something it is not allowed to."]
-        except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
-            return [f"The template cannot be filled in: {exc}."]
-        problems += _check_output(name, part, output)
+    with metered(CHECK_LIMITS):
+        for context in (SAMPLE_CONTEXTS[name], SPARSE_CONTEXTS[name]):
+            try:
+                output = render_limited(template, context)
+            except SecurityError:
+                return ["The template tries to reach something it is not allowed to."]
+            except LimitExceeded as exc:
+                return [f"The template asks for too much work. {exc}"]
+            except RecursionError:
+                return ["The template calls itself without end."]
+            except _RENDER_ERRORS as exc:
+                return [f"The template cannot be filled in: {exc}."]
+            problems += _check_output(name, part, output)
     return sorted(set(problems))
 
 

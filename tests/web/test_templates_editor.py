@@ -78,6 +78,14 @@ def test_preview_renders_the_edit_without_saving(
         ("text", "Hi {{ patient.first_name }", "syntax error"),
         ("subject", "", "The subject is empty."),
         ("subject", "Your therapy", "clinical word"),
+        # these two crashed the request before templates had limits
+        ("text", "{{ 'a' * 10**9 }}", "far too long"),
+        ("subject", "{{ 10 ** (10 ** 7) }}", "far too large"),
+        (
+            "text",
+            "{% for a in range(999) %}{% for b in range(999) %}{% endfor %}{% endfor %}",
+            "repeats",
+        ),
     ],
 )
 def test_save_refuses_a_broken_template_and_says_why(
