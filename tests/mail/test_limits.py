@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -25,7 +26,7 @@ ATTACKS = {
     "a huge power": "{{ 10 ** (10 ** 7) }}",
     # and the other ways to ask for the same
     "loops over the values given": (
-        "{% for a in survey_url %}{% for b in survey_url %}{% for c in survey_url %}"
+        "{% for a in dashboard_url %}{% for b in dashboard_url %}{% for c in dashboard_url %}"
         "x{% endfor %}{% endfor %}{% endfor %}"
     ),
     "a list times a huge number": "{{ ([1] * 10**9)|length }}",
@@ -59,20 +60,20 @@ ATTACKS = {
     "a centred filter": "{{ 'a'|center(10**8) }}",
     "an indent filter": "{{ 'a\nb'|indent(10**8) }}",
     "a batch filter": "{{ [1]|batch(10**9, 0)|list }}",
-    "a very long template": "x" * 20_001,
+    "a very long text": "x" * 20_001,
 }
 
 
 @pytest.mark.parametrize("source", list(ATTACKS.values()), ids=list(ATTACKS))
 def test_each_attack_is_refused_quickly_in_plain_words(source: str) -> None:
     started = time.monotonic()
-    problems = validate("checkin", "text", source)
+    problems = validate("pattern_alert", "text", source)
     assert time.monotonic() - started < 2.5
     assert len(problems) == 1, problems
-    assert problems[0].startswith("The template "), problems
     # plain words, and none of Python's own
-    for jargon in ("Traceback", "Error", "jinja", "__"):
+    for jargon in ("Traceback", "Error", "jinja", "__", "exception"):
         assert jargon not in problems[0]
+    assert re.match(r"(Line \d+: )?[A-Z]", problems[0]), problems
 
 
 def test_the_steps_and_the_writing_say_what_went_wrong() -> None:
@@ -107,14 +108,14 @@ def test_reasonable_templates_still_work() -> None:
         "{{ 'x' ~ 'y' }} {{ [1, 2]|join(', ') }} {{ 'a-b'.replace('-', ' ').title() }} "
         "{{ 2 ** 10 }} {{ 'ab' * 3 }} {{ range(3)|list }}"
     )
-    assert validate("checkin", "text", source) == []
-    email = render("checkin", SAMPLE_CONTEXTS["checkin"], {"text": source})
+    assert validate("pattern_alert", "text", source) == []
+    email = render("pattern_alert", SAMPLE_CONTEXTS["pattern_alert"], {"text": source})
     assert email.text == "Hi SAMabc xy 1, 2 A B 1024 ababab [0, 1, 2]\n"
 
 
 @pytest.mark.parametrize("name", ["unmarked_reminder", "pattern_alert", "checkin"])
 def test_the_defaults_fit_well_inside_the_limits(name: str) -> None:
-    for part in ("subject", "text", "html"):
+    for part in ("subject", "text"):
         assert validate(name, part, default_source(name, part)) == []
 
 

@@ -147,9 +147,9 @@ def test_subject_is_one_bounded_line_whatever_the_values() -> None:
     ],
 )
 def test_sandbox_refuses_reaching_python_objects(source: str) -> None:
-    problems = validate("checkin", "text", source)
+    problems = validate("pattern_alert", "text", source)
     assert problems, source
-    assert "not allowed" in problems[0] or "cannot be filled in" in problems[0]
+    assert "cannot use" in problems[0] or "has no value" in problems[0], problems
 
 
 def test_edited_source_that_escapes_the_sandbox_never_renders() -> None:
@@ -162,20 +162,42 @@ def test_edited_source_that_escapes_the_sandbox_never_renders() -> None:
     assert "class" not in email.text and email.text.startswith("Hi Sam,")
 
 
+_LETTER = default_source("checkin", "text")
+
+
 @pytest.mark.parametrize(
     ("part", "source", "expected"),
     [
-        ("text", "Hi {{ patient.first_name }", "syntax error on line 1"),
-        ("text", "{% if proposal %}no end", "syntax error"),
-        ("text", "Hi {{ patient.surname }}", "cannot be filled in"),
+        # plain words: said where, and how to put it right
+        ("text", "Hi {frist name},", "Line 1: {frist name} is not a field of this email."),
+        ("text", "Hi {first name},\n[if checkin]x[end]", "Line 2: [if checkin] is not a part"),
+        ("text", "Hi,\n\n[if check-in]\nHow are you?", "Line 3: this [if …] has no [end]"),
+        ("text", "Hi,\n[end]", "Line 2: [end] has no [if …] before it."),
+        ("text", "[otherwise]", "Line 1: [otherwise] needs an [if …]"),
+        (
+            "text",
+            "Hi,\n\nA new time: {new time}.",
+            "Line 3: {new time} has no value in some of these emails. "
+            "Write it between [if time found] and [end].",
+        ),
+        (
+            "text",
+            "Hi {first name},\n[if check-in]How are you?[end]\n"
+            "[if new time][if time found]{new time}[end] {choose a time link}[end]\n"
+            "[if what got in the way]{question link}[end]",
+            "Nothing in the text depends on [if cancellation policy]",
+        ),
+        ("text", "", "The message is empty."),
+        # template code still works, and is explained as such
+        ("text", "Hi {{ patient.first_name }", "Line 1: This, written in template code, cannot"),
+        ("text", "{% if proposal %}no end", "cannot be read"),
+        ("text", "Hi\n{{ patient.surname }}", "Line 2: Something written in template code has"),
         ("text", "Hi {{ unknown_thing }}", "'unknown_thing' is undefined"),
+        ("text", "New time: {{ proposal.when }}", "has no value here"),
         ("subject", "   ", "The subject is empty."),
-        ("subject", "{% if proposal %}{% endif %}", "The subject is empty."),
+        ("subject", "[if check-in][end]", "The subject is empty."),
         ("subject", "About your therapy", "clinical word"),
         ("subject", "x" * (SUBJECT_MAX + 1), "longer than"),
-        ("html", "", "The message body is empty."),
-        # passes with the full sample, fails when there is no proposal
-        ("text", "New time: {{ proposal.when }}", "cannot be filled in"),
     ],
 )
 def test_validate_refuses_broken_templates(part: str, source: str, expected: str) -> None:
@@ -184,12 +206,15 @@ def test_validate_refuses_broken_templates(part: str, source: str, expected: str
 
 
 def test_validate_accepts_a_reasonable_edit() -> None:
-    source = "Hello {{ patient.first_name }}{% if proposal %}, see {{ proposal.when }}{% endif %}"
-    assert validate("checkin", "text", source) == []
-    assert (
-        validate("pattern_alert", "subject", "Therapy plan review for {{ patient.first_name }}")
-        == []
+    edited = _LETTER.replace("How are you doing?", "I hope you are well.").replace(
+        "Warm wishes,", "All best,"
     )
+    assert validate("checkin", "text", edited) == []
+    assert validate("checkin", "subject", "Thinking of you, {first name}") == []
+    assert validate("pattern_alert", "subject", "Therapy plan review for {first name}") == []
+    # the earlier template code still reads
+    legacy = "Hello {{ patient.first_name }}{% if history %}, {{ history|length }} seen{% endif %}"
+    assert validate("pattern_alert", "text", legacy) == []
 
 
 def test_unknown_message_is_refused() -> None:
@@ -222,7 +247,7 @@ def test_saved_edits_render_and_reset_goes_back_to_the_default(app: Flask) -> No
             therapist_id,
             "checkin",
             "subject",
-            "Thinking of you, {{ patient.first_name }}",
+            "Thinking of you, {first name}",
             NOW,
         )
         assert problems == []
@@ -234,7 +259,7 @@ def test_saved_edits_render_and_reset_goes_back_to_the_default(app: Flask) -> No
         refused = template_store.save(db, therapist_id, "checkin", "subject", "{{ nope }}", NOW)
         assert refused != []
         assert template_store.load_overrides(db, therapist_id, "checkin") == {
-            "subject": "Thinking of you, {{ patient.first_name }}"
+            "subject": "Thinking of you, {first name}"
         }
     with database.transaction() as db:
         template_store.reset(db, therapist_id, "checkin", "subject")
@@ -247,7 +272,7 @@ def test_saved_edits_render_and_reset_goes_back_to_the_default(app: Flask) -> No
 def test_saving_the_default_text_keeps_no_edit(app: Flask) -> None:
     therapist_id = _therapist(app)
     with runtime_of(app).database.transaction() as db:
-        source = default_source("checkin", "html")
-        assert template_store.save(db, therapist_id, "checkin", "html", source, NOW) == []
+        source = default_source("checkin", "text")
+        assert template_store.save(db, therapist_id, "checkin", "text", source, NOW) == []
         assert template_store.load_overrides(db, therapist_id, "checkin") == {}
-        assert template_store.sources(db, therapist_id, "checkin")["html"] == source
+        assert template_store.sources(db, therapist_id, "checkin")["text"] == source
