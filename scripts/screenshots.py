@@ -1,7 +1,8 @@
 """Screenshots of the demo's main pages, for the README: ``make screenshots``.
 
 Seeds the demo practice in-process on free ports, signs in through the sandbox's consent
-page in chromium, and saves PNGs at laptop width (and the dashboard at phone width).
+page in chromium, and saves PNGs at laptop width (and the dashboard and the email editor at
+phone width).
 
     python scripts/screenshots.py [--out docs/screenshots]
 
@@ -92,6 +93,7 @@ def _take(out: Path, browser: Any) -> list[Path]:
             page.screenshot(path=str(out / "patient.png"))
             written.append(out / "patient.png")
             shoot("settings", demo.url + "/settings/")
+            shoot("templates-editor", demo.url + "/settings/templates/checkin")
             shoot("followups", demo.url + "/followups/")
             shoot("activity", demo.url + "/activity")
             shoot("sandbox-mail", demo.sandbox_url + "/mail")
@@ -101,6 +103,7 @@ def _take(out: Path, browser: Any) -> list[Path]:
             phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
             page = phone.new_page()
             shoot("dashboard-phone", demo.url + "/dashboard")
+            shoot("templates-editor-phone", demo.url + "/settings/templates/checkin")
             phone.close()
             context.close()
     return written

@@ -134,3 +134,117 @@ def test_therapists_connected_before_the_checklist_keep_their_follow_ups(
         assert found == {1: "2026-03-01 10:00", 2: "2026-03-02 10:00"}
     finally:
         database.dispose()
+
+
+# An HTML part as the editor used to keep it: what most mail apps showed.
+OLD_HTML = """<!doctype html>
+<html lang="en">
+<body style="font-family: Georgia, serif;">
+<p>Hello {{ therapist.name }},</p>
+<p>{{ patient.first_name }} missed {{ misses_in_window }} times &amp; more.</p>
+<ul>
+{% for h in history %}
+<li>{{ h.when }}: {{ h.outcome }}</li>
+{% endfor %}
+</ul>
+<p>See <a href="{{ dashboard_url }}">your dashboard</a>.</p>
+<p>Warm wishes,<br>
+{{ therapist.name }}{% if therapist.practice %}<br>
+{{ therapist.practice }}{% endif %}</p>
+</body>
+</html>
+"""
+
+
+def test_edited_templates_carry_over_as_one_text(any_database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlalchemy import select
+
+    from calendar_sync.mail import template_store
+    from calendar_sync.mail.samples import SAMPLE_CONTEXTS
+    from calendar_sync.storage.database import _alembic_config
+    from calendar_sync.storage.models import EmailTemplateOverride, Therapist
+
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    database = Database(any_database_url)
+    try:
+        with database.engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "0006")
+        with database.transaction() as db:
+            therapist = Therapist(
+                google_subject="sub-m",
+                email="dr.m@example.test",
+                display_name="Dr M",
+                time_zone="Europe/London",
+                created_at=now,
+            )
+            db.add(therapist)
+            db.flush()
+            edits = [
+                # text and HTML edited: the text is the one text, the HTML goes
+                ("reschedule_note", "text", "Hi {{ patient.first_name }}, {{ proposal.when }}?"),
+                ("reschedule_note", "html", "<p>Something else entirely</p>"),
+                ("reschedule_note", "subject", "New time, {{ patient.first_name }}"),
+                # only the HTML edited: it becomes the text
+                ("pattern_alert", "html", OLD_HTML),
+                # template code that is not a plain value stays as it is
+                (
+                    "termination_draft",
+                    "text",
+                    "{{ patient.first_name|upper }} {% if history %}x{% endif %}",
+                ),
+                # the check-ins that became one are kept to copy from
+                ("first_checkin", "text", "Dear {{ patient.first_name }}, we missed you."),
+                ("first_checkin", "html", "<p>Dear {{ patient.first_name }}</p>"),
+            ]
+            for name, part, source in edits:
+                db.add(
+                    EmailTemplateOverride(
+                        therapist_id=therapist.id,
+                        name=name,
+                        part=part,
+                        source=source,
+                        updated_at=now,
+                    )
+                )
+            therapist_id = therapist.id
+
+        database.upgrade()
+
+        with database.transaction() as db:
+            stored = {
+                (row.name, row.part): row.source
+                for row in db.scalars(select(EmailTemplateOverride))
+            }
+            assert stored == {
+                ("reschedule_note", "text"): "Hi {first name}, {new time}?",
+                ("reschedule_note", "subject"): "New time, {first name}",
+                ("pattern_alert", "text"): stored[("pattern_alert", "text")],
+                ("termination_draft", "text"): (
+                    "{{ patient.first_name|upper }} {% if history %}x{% endif %}"
+                ),
+                ("first_checkin", "text"): "Dear {first name}, we missed you.",
+            }
+            converted = stored[("pattern_alert", "text")]
+            assert converted.startswith("Hello {your name},\n\n{first name} missed {misses}")
+            assert "&amp;" not in converted and "<" not in converted
+            # what the therapist wrote in HTML goes out, now from the one text
+            email = template_store.render_for(
+                db, therapist_id, "pattern_alert", SAMPLE_CONTEXTS["pattern_alert"]
+            )
+            assert email.text == (
+                "Hello Dr Maya Lindqvist,\n\nSam missed 3 times & more.\n\n"
+                "- Tuesday 10 March at 10:00: no-show\n- Tuesday 3 March at 10:00: attended\n"
+                "- Tuesday 24 February at 10:00: late cancel\n"
+                "- Tuesday 10 February at 10:00: no-show\n\n"
+                "See your dashboard (https://practice.example.test/dashboard).\n\n"
+                "Warm wishes,\nDr Maya Lindqvist\nRiverside Rooms\n"
+            )
+            assert 'href="https://practice.example.test/dashboard"' in email.html
+            assert template_store.earlier_wording(db, therapist_id, "checkin") == [
+                ("First check-in: text", "Dear {first name}, we missed you.")
+            ]
+    finally:
+        database.dispose()

@@ -45,6 +45,9 @@ def test_screenshots_of_the_main_pages(
         "sandbox-mail",
         "checkin-link",
         "dashboard-phone",
+        "templates-editor",
+        "templates-editor-phone",
     }
     assert _size(tmp_path / "shots" / "dashboard.png") == (1280, 800)
     assert _size(tmp_path / "shots" / "dashboard-phone.png") == (390, 844)
+    assert _size(tmp_path / "shots" / "templates-editor-phone.png") == (390, 844)

@@ -333,10 +333,11 @@ class FeeEntry(Base):
 
 
 class EmailTemplateOverride(Base):
-    """One part (subject, text or html) of an email template as the therapist edited it.
+    """One part (the subject or the text) of an email as the therapist edited it.
 
-    Checked against the sample context when saved (``mail.template_store.save``); no row
-    means the shipped default.
+    Checked against every case the email meets when saved (``mail.template_store.save``);
+    no row means the shipped default. Rows of the retired ``first_checkin`` and
+    ``repeat_checkin`` are kept only for the therapist to copy from (migration 0007).
     """
 
     __tablename__ = "email_templates"
@@ -365,7 +366,7 @@ class OutboxMessage(Base):
         ForeignKey("therapists.id", ondelete="CASCADE"), index=True
     )
     key: Mapped[str] = mapped_column(String(255), unique=True)
-    # The template name, e.g. "first_checkin".
+    # The template name, e.g. "checkin".
     kind: Mapped[str] = mapped_column(String(64))
     # patient | therapist
     recipient_role: Mapped[str] = mapped_column(String(16))

@@ -88,22 +88,17 @@ def test_the_word_list_catches_what_it_should() -> None:
     assert not is_clinical("Checking in after our appointment")
 
 
-def test_first_checkin_mentions_the_invitation_only_with_a_proposal() -> None:
-    with_offer = render("first_checkin", SAMPLE_CONTEXTS["first_checkin"])
-    without = render("first_checkin", SPARSE_CONTEXTS["first_checkin"])
+def test_the_checkin_mentions_the_invitation_only_with_a_proposal() -> None:
+    with_offer = render("checkin", SAMPLE_CONTEXTS["checkin"])
+    no_time_found = render("checkin", {**SAMPLE_CONTEXTS["checkin"], "proposal": None})
+    not_ticked = render("checkin", SPARSE_CONTEXTS["checkin"])
     assert "invitation" in with_offer.text and "Thursday 12 March at 15:00" in with_offer.text
-    assert "invitation" not in without.text
-    for email in (with_offer, without):
-        assert SAMPLE_CONTEXTS["first_checkin"]["choose_time_url"] in email.text
-        assert SAMPLE_CONTEXTS["first_checkin"]["get_in_touch_url"] in email.html
-
-
-def test_the_fee_is_mentioned_only_when_one_applies() -> None:
-    with_fee = render("repeat_checkin", SAMPLE_CONTEXTS["repeat_checkin"])
-    exempt = render("repeat_checkin", SPARSE_CONTEXTS["repeat_checkin"])
-    assert "£40.00" in with_fee.text and "24 hours" in with_fee.text
-    assert "charged" not in exempt.text and "48 hours" in exempt.text
-    assert SAMPLE_CONTEXTS["repeat_checkin"]["survey_url"] in exempt.text
+    assert "invitation" not in no_time_found.text and "invitation" not in not_ticked.text
+    choose = SAMPLE_CONTEXTS["checkin"]["choose_time_url"]
+    assert choose in no_time_found.text and f'href="{choose}"' in no_time_found.html
+    assert choose not in not_ticked.text + not_ticked.html
+    for email in (with_offer, no_time_found, not_ticked):
+        assert SAMPLE_CONTEXTS["checkin"]["get_in_touch_url"] in email.html
 
 
 def test_unmarked_reminder_has_one_click_links_for_every_outcome() -> None:
@@ -125,18 +120,18 @@ def test_every_message_documents_its_variables_and_samples_match() -> None:
 
 
 def test_html_is_escaped_and_text_is_not() -> None:
-    context = {**SAMPLE_CONTEXTS["first_checkin"], "patient": {"first_name": "<b>Jo & Al</b>"}}
-    email = render("first_checkin", context)
+    context = {**SAMPLE_CONTEXTS["checkin"], "patient": {"first_name": "<b>Jo & Al</b>"}}
+    email = render("checkin", context)
     assert "&lt;b&gt;Jo &amp; Al&lt;/b&gt;" in email.html and "<b>Jo" not in email.html
     assert "Hi <b>Jo & Al</b>," in email.text
 
 
 def test_subject_is_one_bounded_line_whatever_the_values() -> None:
     context = {
-        **SAMPLE_CONTEXTS["first_checkin"],
+        **SAMPLE_CONTEXTS["checkin"],
         "session": {"when": "Monday\r\nBcc: someone@example.test\n" + "x" * 400},
     }
-    subject = render("first_checkin", context).subject
+    subject = render("checkin", context).subject
     assert "\n" not in subject and "\r" not in subject
     assert len(subject) == SUBJECT_MAX and subject.endswith("…")
 
@@ -152,49 +147,74 @@ def test_subject_is_one_bounded_line_whatever_the_values() -> None:
     ],
 )
 def test_sandbox_refuses_reaching_python_objects(source: str) -> None:
-    problems = validate("first_checkin", "text", source)
+    problems = validate("pattern_alert", "text", source)
     assert problems, source
-    assert "not allowed" in problems[0] or "cannot be filled in" in problems[0]
+    assert "cannot use" in problems[0] or "has no value" in problems[0], problems
 
 
 def test_edited_source_that_escapes_the_sandbox_never_renders() -> None:
     email = render(
-        "first_checkin",
-        SAMPLE_CONTEXTS["first_checkin"],
+        "checkin",
+        SAMPLE_CONTEXTS["checkin"],
         {"text": "{{ ''.__class__.__mro__ }}"},
     )
     # the default stands in for the broken part; nothing of Python's object model leaks
     assert "class" not in email.text and email.text.startswith("Hi Sam,")
 
 
+_LETTER = default_source("checkin", "text")
+
+
 @pytest.mark.parametrize(
     ("part", "source", "expected"),
     [
-        ("text", "Hi {{ patient.first_name }", "syntax error on line 1"),
-        ("text", "{% if proposal %}no end", "syntax error"),
-        ("text", "Hi {{ patient.surname }}", "cannot be filled in"),
+        # plain words: said where, and how to put it right
+        ("text", "Hi {frist name},", "Line 1: {frist name} is not a field of this email."),
+        ("text", "Hi {first name},\n[if checkin]x[end]", "Line 2: [if checkin] is not a part"),
+        ("text", "Hi,\n\n[if check-in]\nHow are you?", "Line 3: this [if …] has no [end]"),
+        ("text", "Hi,\n[end]", "Line 2: [end] has no [if …] before it."),
+        ("text", "[otherwise]", "Line 1: [otherwise] needs an [if …]"),
+        (
+            "text",
+            "Hi,\n\nA new time: {new time}.",
+            "Line 3: {new time} has no value in some of these emails. "
+            "Write it between [if time found] and [end].",
+        ),
+        (
+            "text",
+            "Hi {first name},\n[if check-in]How are you?[end]\n"
+            "[if new time][if time found]{new time}[end] {choose a time link}[end]\n"
+            "[if what got in the way]{question link}[end]",
+            "Nothing in the text depends on [if cancellation policy]",
+        ),
+        ("text", "", "The message is empty."),
+        # template code still works, and is explained as such
+        ("text", "Hi {{ patient.first_name }", "Line 1: This, written in template code, cannot"),
+        ("text", "{% if proposal %}no end", "cannot be read"),
+        ("text", "Hi\n{{ patient.surname }}", "Line 2: Something written in template code has"),
         ("text", "Hi {{ unknown_thing }}", "'unknown_thing' is undefined"),
+        ("text", "New time: {{ proposal.when }}", "has no value here"),
         ("subject", "   ", "The subject is empty."),
-        ("subject", "{% if proposal %}{% endif %}", "The subject is empty."),
+        ("subject", "[if check-in][end]", "The subject is empty."),
         ("subject", "About your therapy", "clinical word"),
         ("subject", "x" * (SUBJECT_MAX + 1), "longer than"),
-        ("html", "", "The message body is empty."),
-        # passes with the full sample, fails when there is no proposal
-        ("text", "New time: {{ proposal.when }}", "cannot be filled in"),
     ],
 )
 def test_validate_refuses_broken_templates(part: str, source: str, expected: str) -> None:
-    problems = validate("first_checkin", part, source)
+    problems = validate("checkin", part, source)
     assert any(expected in p for p in problems), problems
 
 
 def test_validate_accepts_a_reasonable_edit() -> None:
-    source = "Hello {{ patient.first_name }}{% if proposal %}, see {{ proposal.when }}{% endif %}"
-    assert validate("first_checkin", "text", source) == []
-    assert (
-        validate("pattern_alert", "subject", "Therapy plan review for {{ patient.first_name }}")
-        == []
+    edited = _LETTER.replace("How are you doing?", "I hope you are well.").replace(
+        "Warm wishes,", "All best,"
     )
+    assert validate("checkin", "text", edited) == []
+    assert validate("checkin", "subject", "Thinking of you, {first name}") == []
+    assert validate("pattern_alert", "subject", "Therapy plan review for {first name}") == []
+    # the earlier template code still reads
+    legacy = "Hello {{ patient.first_name }}{% if history %}, {{ history|length }} seen{% endif %}"
+    assert validate("pattern_alert", "text", legacy) == []
 
 
 def test_unknown_message_is_refused() -> None:
@@ -220,43 +240,39 @@ def _therapist(app: Flask) -> int:
 def test_saved_edits_render_and_reset_goes_back_to_the_default(app: Flask) -> None:
     therapist_id = _therapist(app)
     database = runtime_of(app).database
-    context = SAMPLE_CONTEXTS["first_checkin"]
+    context = SAMPLE_CONTEXTS["checkin"]
     with database.transaction() as db:
         problems = template_store.save(
             db,
             therapist_id,
-            "first_checkin",
+            "checkin",
             "subject",
-            "Thinking of you, {{ patient.first_name }}",
+            "Thinking of you, {first name}",
             NOW,
         )
         assert problems == []
     with database.transaction() as db:
-        assert template_store.render_for(db, therapist_id, "first_checkin", context).subject == (
+        assert template_store.render_for(db, therapist_id, "checkin", context).subject == (
             "Thinking of you, Sam"
         )
         # a broken edit is refused and the saved one stays
-        refused = template_store.save(
-            db, therapist_id, "first_checkin", "subject", "{{ nope }}", NOW
-        )
+        refused = template_store.save(db, therapist_id, "checkin", "subject", "{{ nope }}", NOW)
         assert refused != []
-        assert template_store.load_overrides(db, therapist_id, "first_checkin") == {
-            "subject": "Thinking of you, {{ patient.first_name }}"
+        assert template_store.load_overrides(db, therapist_id, "checkin") == {
+            "subject": "Thinking of you, {first name}"
         }
     with database.transaction() as db:
-        template_store.reset(db, therapist_id, "first_checkin", "subject")
+        template_store.reset(db, therapist_id, "checkin", "subject")
     with database.transaction() as db:
-        assert template_store.load_overrides(db, therapist_id, "first_checkin") == {}
-        default = render("first_checkin", context).subject
-        assert (
-            template_store.render_for(db, therapist_id, "first_checkin", context).subject == default
-        )
+        assert template_store.load_overrides(db, therapist_id, "checkin") == {}
+        default = render("checkin", context).subject
+        assert template_store.render_for(db, therapist_id, "checkin", context).subject == default
 
 
 def test_saving_the_default_text_keeps_no_edit(app: Flask) -> None:
     therapist_id = _therapist(app)
     with runtime_of(app).database.transaction() as db:
-        source = default_source("repeat_checkin", "html")
-        assert template_store.save(db, therapist_id, "repeat_checkin", "html", source, NOW) == []
-        assert template_store.load_overrides(db, therapist_id, "repeat_checkin") == {}
-        assert template_store.sources(db, therapist_id, "repeat_checkin")["html"] == source
+        source = default_source("checkin", "text")
+        assert template_store.save(db, therapist_id, "checkin", "text", source, NOW) == []
+        assert template_store.load_overrides(db, therapist_id, "checkin") == {}
+        assert template_store.sources(db, therapist_id, "checkin")["text"] == source

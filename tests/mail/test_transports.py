@@ -42,7 +42,7 @@ SEND = "gmail.users.messages.send"
 
 
 def _message(sender: tuple[str, str] = ("Dr Maya Lindqvist", THERAPIST), **kwargs: Any) -> Any:
-    rendered = render("first_checkin", SAMPLE_CONTEXTS["first_checkin"])
+    rendered = render("checkin", SAMPLE_CONTEXTS["checkin"])
     return build_message(rendered, sender=sender, to=PATIENT, key=KEY, now=NOW, **kwargs)
 
 

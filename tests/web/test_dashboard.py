@@ -27,7 +27,7 @@ def queue(practice: Practice, therapist_id: int, key: str, *, in_hours: float = 
             db,
             therapist_id=therapist_id,
             key=key,
-            kind="first_checkin",
+            kind="checkin",
             recipient_role="patient",
             to=PATIENT,
             rendered=RenderedEmail(

@@ -147,7 +147,7 @@ def test_every_page_fits_a_phone(browser: Any, practice: Practice) -> None:
             db,
             therapist_id=therapist_id,
             key="phone-check",
-            kind="first_checkin",
+            kind="checkin",
             recipient_role="patient",
             to="a.very.long.address.for.a.patient@example.test",
             rendered=RenderedEmail(

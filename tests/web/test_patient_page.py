@@ -188,10 +188,10 @@ def test_asking_to_be_contacted_means_one_thing_from_the_email_to_the_notice(
     env, therapist_id = practice
     url = link(env, therapist_id, links.WILL_GET_IN_TOUCH)
     # The email: the link asks the therapist to get in touch; clicking alone does not.
-    for name in ("first_checkin", "repeat_checkin", "reschedule_note"):
+    for name in ("checkin", "reschedule_note"):
         email = render(name, {**SAMPLE_CONTEXTS[name], "get_in_touch_url": url})
         assert f"ask me to get in touch here:\n{url}" in email.text, name
-        assert f'<a href="{url}">ask me to get in touch</a>' in email.html, name
+        assert f'ask me to get in touch here:<br>\n<a href="{url}">' in email.html, name
     # The page asks first, and thanks only once the patient has asked.
     page.goto(url)
     assert page.locator("h1").inner_text() == "Would you like Dr Lee to get in touch?"

@@ -7,13 +7,14 @@ therapist's time zone, which is the practice's clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ...domain.money import Money
 from ...domain.outcomes import Outcome
-from ...domain.policy import Policy
+from ...domain.policy import ActionKind, Policy
 from ...domain.times import when_words
 from ...domain.unmarked import UnmarkedConvention
 from ..accounts.settings import PracticeProfile
@@ -35,10 +36,56 @@ def therapist_context(display_name: str, practice: PracticeProfile) -> dict[str,
     }
 
 
+#: The parts of a ladder step a patient's check-in email is made of, as its template names
+#: them in ``ticked``; the email says exactly the ticked ones.
+CHECKIN_PARTS = {
+    ActionKind.EMAIL_CHECKIN: "checkin",
+    ActionKind.PROPOSE_RESCHEDULE: "new_time",
+    ActionKind.EMAIL_POLICY_REMINDER: "policy",
+    ActionKind.BARRIER_SURVEY: "barriers",
+}
+
+
 def policy_context(policy: Policy, fee: Money | None) -> dict[str, Any]:
+    """The cancellation policy as the check-in states it; ``fee`` is this session's, if any."""
     hours = policy.notice_window.total_seconds() / 3600
     notice = f"{int(hours)} hours" if hours == int(hours) else f"{hours:g} hours"
     return {"notice": notice, "fee": _money_words(fee) if fee is not None else None}
+
+
+def checkin_context(
+    *,
+    therapist: dict[str, str],
+    first_name: str,
+    when: str,
+    outcome: Outcome,
+    ticked: Collection[ActionKind],
+    policy: Policy,
+    fee: Money | None,
+    offered: str | None,
+    link: Callable[[str], str],
+) -> dict[str, Any]:
+    """The context of the patient's ``checkin`` email for a miss, from the step's ticked parts.
+
+    Each part's values are given only when that part is ticked (else ``None``), and a link
+    is issued (``link(purpose)``) only for a part that uses it, so a template cannot say
+    what the therapist did not choose. ``fee`` is the fee due for this session (``None``
+    when none is set for ``outcome`` or the patient is exempt); ``outcome`` lets the fee
+    sentence name its case. ``offered`` is the new time already in the patient's calendar.
+    """
+    parts = {name: kind in ticked for kind, name in CHECKIN_PARTS.items()}
+    return {
+        "therapist": therapist,
+        "patient": {"first_name": first_name},
+        "session": {"when": when},
+        "outcome": outcome.value,
+        "ticked": parts,
+        "proposal": {"when": offered} if parts["new_time"] and offered else None,
+        "choose_time_url": link("choose_time") if parts["new_time"] else None,
+        "get_in_touch_url": link("will_get_in_touch"),
+        "policy": policy_context(policy, fee) if parts["policy"] else None,
+        "survey_url": link("barrier_survey") if parts["barriers"] else None,
+    }
 
 
 def _money_words(amount: Money) -> str:

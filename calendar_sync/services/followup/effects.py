@@ -3,6 +3,10 @@
 Each method opens its own transaction: the action rows (unique by idempotency key), the
 outbox messages (unique by their own key), the proposal intent and the fee commit together
 or not at all. Sending and inserting calendar events happen later, from those records.
+
+The messages are rendered before that transaction opens (:class:`PreparedEmail`): rendering
+runs the therapist's edited templates, which are bounded but may still take a moment, and
+the database is never held meanwhile. Their links are recorded in the transaction.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,12 +28,19 @@ from ...domain.outcomes import Outcome
 from ...domain.policy import ActionKind
 from ...domain.sessions import Session
 from ...domain.times import when_words
-from ...mail.template_store import render_for
+from ...mail.template_store import load_overrides
+from ...mail.templates import RenderedEmail, render
 from ...storage import Database
-from ...storage.models import FeeEntry, FollowUpAction, Patient, RescheduleProposal
+from ...storage.models import (
+    FeeEntry,
+    FollowUpAction,
+    Patient,
+    PatientLink,
+    RescheduleProposal,
+)
 from ..notices import notify
 from ..outbox.dispatch import enqueue
-from ..patients.links import issue_link
+from ..patients.links import new_link
 from ..proposals.context import ProposalState
 from ..proposals.workflow import PLACEMENT_WAIT, plan_proposal, unplaceable
 from ..runtime import Runtime
@@ -46,6 +58,24 @@ _MARK_LINKS = {
     "late_cancel": Outcome.LATE_CANCEL,
     "cancelled": Outcome.CANCELLED_IN_TIME,
 }
+
+
+_THERAPIST_ALERTS = (
+    (ActionKind.ALERT_THERAPIST_PATTERN, "pattern_alert"),
+    (ActionKind.ALERT_THERAPIST_TERMINATION_DRAFT, "termination_draft"),
+)
+
+
+@dataclass(frozen=True)
+class PreparedEmail:
+    """A message rendered ahead of its transaction, queued there with the links it carries."""
+
+    key: str
+    kind: str
+    recipient_role: str
+    rendered: RenderedEmail
+    not_before: datetime
+    links: tuple[PatientLink, ...] = ()
 
 
 class Effects:
@@ -86,6 +116,17 @@ class Effects:
         # Without an address nothing can reach the patient: say so rather than queue it.
         unreachable = set() if patient_email else {kind for kind in sending if kind.patient_facing}
         when = when_words(session.start, inputs.zone)
+        email_kinds = PATIENT_EMAIL_KINDS & sending.keys()
+        checkin = (
+            self.prepare_checkin(decision, sending, patient)
+            if email_kinds and patient_email
+            else None
+        )
+        alerts = [
+            self.prepare_therapist_email(decision, sending[kind], template)
+            for kind, template in _THERAPIST_ALERTS
+            if kind in sending
+        ]
         with self.database.transaction() as db:
             record_actions(db, inputs, decision, actions, now, not_possible=unreachable)
             done: list[str] = []
@@ -116,19 +157,14 @@ class Effects:
                     release_at=self.release_at,
                 )
                 done.append("new time to propose" if proposal else "no new time proposed")
-            email_kinds = PATIENT_EMAIL_KINDS & sending.keys()
             if waiting and proposal is not None:
                 done.append("the email waits for the new time")
-            if email_kinds and patient_email:
-                name = self.patient_email(db, decision, sending, patient_email, patient)
-                done.append(f"{name.replace('_', ' ')} queued")
-            for kind, template in (
-                (ActionKind.ALERT_THERAPIST_PATTERN, "pattern_alert"),
-                (ActionKind.ALERT_THERAPIST_TERMINATION_DRAFT, "termination_draft"),
-            ):
-                if kind in sending:
-                    self._therapist_email(db, decision, sending[kind], template)
-                    done.append(f"{template.replace('_', ' ')} queued for you")
+            if checkin is not None and patient_email:
+                self.queue(db, checkin, patient_email)
+                done.append("check-in queued")
+            for alert in alerts:
+                self.queue(db, alert, inputs.therapist.email)
+                done.append(f"{alert.kind.replace('_', ' ')} queued for you")
             if ActionKind.ALERT_THERAPIST_MISS in sending:
                 notify(
                     db,
@@ -162,23 +198,36 @@ class Effects:
         sending: dict[ActionKind, PlannedAction],
         to: str,
         patient: Patient | None,
-    ) -> str:
-        """Queue the patient's check-in for ``decision`` (in ``db``); returns the template name.
+    ) -> None:
+        """Render and queue the patient's check-in for ``decision``, all inside ``db``.
 
-        Also used when the therapist sends a late follow-up by hand.
+        For the therapist sending a late follow-up by hand, where the decision is read in
+        the same transaction; the cycle renders first (:meth:`prepare_checkin`).
+        """
+        overrides = load_overrides(db, self.inputs.therapist.id, "checkin")
+        self.queue(db, self.prepare_checkin(decision, sending, patient, overrides), to)
+
+    def prepare_checkin(
+        self,
+        decision: Decision,
+        sending: dict[ActionKind, PlannedAction],
+        patient: Patient | None,
+        overrides: dict[str, str] | None = None,
+    ) -> PreparedEmail:
+        """The patient's check-in for ``decision``, rendered; no transaction is held meanwhile.
+
+        The email holds the parts of the step the therapist ticked (``decision.actions``,
+        recorded or not, so an email that waited for its new time still offers it).
+        ``overrides`` are the therapist's edits, read here when not given.
         """
         inputs, now, session = self.inputs, self.now, decision.session
-        repeat = bool(
-            {ActionKind.EMAIL_POLICY_REMINDER, ActionKind.BARRIER_SURVEY} & sending.keys()
-        )
-        name = "repeat_checkin" if repeat else "first_checkin"
         primary = sending.get(ActionKind.EMAIL_CHECKIN) or next(
             sending[k] for k in PATIENT_EMAIL_KINDS if k in sending
         )
+        links: list[PatientLink] = []
 
         def link(purpose: str) -> str:
-            return issue_link(
-                db,
+            row, url = new_link(
                 therapist_id=inputs.therapist.id,
                 calendar_id=session.calendar_id,
                 event_id=session.event_id,
@@ -186,32 +235,53 @@ class Effects:
                 now=now,
                 config=self.runtime.config,
             )
+            links.append(row)
+            return url
 
+        ticked = {action.kind for action in decision.actions}
         offered = self._offered_time(session)
-        context: dict[str, Any] = {
-            "therapist": self.therapist,
-            "patient": {"first_name": compose.first_name(patient.name if patient else None)},
-            "session": {"when": when_words(session.start, inputs.zone)},
-            "proposal": {"when": when_words(offered, inputs.zone)} if offered else None,
-            "choose_time_url": link("choose_time"),
-            "get_in_touch_url": link("will_get_in_touch"),
-        }
-        if repeat:
-            context["policy"] = compose.policy_context(inputs.settings.policy, decision.fee)
-            context["survey_url"] = link("barrier_survey")
-        rendered = render_for(db, inputs.therapist.id, name, context)
-        enqueue(
-            db,
-            therapist_id=inputs.therapist.id,
-            key=primary.idempotency_key,
-            kind=name,
-            recipient_role="patient",
-            to=to,
-            rendered=rendered,
-            not_before=max(primary.due_at, self.release_at),
-            now=now,
+        context = compose.checkin_context(
+            therapist=self.therapist,
+            first_name=compose.first_name(patient.name if patient else None),
+            when=when_words(session.start, inputs.zone),
+            outcome=decision.outcome,
+            ticked=ticked,
+            policy=inputs.settings.policy,
+            fee=decision.fee,
+            offered=when_words(offered, inputs.zone) if offered else None,
+            link=link,
         )
-        return name
+        if overrides is None:
+            overrides = self._overrides("checkin")
+        return PreparedEmail(
+            key=primary.idempotency_key,
+            kind="checkin",
+            recipient_role="patient",
+            rendered=render("checkin", context, overrides),
+            # held, visible, until the end of the hold (see ``hold``)
+            not_before=max(primary.due_at, self.release_at),
+            links=tuple(links),
+        )
+
+    def queue(self, db: DbSession, prepared: PreparedEmail, to: str) -> bool:
+        """Record ``prepared``'s links and put it in the outbox, in ``db``'s transaction."""
+        db.add_all(prepared.links)
+        db.flush()
+        return enqueue(
+            db,
+            therapist_id=self.inputs.therapist.id,
+            key=prepared.key,
+            kind=prepared.kind,
+            recipient_role=prepared.recipient_role,
+            to=to,
+            rendered=prepared.rendered,
+            not_before=prepared.not_before,
+            now=self.now,
+        )
+
+    def _overrides(self, name: str) -> dict[str, str]:
+        with self.database.transaction() as db:
+            return load_overrides(db, self.inputs.therapist.id, name)
 
     def _latest_proposal(self, session: Session) -> RescheduleProposal | None:
         with self.database.transaction() as db:
@@ -251,9 +321,10 @@ class Effects:
             for s, words in history_for(self.inputs, key, self.now)
         ]
 
-    def _therapist_email(
-        self, db: Any, decision: Decision, action: PlannedAction, template: str
-    ) -> None:
+    def prepare_therapist_email(
+        self, decision: Decision, action: PlannedAction, template: str
+    ) -> PreparedEmail:
+        """A pattern alert or termination draft for ``decision``, rendered for the therapist."""
         inputs, session = self.inputs, decision.session
         key = session.patient_key or ""
         patient = inputs.patient_rows.get(key)
@@ -269,16 +340,12 @@ class Effects:
         }
         if template == "pattern_alert":
             context["survey_answers"] = []
-        enqueue(
-            db,
-            therapist_id=inputs.therapist.id,
+        return PreparedEmail(
             key=action.idempotency_key,
             kind=template,
             recipient_role="therapist",
-            to=inputs.therapist.email,
-            rendered=render_for(db, inputs.therapist.id, template, context),
+            rendered=render(template, context, self._overrides(template)),
             not_before=action.due_at,
-            now=self.now,
         )
 
     def remind_to_mark(self, reminders: list[tuple[Decision, PlannedAction]]) -> str:
@@ -315,20 +382,17 @@ class Effects:
             "sessions": sessions,
             "dashboard_url": self.public_url + "/dashboard",
         }
+        reminder = PreparedEmail(
+            key=digest_key(actions),
+            kind="unmarked_reminder",
+            recipient_role="therapist",
+            rendered=render("unmarked_reminder", context, self._overrides("unmarked_reminder")),
+            not_before=min(a.due_at for a in actions),
+        )
         with self.database.transaction() as db:
             for decision, action in reminders:
                 record_actions(db, inputs, decision, [action], now)
-            enqueue(
-                db,
-                therapist_id=inputs.therapist.id,
-                key=digest_key(actions),
-                kind="unmarked_reminder",
-                recipient_role="therapist",
-                to=inputs.therapist.email,
-                rendered=render_for(db, inputs.therapist.id, "unmarked_reminder", context),
-                not_before=min(a.due_at for a in actions),
-                now=now,
-            )
+            self.queue(db, reminder, inputs.therapist.email)
         return f"asked you to mark {len(sessions)} session(s)"
 
 

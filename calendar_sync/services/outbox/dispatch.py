@@ -78,6 +78,8 @@ DIED_WHILE_SENDING = (
 )
 
 _WORDS = {
+    "checkin": "check-in email",
+    # Kinds of messages queued before the check-in followed the ticked parts.
     "first_checkin": "check-in email",
     "repeat_checkin": "check-in with the cancellation policy",
     "reschedule_note": "note offering a new time",

@@ -83,6 +83,38 @@ def link_lifetime(config: Mapping[str, Any]) -> timedelta:
     return timedelta(days=int(config.get("PATIENT_LINK_DAYS", DEFAULT_LINK_DAYS)))
 
 
+def new_link(
+    *,
+    therapist_id: int,
+    calendar_id: str,
+    event_id: str,
+    purpose: str,
+    now: datetime,
+    config: Mapping[str, Any],
+) -> tuple[PatientLink, str]:
+    """A new link about one session, not yet recorded, and its absolute URL.
+
+    The URL works once the row is added to the database, in the transaction that queues
+    the message carrying it; so a message can be written before that transaction opens.
+
+    :raises ValueError: on an unknown purpose.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown link purpose {purpose!r}")
+
+    link = PatientLink(
+        id=secrets.token_urlsafe(24),
+        therapist_id=therapist_id,
+        calendar_id=calendar_id,
+        event_id=event_id,
+        purpose=purpose,
+        created_at=now,
+        expires_at=now + link_lifetime(config),
+    )
+    token = _serializer(config, purpose).dumps(link.id)
+    return link, f"{str(config['PUBLIC_URL']).rstrip('/')}/p/{token}"
+
+
 def issue_link(
     db: DbSession,
     *,
@@ -99,22 +131,17 @@ def issue_link(
 
     :raises ValueError: on an unknown purpose.
     """
-    if purpose not in PURPOSES:
-        raise ValueError(f"unknown link purpose {purpose!r}")
-
-    link = PatientLink(
-        id=secrets.token_urlsafe(24),
+    link, url = new_link(
         therapist_id=therapist_id,
         calendar_id=calendar_id,
         event_id=event_id,
         purpose=purpose,
-        created_at=now,
-        expires_at=now + link_lifetime(config),
+        now=now,
+        config=config,
     )
     db.add(link)
     db.flush()
-    token = _serializer(config, purpose).dumps(link.id)
-    return f"{str(config['PUBLIC_URL']).rstrip('/')}/p/{token}"
+    return url
 
 
 def check_token(db: DbSession, token: str, now: datetime, config: Mapping[str, Any]) -> LinkCheck:

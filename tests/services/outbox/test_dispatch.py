@@ -40,10 +40,10 @@ def _add(app: Any, therapist_id: int, key: str = "email_checkin:abc", **kwargs: 
             db,
             therapist_id=therapist_id,
             key=key,
-            kind=kwargs.get("kind", "first_checkin"),
+            kind=kwargs.get("kind", "checkin"),
             recipient_role=kwargs.get("role", "patient"),
             to=kwargs.get("to", PATIENT),
-            rendered=render("first_checkin", SAMPLE_CONTEXTS["first_checkin"]),
+            rendered=render("checkin", SAMPLE_CONTEXTS["checkin"]),
             not_before=kwargs.get("not_before", NOW - timedelta(minutes=1)),
             now=NOW - timedelta(minutes=1),
         )
@@ -91,8 +91,8 @@ def test_enqueue_twice_with_one_key_keeps_one_row(any_database_url: str) -> None
     database.upgrade()
     try:
         therapist_id = _bare_therapist(database)
-        first = render("first_checkin", SAMPLE_CONTEXTS["first_checkin"])
-        second = render("repeat_checkin", SAMPLE_CONTEXTS["repeat_checkin"])
+        first = render("checkin", SAMPLE_CONTEXTS["checkin"])
+        second = render("reschedule_note", SAMPLE_CONTEXTS["reschedule_note"])
         results = []
         for rendered in (first, second):
             with database.transaction() as db:
@@ -101,7 +101,7 @@ def test_enqueue_twice_with_one_key_keeps_one_row(any_database_url: str) -> None
                         db,
                         therapist_id=therapist_id,
                         key="email_checkin:same",
-                        kind="first_checkin",
+                        kind="checkin",
                         recipient_role="patient",
                         to=PATIENT,
                         rendered=rendered,
@@ -126,10 +126,10 @@ def test_enqueue_commits_with_the_callers_transaction(sqlite_url: str) -> None:
             db,
             therapist_id=therapist_id,
             key="email_checkin:rolled-back",
-            kind="first_checkin",
+            kind="checkin",
             recipient_role="patient",
             to=PATIENT,
-            rendered=render("first_checkin", SAMPLE_CONTEXTS["first_checkin"]),
+            rendered=render("checkin", SAMPLE_CONTEXTS["checkin"]),
             not_before=NOW,
             now=NOW,
         )
