@@ -64,6 +64,10 @@ class CalendarEvent:
     color_id: str | None = None
     attendees: tuple[Attendee, ...] = ()
     organizer_is_self: bool = True
+    #: Who organised and who created the event (lower case; None when Google does not say).
+    #: An event made on a shared calendar is organised by the calendar itself.
+    organizer_email: str | None = None
+    creator_email: str | None = None
     updated: datetime | None = None
     etag: str | None = None
 
@@ -132,6 +136,11 @@ def _stamp(value: Any) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _address(person: Any) -> str | None:
+    email = person.get("email") if isinstance(person, dict) else None
+    return email.strip().lower() or None if isinstance(email, str) else None
+
+
 def parse_event(item: dict[str, Any], calendar_zone: str) -> CalendarEvent:
     """Translate one item of ``events.list`` (``calendar_zone``: the listing's time zone)."""
     start_json = item.get("start") or {}
@@ -151,6 +160,7 @@ def parse_event(item: dict[str, Any], calendar_zone: str) -> CalendarEvent:
         if isinstance(a, dict)
     )
     organizer = item.get("organizer") or {}
+    creator = item.get("creator") or {}
     return CalendarEvent(
         event_id=str(item["id"]),
         status=str(item.get("status") or "confirmed"),
@@ -166,6 +176,8 @@ def parse_event(item: dict[str, Any], calendar_zone: str) -> CalendarEvent:
         attendees=attendees,
         # Without an organizer the owner created it; a stranger's invitation names its sender.
         organizer_is_self=bool(organizer.get("self", not organizer)),
+        organizer_email=_address(organizer),
+        creator_email=_address(creator),
         updated=_stamp(item.get("updated")),
         etag=item.get("etag"),
     )

@@ -62,7 +62,7 @@ def calendar_list(account: str) -> Response:
 @bp.get(f"{ROOT}/users/me/calendarList/<calendarId>")
 @google_method("calendar.calendarList.get")
 def calendar_list_get(account: str, calendarId: str) -> Response:
-    return jsonify(_store().calendar(account, calendarId).list_entry())
+    return jsonify(_store().calendar(account, calendarId).list_entry(account))
 
 
 @bp.get(f"{ROOT}/calendars/<calendarId>")

@@ -41,15 +41,23 @@ def add_calendar(email: str) -> tuple[Response, int]:
     return jsonify(entry), 201
 
 
+@bp.post("/calendar/<calendarId>/share")
+def share_calendar(calendarId: str) -> Response:
+    """The owner shares the calendar with another account: {"email"}."""
+    entry = current_state().calendar.share(calendarId, _text(_json(), "email"))
+    return jsonify(entry)
+
+
 @bp.post("/calendar/<calendarId>/events")
 def seed_event(calendarId: str) -> tuple[Response, int]:
     """Insert an event as the calendar's owner, validated like ``events.insert``.
 
-    ``?sendUpdates=`` is honoured as on the real endpoint.
+    ``?sendUpdates=`` is honoured as on the real endpoint; ``?as=<email>`` inserts it as
+    another account the calendar is shared with (who is then its creator).
     """
     store = current_state().calendar
-    owner = store.owner_of(calendarId)
-    event = store.insert_event(owner, calendarId, _json(), request.args.get("sendUpdates"))
+    author = request.args.get("as") or store.owner_of(calendarId)
+    event = store.insert_event(author, calendarId, _json(), request.args.get("sendUpdates"))
     return jsonify(event), 201
 
 

@@ -154,6 +154,32 @@ class Effects:
                 done.append("offered to you (late)")
         return f"session {when}: " + (", ".join(done) or "recorded")
 
+    def set_aside_contested(self, decision: Decision, actions: list[PlannedAction]) -> str:
+        """Record a contested session's actions as not possible, and tell the therapist once.
+
+        Every therapist who shares the calendar is told (their keys are their own), and
+        none acts: the calendar does not say whose patient this is.
+        """
+        inputs, now = self.inputs, self.now
+        when = when_words(decision.session.start, inputs.zone)
+        with self.database.transaction() as db:
+            record_actions(
+                db, inputs, decision, actions, now, not_possible={a.kind for a in actions}
+            )
+            if any(a.kind is not ActionKind.REMIND_THERAPIST_TO_MARK for a in actions):
+                notify(
+                    db,
+                    inputs.therapist.id,
+                    "shared_session",
+                    f"The session on {when} counts as {compose.OUTCOME_WORDS[decision.outcome]}"
+                    ", but it is in a calendar you share with another therapist and neither of "
+                    "you organised or created it, so nothing was sent. If the patient is yours, "
+                    "follow up yourself, or create the session from your own account.",
+                    now,
+                )
+                return f"session {when}: shared calendar, nobody's own: you were told"
+        return ""
+
     def patient_email(
         self,
         db: DbSession,
@@ -316,7 +342,7 @@ class Effects:
             enqueue(
                 db,
                 therapist_id=inputs.therapist.id,
-                key=digest_key(actions),
+                key=digest_key(inputs.therapist.id, actions),
                 kind="unmarked_reminder",
                 recipient_role="therapist",
                 to=inputs.therapist.email,
@@ -406,6 +432,7 @@ def history_for(inputs: Inputs, key: str, now: datetime) -> list[tuple[Session, 
     ]
 
 
-def digest_key(actions: list[PlannedAction]) -> str:
+def digest_key(therapist_id: int, actions: list[PlannedAction]) -> str:
+    """The key of one reminder listing ``actions``: the same shape as every other key."""
     joined = "\n".join(sorted(a.idempotency_key for a in actions))
-    return "unmarked_reminder:" + hashlib.sha256(joined.encode()).hexdigest()[:32]
+    return f"unmarked_reminder:{therapist_id}:" + hashlib.sha256(joined.encode()).hexdigest()[:32]

@@ -37,13 +37,16 @@ def follow_up_therapist(
         inputs = load_inputs(db, therapist_id, now)
         if inputs is None:
             return []
-        due = pending(db, decisions_for(inputs, now))
+        due = pending(db, therapist_id, decisions_for(inputs, now))
     if dry_run:
         return [f"therapist {therapist_id}: would act: {d.explanation}" for d, _ in due]
     effects = Effects(runtime, inputs, now)
     lines: list[str] = []
     reminders: list[tuple[Decision, PlannedAction]] = []
     for decision, actions in due:
+        if decision.session.ref in inputs.contested:
+            lines.append(effects.set_aside_contested(decision, actions))
+            continue
         reminders += [
             (decision, a) for a in actions if a.kind is ActionKind.REMIND_THERAPIST_TO_MARK
         ]

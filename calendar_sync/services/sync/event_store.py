@@ -121,6 +121,8 @@ def _apply_one(
     row.my_response = event.my_response
     row.attendees_json = json.dumps([a.as_json() for a in event.attendees])
     row.organizer_is_self = event.organizer_is_self
+    row.organizer_email = event.organizer_email
+    row.creator_email = event.creator_email
     row.google_updated = event.updated
     row.etag = event.etag
     row.synced_at = now
