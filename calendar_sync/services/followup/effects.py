@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from ...domain.addresses import is_plain_address
 from ...domain.decide import assess
 from ...domain.decisions import Decision, Delivery, PlannedAction
 from ...domain.marks import Mark
@@ -77,6 +78,11 @@ class Effects:
         row = inputs.event_rows[session.ref]
         patient = inputs.patient_rows.get(session.patient_key or "")
         patient_email = row.patient_email or (patient.email if patient else None)
+        # An address stored before addresses were checked (a list, odd characters) is set
+        # aside like a missing one, with its own words: the outbox must never hold it.
+        unusable = patient_email is not None and not is_plain_address(patient_email)
+        if unusable:
+            patient_email = None
         proposing = any(
             a.kind is ActionKind.PROPOSE_RESCHEDULE and a.delivery is Delivery.SEND for a in actions
         )
@@ -93,16 +99,26 @@ class Effects:
             record_actions(db, inputs, decision, actions, now, not_possible=unreachable)
             done: list[str] = []
             if unreachable:
+                why = (
+                    "the patient's email address on file cannot be written to (it holds "
+                    "several addresses or characters an address cannot have)"
+                    if unusable
+                    else "the patient has no email address on file"
+                )
                 notify(
                     db,
                     inputs.therapist.id,
                     "no_email",
                     f"The session on {when} counts as {compose.OUTCOME_WORDS[decision.outcome]}, "
-                    "but the patient has no email address on file, so nothing was sent. Add it "
-                    "on the patient's page for the next time.",
+                    f"but {why}, so nothing was sent. Correct it on the patient's page for the "
+                    "next time.",
                     now,
                 )
-                done.append("no email address: you were told")
+                done.append(
+                    "unusable email address: you were told"
+                    if unusable
+                    else "no email address: you were told"
+                )
             if ActionKind.RECORD_FEE in sending:
                 record_fee(db, inputs, decision, now)
                 done.append("fee recorded")

@@ -29,6 +29,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
+from ...domain.addresses import InvalidAddress, plain_address
 from ...mail.message import build_message
 from ...mail.samples import MESSAGES, THERAPIST_MESSAGES
 from ...mail.templates import RenderedEmail
@@ -77,6 +78,11 @@ DIED_WHILE_SENDING = (
     "Check your Sent folder, then mark it as sent or not sent."
 )
 
+SET_ASIDE = (
+    "An unexpected problem stopped this message before it was sent: nothing went out. "
+    "Press Send again once the cause is fixed, or cancel it."
+)
+
 _WORDS = {
     "first_checkin": "check-in email",
     "repeat_checkin": "check-in with the cancellation policy",
@@ -118,8 +124,10 @@ def enqueue(
         raise ValueError(f"unknown recipient role {recipient_role!r}")
     if kind in THERAPIST_MESSAGES and recipient_role != "therapist":
         raise ValueError(f"{kind} goes to the therapist only")
-    if to.count("@") != 1 or any(c in to for c in "\r\n<>,; "):
-        raise ValueError("the recipient must be one plain email address")
+    try:
+        to = plain_address(to)
+    except InvalidAddress as exc:
+        raise ValueError(f"the recipient must be one plain email address: {exc}") from None
     values: dict[str, Any] = {
         "therapist_id": therapist_id,
         "key": key,
@@ -172,8 +180,35 @@ def dispatch_due(
     ]
     if claimed:
         transport = transport_for(runtime.config, runtime.database, runtime.connections, now)
-        lines += [_send_one(database, transport, message_id, worker, now) for message_id in claimed]
+        lines += [
+            _send_guarded(database, transport, message_id, worker, now) for message_id in claimed
+        ]
     return lines
+
+
+def _send_guarded(
+    database: Database, transport: Transport, message_id: int, worker: str, now: datetime
+) -> str:
+    """:func:`_send_one` with an error boundary: one message never stops the others.
+
+    Whatever fails before the provider is called (``_send_one`` handles the call itself)
+    leaves a ``claimed`` row that was never sent: it is set aside as ``failed`` in plain
+    words, on the therapist's list of what needs them, to be released or cancelled there.
+    """
+    try:
+        return _send_one(database, transport, message_id, worker, now)
+    except Exception as exc:
+        log.error("outbox %s: %s before sending; set aside", message_id, type(exc).__name__)
+        _move(
+            database,
+            message_id,
+            worker,
+            (MessageStatus.CLAIMED,),
+            now,
+            status=MessageStatus.FAILED,
+            last_error=SET_ASIDE,
+        )
+        return f"Message {message_id} was not sent: set aside after an unexpected problem."
 
 
 def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tuple[int, str, str]]:

@@ -6,6 +6,7 @@ Titles are kept to read tags and match the patient directory; they never reach a
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
+from ...domain.addresses import is_plain_address
 from ...domain.sessions import (
     Cancellation,
     CancelledBy,
@@ -27,6 +29,8 @@ from ...domain.sessions import (
 )
 from ...google.events import CANCELLED, CalendarEvent
 from ...storage.models import CalendarEventRow, CalendarRow, CreatedEvent, Patient
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 500
 
@@ -70,10 +74,14 @@ def match_patient(
 
     An invited patient is the one attendee besides the therapist; otherwise the directory
     entry whose name or initials stand as a whole word in the title, when exactly one does.
+    An invited address that is not one plain address (``domain.addresses``) is not kept.
     """
     others = event.others
     email = others[0].email if len(others) == 1 else None
     patients = tuple(patients)
+    if email is not None and not is_plain_address(email):
+        # Invited, but not at an address we could write to: a patient we cannot reach.
+        return None, None
     if email is not None:
         for patient in patients:
             if patient.email and patient.email.lower() == email.lower():
@@ -102,7 +110,14 @@ def _apply_one(
     if new or extract_title_tags(row.title or "") != extract_title_tags(event.title):
         row.tags_changed_at = changed_at if extract_title_tags(event.title) else None
     email, patient = match_patient(event, context.patients)
-    response = event.others[0].response if email and len(event.others) == 1 else None
+    invited = event.others[0] if len(event.others) == 1 and event.others[0].email else None
+    if invited is not None and email is None:
+        log.warning(
+            "calendar %s: an invited address that cannot be written to was not kept",
+            row.calendar_row_id,
+        )
+    # The answer counts even from an address we cannot write to (a decline is a decline).
+    response = invited.response if invited is not None else None
     if new or response != row.patient_response:
         row.patient_response_at = changed_at if response is not None else None
     row.patient_response = response
