@@ -64,11 +64,17 @@ def _alembic_config(connection: Any) -> Config:
 
 
 def _make_engine(url: str) -> Engine:
+    # hide_parameters: an error (and SQLAlchemy's own log) shows the statement, never the
+    # values, which hold addresses, Google ids, calendar ids and the explanations we wrote.
     if url.startswith("sqlite"):
         database_file = url.split("///", 1)[1] if "///" in url else ""
         if database_file and database_file != ":memory:":
             Path(database_file).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,4 +84,4 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
