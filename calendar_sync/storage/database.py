@@ -9,8 +9,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text, update
 from sqlalchemy.orm import Session, sessionmaker
+
+from .models import Therapist
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,6 +50,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def hold_therapist(db: Session, therapist_id: int) -> None:
+    """Make other transactions that hold the same therapist wait until this one ends.
+
+    For a read-then-insert that two workers may run at once (cron and a worker overlap):
+    the second waits, then reads what the first committed instead of inserting it again.
+    A no-op UPDATE of the therapist's row is the one lock both databases take the same way:
+    a row lock on Postgres, the database's write lock on SQLite. Call it first in the
+    transaction.
+    """
+    db.execute(update(Therapist).where(Therapist.id == therapist_id).values(id=Therapist.id))
 
 
 def head_revision() -> str | None:

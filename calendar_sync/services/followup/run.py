@@ -90,7 +90,7 @@ def _guarded(
         database: Database = runtime.database
         keys = {a.idempotency_key for _, actions in items for a in actions}
         with database.transaction() as db:
-            if isinstance(exc, IntegrityError) and _all_recorded(db, therapist_id, keys):
+            if isinstance(exc, IntegrityError) and _any_recorded(db, therapist_id, keys):
                 log.info("therapist %s: a session was done by another worker", therapist_id)
                 return ""
             log.error(
@@ -111,13 +111,14 @@ def _guarded(
         return "a session's follow-up failed; set aside and tried again next cycle"
 
 
-def _all_recorded(db: DbSession, therapist_id: int, keys: set[str]) -> bool:
-    found = db.scalars(
-        select(FollowUpAction.key).where(
-            FollowUpAction.therapist_id == therapist_id, FollowUpAction.key.in_(keys)
-        )
+def _any_recorded(db: DbSession, therapist_id: int, keys: set[str]) -> bool:
+    """Whether another worker recorded some of these actions (it records the same ones)."""
+    found = db.scalar(
+        select(FollowUpAction.id)
+        .where(FollowUpAction.therapist_id == therapist_id, FollowUpAction.key.in_(keys))
+        .limit(1)
     )
-    return set(found) == keys
+    return found is not None
 
 
 def follow_up_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str]:
@@ -133,9 +134,20 @@ def follow_up_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str
         )
     lines: list[str] = []
     for therapist_id in ids:
-        try:
-            lines += follow_up_therapist(runtime, therapist_id, now=now, dry_run=dry_run)
-        except Exception:
-            log.exception("therapist %s: follow-up failed; will retry next cycle", therapist_id)
-            lines.append(f"therapist {therapist_id}: follow-up failed, retried next cycle")
+        lines += follow_up_one(runtime, therapist_id, now=now, dry_run=dry_run)
     return lines
+
+
+def follow_up_one(
+    runtime: Runtime, therapist_id: int, *, now: datetime, dry_run: bool
+) -> list[str]:
+    """:func:`follow_up_therapist`, with any failure logged (by kind) and retried next cycle."""
+    try:
+        return follow_up_therapist(runtime, therapist_id, now=now, dry_run=dry_run)
+    except Exception as exc:
+        log.error(
+            "therapist %s: follow-up failed (%s); will retry next cycle",
+            therapist_id,
+            type(exc).__name__,
+        )
+        return [f"therapist {therapist_id}: follow-up failed, retried next cycle"]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 from ...google import GoogleApiError, ReauthorizationNeeded, SyncTokenExpired
 from ...google.client import GoogleApis
 from ...google.events import Listing, list_events
-from ...storage import Database
+from ...storage import Database, hold_therapist
 from ...storage.models import CalendarRow, GoogleConnection
 from ..accounts.connections import ConnectionStatus
 from ..accounts.settings import session_rules
@@ -114,7 +114,13 @@ def sync_calendar(
         full = token is None or expired
         with database.transaction() as db:
             calendar = db.get(CalendarRow, calendar_row_id)
-            assert calendar is not None
+            if calendar is None:
+                raise LookupError("no such calendar")
+            # Another process may be applying the same changes: wait for it, then update the
+            # rows it added instead of adding them again (the lock in this process does not
+            # reach a worker next door).
+            hold_therapist(db, calendar.therapist_id)
+            db.refresh(calendar)
             context = load_context(db, calendar, session_rules(db, calendar.therapist_id))
             applied = apply_events(db, calendar, listing.events, context, now, window)
             cancelled = applied.cancelled
@@ -213,25 +219,36 @@ def sync_all(
         )
     lines: list[str] = []
     for therapist_id in therapist_ids:
-        try:
-            lines.extend(
-                sync_therapist(runtime, therapist_id, now=now, dry_run=dry_run, sleep=sleep)
-            )
-        except ReauthorizationNeeded:
-            runtime.connections.mark_needs_reauth(
-                therapist_id,
-                "Google no longer accepts this connection. Please connect again; "
-                "nothing has been lost.",
-            )
-            lines.append(f"therapist {therapist_id}: paused until Google access is renewed")
-        except Exception as exc:  # one therapist's failure must not stop the others
-            log.error("therapist %s: sync failed: %s", therapist_id, type(exc).__name__)
-            with database.transaction() as db:
-                for calendar in _selected(db, therapist_id):
-                    calendar.last_error = error_words(exc)
-                    calendar.last_error_at = now
-            lines.append(f"therapist {therapist_id}: not synced ({error_words(exc)})")
+        lines.extend(sync_one(runtime, therapist_id, now=now, dry_run=dry_run, sleep=sleep))
     return lines
+
+
+def sync_one(
+    runtime: Runtime,
+    therapist_id: int,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """One therapist's sync, whatever fails: a lost grant pauses them, an error is recorded."""
+    database: Database = runtime.database
+    try:
+        return sync_therapist(runtime, therapist_id, now=now, dry_run=dry_run, sleep=sleep)
+    except ReauthorizationNeeded:
+        runtime.connections.mark_needs_reauth(
+            therapist_id,
+            "Google no longer accepts this connection. Please connect again; "
+            "nothing has been lost.",
+        )
+        return [f"therapist {therapist_id}: paused until Google access is renewed"]
+    except Exception as exc:  # one therapist's failure must not stop the others
+        log.error("therapist %s: sync failed: %s", therapist_id, type(exc).__name__)
+        with database.transaction() as db:
+            for calendar in _selected(db, therapist_id):
+                calendar.last_error = error_words(exc)
+                calendar.last_error_at = now
+        return [f"therapist {therapist_id}: not synced ({error_words(exc)})"]
 
 
 def _selected(db: DbSession, therapist_id: int) -> list[CalendarRow]:
