@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -166,28 +167,42 @@ def dispatch_due(
     """Send what is due at ``now``; return one plain-words line per message touched.
 
     Safe to run in several processes at once: each message is claimed by one of them.
+    ``now`` says what is due (the cycle's instant, which may be in the past); leases are
+    stamped and judged by the runtime's wall clock (``runtime.now()``), read at each step,
+    because they measure how long a live worker has been at it: a slow cycle's ``now`` would
+    make its own lease look expired to the next worker, which would then call a send still
+    in progress "unknown".
     """
     database: Database = runtime.database
+    clock = runtime.now
     if dry_run:
         return [
             f"Would send the {describe(k, r)} (message {i})."
-            for i, k, r in _due(database, now, therapist_id)
+            for i, k, r in _due(database, now, clock(), therapist_id)
         ]
     worker = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    lines = _recover(database, now, therapist_id)
+    lines = _recover(database, now, clock(), therapist_id)
     claimed = [
-        i for i, _k, _r in _due(database, now, therapist_id) if _claim(database, i, worker, now)
+        i
+        for i, _k, _r in _due(database, now, clock(), therapist_id)
+        if _claim(database, i, worker, now, clock())
     ]
     if claimed:
         transport = transport_for(runtime.config, runtime.database, runtime.connections, now)
         lines += [
-            _send_guarded(database, transport, message_id, worker, now) for message_id in claimed
+            _send_guarded(database, transport, message_id, worker, now, clock)
+            for message_id in claimed
         ]
     return lines
 
 
 def _send_guarded(
-    database: Database, transport: Transport, message_id: int, worker: str, now: datetime
+    database: Database,
+    transport: Transport,
+    message_id: int,
+    worker: str,
+    now: datetime,
+    clock: Callable[[], datetime],
 ) -> str:
     """:func:`_send_one` with an error boundary: one message never stops the others.
 
@@ -196,7 +211,7 @@ def _send_guarded(
     words, on the therapist's list of what needs them, to be released or cancelled there.
     """
     try:
-        return _send_one(database, transport, message_id, worker, now)
+        return _send_one(database, transport, message_id, worker, now, clock)
     except Exception as exc:
         log.error("outbox %s: %s before sending; set aside", message_id, type(exc).__name__)
         _move(
@@ -211,7 +226,9 @@ def _send_guarded(
         return f"Message {message_id} was not sent: set aside after an unexpected problem."
 
 
-def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tuple[int, str, str]]:
+def _due(
+    database: Database, now: datetime, wall: datetime, therapist_id: int | None
+) -> list[tuple[int, str, str]]:
     query = (
         select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient_role)
         .where(
@@ -219,7 +236,7 @@ def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tu
             or_(
                 OutboxMessage.status == MessageStatus.PENDING,
                 (OutboxMessage.status == MessageStatus.CLAIMED)
-                & (OutboxMessage.claimed_at <= now - LEASE),
+                & (OutboxMessage.claimed_at <= wall - LEASE),
             ),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
@@ -231,10 +248,12 @@ def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tu
         return [(row.id, row.kind, row.recipient_role) for row in db.execute(query)]
 
 
-def _recover(database: Database, now: datetime, therapist_id: int | None) -> list[str]:
-    """Mark as unknown what a dead worker left in ``sending`` (its lease ran out)."""
+def _recover(
+    database: Database, now: datetime, wall: datetime, therapist_id: int | None
+) -> list[str]:
+    """Mark as unknown what a dead worker left in ``sending`` (its lease, by ``wall``, ran out)."""
     query = select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient_role).where(
-        OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_at <= now - LEASE
+        OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_at <= wall - LEASE
     )
     if therapist_id is not None:
         query = query.where(OutboxMessage.therapist_id == therapist_id)
@@ -249,7 +268,7 @@ def _recover(database: Database, now: datetime, therapist_id: int | None) -> lis
                 .where(
                     OutboxMessage.id == row.id,
                     OutboxMessage.status == MessageStatus.SENDING,
-                    OutboxMessage.claimed_at <= now - LEASE,
+                    OutboxMessage.claimed_at <= wall - LEASE,
                 )
                 .values(status=MessageStatus.UNKNOWN, last_error=DIED_WHILE_SENDING, updated_at=now)
             )
@@ -262,7 +281,7 @@ def _recover(database: Database, now: datetime, therapist_id: int | None) -> lis
     return lines
 
 
-def _claim(database: Database, message_id: int, worker: str, now: datetime) -> bool:
+def _claim(database: Database, message_id: int, worker: str, now: datetime, wall: datetime) -> bool:
     # The UPDATE is the transaction's first statement, so SQLite takes the write lock
     # (waiting its busy timeout) instead of failing to upgrade a stale read.
     with database.transaction() as db:
@@ -274,10 +293,12 @@ def _claim(database: Database, message_id: int, worker: str, now: datetime) -> b
                 or_(
                     OutboxMessage.status == MessageStatus.PENDING,
                     (OutboxMessage.status == MessageStatus.CLAIMED)
-                    & (OutboxMessage.claimed_at <= now - LEASE),
+                    & (OutboxMessage.claimed_at <= wall - LEASE),
                 ),
             )
-            .values(status=MessageStatus.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
+            .values(
+                status=MessageStatus.CLAIMED, claimed_by=worker, claimed_at=wall, updated_at=now
+            )
         )
     return bool(result.rowcount == 1)
 
@@ -304,7 +325,12 @@ def _move(
 
 
 def _send_one(
-    database: Database, transport: Transport, message_id: int, worker: str, now: datetime
+    database: Database,
+    transport: Transport,
+    message_id: int,
+    worker: str,
+    now: datetime,
+    clock: Callable[[], datetime],
 ) -> str:
     with database.transaction() as db:
         row = db.get(OutboxMessage, message_id)
@@ -334,7 +360,8 @@ def _send_one(
         (MessageStatus.CLAIMED,),
         now,
         status=MessageStatus.SENDING,
-        claimed_at=now,
+        # The lease starts again, by the wall clock, for the call itself.
+        claimed_at=clock(),
         attempts=OutboxMessage.attempts + 1,
     ):
         return f"{what} was taken over by another worker."
