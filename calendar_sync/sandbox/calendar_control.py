@@ -16,6 +16,9 @@ from .state import current_state
 
 bp = Blueprint("sandbox_calendar_control", __name__, url_prefix="/_sandbox")
 
+# Where raw items to add to a calendar's listings are kept (``state.extras``).
+RAW_ITEMS_KEY = "calendar_raw_items"
+
 
 def _json() -> dict[str, Any]:
     data = request.get_json(silent=True)
@@ -39,6 +42,22 @@ def add_calendar(email: str) -> tuple[Response, int]:
         email, _text(data, "summary"), str(data.get("timeZone") or "UTC"), data.get("id")
     )
     return jsonify(entry), 201
+
+
+@bp.post("/calendar/<calendarId>/raw-items")
+def raw_items(calendarId: str) -> Response:
+    """Items sent as they are at the top of every ``events.list`` answer: {"items": [...]}.
+
+    Nothing checks them: this is Google (or something between) sending what the service
+    must survive, such as an event without an id or a time out of range.
+    """
+    items = _json().get("items")
+    if not isinstance(items, list):
+        raise GoogleError(400, "required", "Required: items (a list).")
+    state = current_state()
+    with state.lock:
+        state.extras.setdefault(RAW_ITEMS_KEY, {})[calendarId] = items
+    return jsonify({"calendarId": calendarId, "count": len(items)})
 
 
 @bp.post("/calendar/<calendarId>/share")

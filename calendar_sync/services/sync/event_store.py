@@ -42,6 +42,8 @@ class Applied:
     upserted: int = 0
     cancelled: int = 0
     skipped: int = 0
+    #: Events that could not be stored (each set aside on its own, logged without data).
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,19 @@ def apply_events(
             row = CalendarEventRow(
                 calendar_row_id=calendar.id, event_id=event.event_id, first_seen_at=now
             )
+        try:
+            _apply_one(row, event, context, now, new)
+        except Exception as exc:  # one event must never fail its calendar's sync
+            log.warning(
+                "calendar %s: an event could not be stored (%s)", calendar.id, type(exc).__name__
+            )
+            if not new:
+                db.expire(row)  # whatever was half applied is dropped; the stored row stands
+            result.failed += 1
+            continue
+        if new:
             db.add(row)
             stored[event.event_id] = row
-        _apply_one(row, event, context, now, new)
         result.upserted += 1
     return result
 

@@ -58,6 +58,8 @@ class SyncResult:
     cancelled: int
     token_expired: bool = False
     error: str | None = None
+    #: Events Google sent that could not be read or stored, each skipped on its own.
+    skipped: int = 0
 
     def line(self) -> str:
         if self.error:
@@ -65,10 +67,11 @@ class SyncResult:
         kind = "full sync" if self.full else "incremental sync"
         if self.token_expired:
             kind = "full sync (sync token expired)"
-        return (
+        line = (
             f"calendar {self.calendar_row_id}: {kind}, "
             f"{self.upserted} event(s) updated, {self.cancelled} cancelled"
         )
+        return line + (f", {self.skipped} skipped (unreadable)" if self.skipped else "")
 
 
 def sync_window(now: datetime) -> tuple[datetime, datetime]:
@@ -137,7 +140,13 @@ def sync_calendar(
                 calendar.time_zone = listing.time_zone
             if calendar.sync_requested_at is not None and calendar.sync_requested_at <= now:
                 calendar.sync_requested_at = None
-        return SyncResult(calendar_row_id, full, applied.upserted, cancelled, expired)
+        for reason in listing.skipped:
+            # The field and the problem only: values may be titles or addresses.
+            log.warning("calendar %s: an event was skipped: %s", calendar_row_id, reason)
+        skipped = len(listing.skipped) + applied.failed
+        return SyncResult(
+            calendar_row_id, full, applied.upserted, cancelled, expired, skipped=skipped
+        )
 
 
 def error_words(exc: Exception) -> str:
