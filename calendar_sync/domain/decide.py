@@ -128,8 +128,10 @@ def decide(
     policy: Policy,
     connected_at: datetime,
     now: datetime,
+    *,
+    therapist_id: int,
 ) -> list[Decision]:
-    """The decisions for every session that needs something at ``now``.
+    """The decisions for every session of one therapist that needs something at ``now``.
 
     ``marks`` are the explicit marks (dashboard and link) for any of the sessions; the
     calendar's own marks are read from each session. ``patients`` maps patient keys to
@@ -138,6 +140,7 @@ def decide(
 
     Nothing reaches a patient before the session's scheduled end, and nothing is due before
     the outcome is known. Decisions come sorted by session start, then calendar and event id.
+    Their actions' keys are the therapist's own (``therapist_id``, see ``idempotency_key``).
 
     :raises ValueError: on naive datetimes or two sessions with the same identity.
     """
@@ -163,7 +166,7 @@ def decide(
     decisions = []
     for assessment in assessments:
         if not assessment.history:
-            decision = _decide_one(assessment, patients, policy, miss_starts, now)
+            decision = _decide_one(assessment, patients, policy, miss_starts, now, therapist_id)
             if decision is not None:
                 decisions.append(decision)
     return decisions
@@ -175,12 +178,13 @@ def _decide_one(
     policy: Policy,
     miss_starts: Mapping[str, list[datetime]],
     now: datetime,
+    therapist_id: int,
 ) -> Decision | None:
     session = assessment.session
     actions: list[PlannedAction] = []
 
     def plan(kind: ActionKind, due_at: datetime, delivery: Delivery = Delivery.SEND) -> None:
-        key = idempotency_key(session.calendar_id, session.event_id, kind)
+        key = idempotency_key(therapist_id, session.calendar_id, session.event_id, kind)
         actions.append(PlannedAction(kind, key, delivery, due_at))
 
     if assessment.remind_therapist:

@@ -38,14 +38,17 @@ class NoContactReason(Enum):
     NO_PATIENT_LINKED = "no_patient_linked"
 
 
-def idempotency_key(calendar_id: str, event_id: str, kind: ActionKind) -> str:
-    """The outbox key for doing ``kind`` once for one session.
+def idempotency_key(therapist_id: int, calendar_id: str, event_id: str, kind: ActionKind) -> str:
+    """The outbox key for one therapist doing ``kind`` once for one session.
 
-    The calendar id may be an email address, so the session part is hashed: keys can be
-    stored and logged without exposing anyone.
+    ``<kind>:<therapist id>:<digest of calendar and event>``. The therapist is part of the
+    key because two therapists may select one shared calendar, and each must keep their own
+    record. The calendar id may be an email address, so the session part is hashed: keys can
+    be stored and logged without exposing anyone. Keys stored before the therapist was part
+    of them (``<kind>:<digest>``) were rewritten by migration 0007, which the digest allows.
     """
     digest = hashlib.sha256(f"{calendar_id}\x00{event_id}".encode()).hexdigest()[:32]
-    return f"{kind.value}:{digest}"
+    return f"{kind.value}:{therapist_id}:{digest}"
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,10 @@ class CalendarEvent:
     color_id: str | None = None
     attendees: tuple[Attendee, ...] = ()
     organizer_is_self: bool = True
-    organizer: str = ""
+    #: Who organised and who created the event (lower case; None when Google does not say).
+    #: An event made on a shared calendar is organised by the calendar itself.
+    organizer_email: str | None = None
+    creator_email: str | None = None
     updated: datetime | None = None
     etag: str | None = None
 
@@ -101,81 +104,167 @@ class Listing:
     time_zone: str | None = None
     summary: str | None = None
     pages: int = 0
+    #: Why each item that could not be read was skipped (field names, never values).
+    skipped: list[str] = field(default_factory=list)
 
 
-def _zone(name: str | None, fallback: str) -> str:
-    if name:
-        try:
-            ZoneInfo(name)
-            return name
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return fallback
+class MalformedEvent(ValueError):
+    """An item of ``events.list`` (or ``events.get``) that cannot be read as an event.
+
+    The message names the field and the problem, never a value: it is logged and counted,
+    and the one event is skipped rather than failing its calendar's sync.
+    """
 
 
-def parse_moment(value: dict[str, Any] | None, zone: str) -> tuple[datetime | None, bool]:
+# The widest values the event store keeps (see ``storage.models.CalendarEventRow``).
+_ID_LENGTH = 1024
+_SHORT = 32
+_RESPONSES = frozenset({"needsAction", "accepted", "declined", "tentative"})
+
+
+def _zone(name: object, fallback: str) -> str:
+    """``name`` if this machine knows that time zone, else ``fallback`` if it does, else UTC."""
+    for candidate in (name, fallback):
+        if isinstance(candidate, str) and candidate and len(candidate) <= 64:
+            try:
+                ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                continue
+            return candidate
+    return "UTC"
+
+
+def _object(item: dict[str, Any], key: str) -> dict[str, Any]:
+    value = item.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"{key} is not an object")
+    return value
+
+
+def _text(item: dict[str, Any], key: str, limit: int, default: str | None = None) -> str | None:
+    value = item.get(key)
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        raise MalformedEvent(f"{key} is not text")
+    if len(value) > limit:
+        raise MalformedEvent(f"{key} is too long")
+    return value
+
+
+def parse_moment(value: object, zone: str) -> tuple[datetime | None, bool]:
     """An ``EventDateTime`` as (aware UTC instant, all-day?).
 
     ``dateTime`` carries its offset, so the instant is exact whatever DST does; an all-day
     ``date`` starts at midnight in ``zone``.
+
+    :raises MalformedEvent: on a value that is not a date or time, or lies outside the
+        instants Python can hold in UTC (year 1 or 9999 with an offset); a leap second
+        (``23:59:60``) is one of those, as Python has no such second.
     """
     if not value:
         return None, False
-    if value.get("dateTime"):
-        moment = datetime.fromisoformat(str(value["dateTime"]))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=ZoneInfo(_zone(value.get("timeZone"), zone)))
-        return moment.astimezone(UTC), False
-    if value.get("date"):
-        day = date.fromisoformat(str(value["date"]))
-        return datetime.combine(day, clock_time(), ZoneInfo(zone)).astimezone(UTC), True
+    if not isinstance(value, dict):
+        raise MalformedEvent("a start or end is not an object")
+    try:
+        if value.get("dateTime"):
+            text = value["dateTime"]
+            if not isinstance(text, str):
+                raise MalformedEvent("a dateTime is not text")
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=ZoneInfo(_zone(value.get("timeZone"), zone)))
+            return moment.astimezone(UTC), False
+        if value.get("date"):
+            text = value["date"]
+            if not isinstance(text, str):
+                raise MalformedEvent("a date is not text")
+            day = date.fromisoformat(text)
+            return datetime.combine(day, clock_time(), ZoneInfo(_zone(zone, "UTC"))).astimezone(
+                UTC
+            ), True
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, MalformedEvent):
+            raise
+        raise MalformedEvent("a start or end is not a date and time Python can hold") from None
     return None, False
 
 
 def _stamp(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
-    moment = datetime.fromisoformat(value)
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None  # only a hint of when a change happened; the sync time stands in
 
 
-def parse_event(item: dict[str, Any], calendar_zone: str) -> CalendarEvent:
-    """Translate one item of ``events.list`` (``calendar_zone``: the listing's time zone)."""
-    start_json = item.get("start") or {}
+def _address(person: dict[str, Any]) -> str | None:
+    email = person.get("email")
+    if not isinstance(email, str) or not email.strip() or len(email) > 320:
+        return None
+    return email.strip().lower()
+
+
+def _attendee(raw: object) -> Attendee | None:
+    if not isinstance(raw, dict):
+        return None
+    email = raw.get("email")
+    response = raw.get("responseStatus")
+    return Attendee(
+        email=email if isinstance(email, str) and len(email) <= 320 else "",
+        response=response if response in _RESPONSES else "needsAction",
+        is_self=raw.get("self") is True,
+        organizer=raw.get("organizer") is True,
+        resource=raw.get("resource") is True,
+    )
+
+
+def parse_event(item: object, calendar_zone: str) -> CalendarEvent:
+    """Translate one item of ``events.list`` (``calendar_zone``: the listing's time zone).
+
+    :raises MalformedEvent: when the item is not an event the store can keep (no id, a
+        field of the wrong type, a time out of range); nothing else, whatever the input.
+    """
+    if not isinstance(item, dict):
+        raise MalformedEvent("the item is not an object")
+    event_id = _text(item, "id", _ID_LENGTH)
+    if event_id is None:
+        raise MalformedEvent("id is missing")
+    start_json = _object(item, "start")
     zone = _zone(start_json.get("timeZone"), calendar_zone)
     start, all_day = parse_moment(start_json, zone)
     end, _ = parse_moment(item.get("end"), zone)
     original, _ = parse_moment(item.get("originalStartTime"), zone)
-    attendees = tuple(
-        Attendee(
-            email=str(a.get("email") or ""),
-            response=str(a.get("responseStatus") or "needsAction"),
-            is_self=bool(a.get("self", False)),
-            organizer=bool(a.get("organizer", False)),
-            resource=bool(a.get("resource", False)),
-        )
-        for a in item.get("attendees") or []
-        if isinstance(a, dict)
-    )
-    organizer = item.get("organizer") or {}
+    attendees_json = item.get("attendees")
+    if attendees_json is not None and not isinstance(attendees_json, list):
+        raise MalformedEvent("attendees is not a list")
+    attendees = tuple(found for found in map(_attendee, attendees_json or []) if found is not None)
+    organizer = _object(item, "organizer")
+    creator = _object(item, "creator")
+    summary = item.get("summary")
     return CalendarEvent(
-        event_id=str(item["id"]),
-        status=str(item.get("status") or "confirmed"),
-        recurring_event_id=item.get("recurringEventId"),
+        event_id=event_id,
+        status=_text(item, "status", _SHORT, "confirmed") or "confirmed",
+        recurring_event_id=_text(item, "recurringEventId", _ID_LENGTH),
         original_start=original,
-        title=str(item.get("summary") or ""),
+        title=summary if isinstance(summary, str) else "",
         start=start,
         end=end,
         time_zone=zone,
         all_day=all_day,
-        transparency=str(item.get("transparency") or "opaque"),
-        color_id=item.get("colorId"),
+        transparency=_text(item, "transparency", _SHORT, "opaque") or "opaque",
+        color_id=_text(item, "colorId", 16),
         attendees=attendees,
         # Without an organizer the owner created it; a stranger's invitation names its sender.
-        organizer_is_self=bool(organizer.get("self", not organizer)),
-        organizer=str(organizer.get("email") or ""),
+        organizer_is_self=organizer.get("self") is True if organizer else True,
+        organizer_email=_address(organizer),
+        creator_email=_address(creator),
         updated=_stamp(item.get("updated")),
-        etag=item.get("etag"),
+        etag=_text(item, "etag", 255),
     )
 
 
@@ -198,7 +287,8 @@ def list_events(
     """Every event of a calendar (with ``sync_token``: every change since it), all pages.
 
     Series come expanded into instances (``singleEvents``); a sync token excludes the time
-    window, which the token already fixes.
+    window, which the token already fixes. An item that is not a readable event is left
+    out, and why is kept in ``Listing.skipped``.
 
     :raises SyncTokenExpired: the token is no longer valid (410).
     :raises GoogleApiError: as :func:`retry.execute`.
@@ -224,9 +314,16 @@ def list_events(
         )
         listing.pages += 1
         zone = _zone(page.get("timeZone"), listing.time_zone or "UTC")
-        listing.time_zone = listing.time_zone or page.get("timeZone")
+        # A zone this machine does not know is not kept: UTC (or the first page's) stands in.
+        if listing.time_zone is None and zone == page.get("timeZone"):
+            listing.time_zone = zone
         listing.summary = listing.summary or page.get("summary")
-        listing.events.extend(parse_event(item, zone) for item in page.get("items") or [])
+        for item in page.get("items") or []:
+            # One event Google sends that we cannot read must not fail the whole calendar.
+            try:
+                listing.events.append(parse_event(item, zone))
+            except MalformedEvent as exc:
+                listing.skipped.append(str(exc))
         page_token = page.get("nextPageToken")
         if not page_token:
             listing.next_sync_token = page.get("nextSyncToken")

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
+from ..domain.addresses import plain_address
 from .templates import RenderedEmail
 
 # Characters allowed in a Message-ID's left part besides letters and digits (kept tight).
@@ -56,7 +57,7 @@ def build_message(
 
 
 def _address(name: str, address: str) -> Address:
-    if any(c in address for c in "\r\n<>,") or address.count("@") != 1:
-        raise ValueError("not a single email address")
-    username, _, domain = address.partition("@")
+    # Raises InvalidAddress (a ValueError) on anything but one plain address: a header
+    # built from an odd one may fail only when the message is written out, mid-send.
+    username, _, domain = plain_address(address).partition("@")
     return Address(display_name=" ".join(name.split()), username=username, domain=domain)

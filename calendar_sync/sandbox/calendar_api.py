@@ -7,11 +7,13 @@ themselves live in ``CalendarStore``. Control endpoints for tests are in
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
 from .api import google_method
+from .calendar_control import RAW_ITEMS_KEY
 from .calendar_control import bp as control_bp
 from .calendar_events import parse_timestamp
 from .calendar_listing import ListQuery
@@ -62,7 +64,7 @@ def calendar_list(account: str) -> Response:
 @bp.get(f"{ROOT}/users/me/calendarList/<calendarId>")
 @google_method("calendar.calendarList.get")
 def calendar_list_get(account: str, calendarId: str) -> Response:
-    return jsonify(_store().calendar(account, calendarId).list_entry())
+    return jsonify(_store().calendar(account, calendarId).list_entry(account))
 
 
 @bp.get(f"{ROOT}/calendars/<calendarId>")
@@ -105,6 +107,10 @@ def events_list(account: str, calendarId: str) -> Response:
         given=frozenset(params),
         time_zone=params.get("timeZone"),
     )
+    # Items a test asked Google to send as they are, however malformed (calendar_control).
+    extra = current_state().extras.get(RAW_ITEMS_KEY, {}).get(calendarId)
+    if extra and "pageToken" not in params:
+        result["items"] = [*copy.deepcopy(extra), *result["items"]]
     return jsonify(result)
 
 

@@ -16,6 +16,9 @@ from .state import current_state
 
 bp = Blueprint("sandbox_calendar_control", __name__, url_prefix="/_sandbox")
 
+# Where raw items to add to a calendar's listings are kept (``state.extras``).
+RAW_ITEMS_KEY = "calendar_raw_items"
+
 
 def _json() -> dict[str, Any]:
     data = request.get_json(silent=True)
@@ -41,19 +44,44 @@ def add_calendar(email: str) -> tuple[Response, int]:
     return jsonify(entry), 201
 
 
+@bp.post("/calendar/<calendarId>/raw-items")
+def raw_items(calendarId: str) -> Response:
+    """Items sent as they are at the top of every ``events.list`` answer: {"items": [...]}.
+
+    Nothing checks them: this is Google (or something between) sending what the service
+    must survive, such as an event without an id or a time out of range.
+    """
+    items = _json().get("items")
+    if not isinstance(items, list):
+        raise GoogleError(400, "required", "Required: items (a list).")
+    state = current_state()
+    with state.lock:
+        state.extras.setdefault(RAW_ITEMS_KEY, {})[calendarId] = items
+    return jsonify({"calendarId": calendarId, "count": len(items)})
+
+
+@bp.post("/calendar/<calendarId>/share")
+def share_calendar(calendarId: str) -> Response:
+    """The owner shares the calendar with another account: {"email"}."""
+    entry = current_state().calendar.share(calendarId, _text(_json(), "email"))
+    return jsonify(entry)
+
+
 @bp.post("/calendar/<calendarId>/events")
 def seed_event(calendarId: str) -> tuple[Response, int]:
     """Insert an event as the calendar's owner, validated like ``events.insert``.
 
-    ``?sendUpdates=`` is honoured as on the real endpoint. With ``"organizer": {"email"}``
-    naming someone else, the event is their invitation as it lands in this calendar.
+    ``?sendUpdates=`` is honoured as on the real endpoint; ``?as=<email>`` inserts it as
+    another account the calendar is shared with (who is then its creator). With
+    ``"organizer": {"email"}`` naming someone else, the event is their invitation as it
+    lands in this calendar.
     """
     store = current_state().calendar
-    owner = store.owner_of(calendarId)
+    author = request.args.get("as") or store.owner_of(calendarId)
     body = _json()
     organizer = (body.pop("organizer", None) or {}).get("email")
     event = store.insert_event(
-        owner, calendarId, body, request.args.get("sendUpdates"), organizer=organizer
+        author, calendarId, body, request.args.get("sendUpdates"), organizer=organizer
     )
     return jsonify(event), 201
 

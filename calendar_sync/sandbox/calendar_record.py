@@ -28,19 +28,25 @@ class Calendar:
     # Change number of each event's last change, and the order events were first stored.
     seq_of: dict[str, int] = field(default_factory=dict)
     order: dict[str, int] = field(default_factory=dict)
+    # Other accounts the owner shared the calendar with (a practice's shared calendar).
+    shared_with: set[str] = field(default_factory=set)
 
-    def list_entry(self) -> dict:
-        """The calendar as ``calendarList`` shows it to its owner."""
+    def can_use(self, account: str) -> bool:
+        return account == self.owner or account in self.shared_with
+
+    def list_entry(self, account: str | None = None) -> dict:
+        """The calendar as ``calendarList`` shows it to ``account`` (by default its owner)."""
+        shared = account is not None and account != self.owner
         entry = {
             "kind": "calendar#calendarListEntry",
             "etag": f'"{int(self.created.timestamp() * 1000)}"',
             "id": self.id,
             "summary": self.summary,
             "timeZone": self.time_zone,
-            "accessRole": "owner",
+            "accessRole": "writer" if shared else "owner",
             "defaultReminders": copy.deepcopy(DEFAULT_REMINDERS),
             "selected": True,
         }
-        if self.primary:
+        if self.primary and not shared:
             entry["primary"] = True
         return entry

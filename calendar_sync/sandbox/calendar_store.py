@@ -73,7 +73,20 @@ class CalendarStore:
 
     def calendar_list(self, account: str) -> list[dict]:
         with self._lock:
-            return [self._calendars[c].list_entry() for c in self._by_account.get(account, [])]
+            return [
+                self._calendars[c].list_entry(account) for c in self._by_account.get(account, [])
+            ]
+
+    def share(self, calendar_id: str, account: str) -> dict:
+        """Share a calendar with another account, which sees it on its calendar list."""
+        with self._lock:
+            calendar = self._calendars.get(calendar_id)
+            if calendar is None or account not in self._by_account:
+                raise GoogleError(404, "notFound", "Not Found")
+            if account != calendar.owner and account not in calendar.shared_with:
+                calendar.shared_with.add(account)
+                self._by_account[account].append(calendar_id)
+            return calendar.list_entry(account)
 
     def calendar(self, account: str, calendar_id: str) -> Calendar:
         """The calendar if ``account`` may use it. :raises GoogleError: 404 ``notFound``."""
@@ -81,7 +94,7 @@ class CalendarStore:
             if calendar_id == "primary":
                 calendar_id = account
             calendar = self._calendars.get(calendar_id)
-            if calendar is None or calendar.owner != account:
+            if calendar is None or not calendar.can_use(account):
                 raise GoogleError(404, "notFound", "Not Found")
             return calendar
 

@@ -9,8 +9,10 @@ finished by the next one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import func, select
 
@@ -18,11 +20,11 @@ from ..google import GoogleApiError, ReauthorizationNeeded
 from ..storage import Database
 from ..storage.models import GoogleConnection, Therapist
 from .accounts.connections import ConnectionStatus
-from .followup.run import follow_up_all, release_fees_all
+from .followup.run import follow_up_one, release_fees_one
 from .outbox.dispatch import dispatch_due
 from .proposals.workflow import advance_proposals
 from .runtime import Runtime
-from .sync.event_sync import sync_all
+from .sync.event_sync import sync_one
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +45,67 @@ class CycleReport:
 
 
 def run_cycle(runtime: Runtime, *, now: datetime, dry_run: bool) -> CycleReport:
-    """Run (or, with ``dry_run``, describe) the work due at ``now`` for every therapist."""
+    """Run (or, with ``dry_run``, describe) the work due at ``now`` for every therapist.
+
+    Each step runs for each therapist inside its own error boundary: whatever fails is
+    logged by kind, reported in a line, and done by the next cycle; nothing escapes, so one
+    therapist's failure (or a race lost to another cycle running at the same moment) never
+    stops another's work, nor the rest of this cycle.
+    """
     database: Database = runtime.database
     with database.transaction() as db:
         count = db.scalar(select(func.count()).select_from(Therapist)) or 0
         active = list(
             db.scalars(
-                select(GoogleConnection.therapist_id).where(
-                    GoogleConnection.status == ConnectionStatus.ACTIVE
-                )
+                select(GoogleConnection.therapist_id)
+                .where(GoogleConnection.status == ConnectionStatus.ACTIVE)
+                .order_by(GoogleConnection.therapist_id)
             )
         )
-    entries = sync_all(runtime, now=now, dry_run=dry_run)
-    entries += follow_up_all(runtime, now=now, dry_run=dry_run)
-    for therapist_id in active:
-        try:
-            entries += advance_proposals(runtime, therapist_id, now, dry_run)
-        except (GoogleApiError, ReauthorizationNeeded) as exc:
-            log.warning("therapist %s: proposals wait for the next cycle (%s)", therapist_id, exc)
-            entries.append(f"therapist {therapist_id}: proposals wait for the next cycle")
+    steps: list[tuple[str, Step]] = [
+        ("sync", partial(sync_one, runtime, now=now, dry_run=dry_run)),
+        ("follow-up", partial(follow_up_one, runtime, now=now, dry_run=dry_run)),
+        ("proposals", partial(_proposals, runtime, now=now, dry_run=dry_run)),
+    ]
     if not dry_run:
         # Emails that waited for their new time to be chosen can now name it.
-        entries += follow_up_all(runtime, now=now, dry_run=False)
-    entries += dispatch_due(runtime, now, dry_run=dry_run)
+        steps.append(("follow-up", partial(follow_up_one, runtime, now=now, dry_run=False)))
+    entries: list[str] = []
+    for name, step in steps:
+        for therapist_id in active:
+            entries += _guarded(name, therapist_id, step)
+    # Every therapist's messages, paused ones included (they are told why); each message has
+    # its own boundary inside.
+    try:
+        entries += dispatch_due(runtime, now, dry_run=dry_run)
+    except Exception as exc:
+        log.error("sending failed (%s); the next cycle sends what is due", type(exc).__name__)
+        entries.append("sending failed; the next cycle sends what is due")
     # A fee is recorded when its follow-up goes, so after the emails.
-    entries += release_fees_all(runtime, now=now, dry_run=dry_run)
+    if not dry_run:
+        for therapist_id in active:
+            entries += _guarded("fees", therapist_id, partial(release_fees_one, runtime, now=now))
     return CycleReport(now=now, dry_run=dry_run, therapists=count, entries=entries)
+
+
+Step = Callable[[int], list[str]]
+
+
+def _guarded(name: str, therapist_id: int, step: Step) -> list[str]:
+    try:
+        return step(therapist_id)
+    except Exception as exc:
+        log.error("therapist %s: %s failed (%s)", therapist_id, name, type(exc).__name__)
+        return [f"therapist {therapist_id}: {name} failed; the next cycle does it"]
+
+
+def _proposals(runtime: Runtime, therapist_id: int, *, now: datetime, dry_run: bool) -> list[str]:
+    try:
+        return advance_proposals(runtime, therapist_id, now, dry_run)
+    except (GoogleApiError, ReauthorizationNeeded) as exc:
+        log.warning(
+            "therapist %s: proposals wait for the next cycle (%s)",
+            therapist_id,
+            type(exc).__name__,
+        )
+        return [f"therapist {therapist_id}: proposals wait for the next cycle"]

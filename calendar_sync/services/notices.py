@@ -87,6 +87,25 @@ def _patient_of(db: DbSession, therapist_id: int, ref: tuple[str, str]) -> int |
     )
 
 
+def notify_once(db: DbSession, therapist_id: int, kind: str, text: str, now: datetime) -> bool:
+    """:func:`notify`, unless the same notice is still unread; True when one was left.
+
+    For problems retried every cycle: the therapist is told once, not at every cycle.
+    """
+    unread = db.scalar(
+        select(TherapistNotice.id).where(
+            TherapistNotice.therapist_id == therapist_id,
+            TherapistNotice.kind == kind,
+            TherapistNotice.text == text,
+            TherapistNotice.read_at.is_(None),
+        )
+    )
+    if unread is not None:
+        return False
+    notify(db, therapist_id, kind, text, now)
+    return True
+
+
 def notices_for(db: DbSession, therapist_id: int, *, unread_only: bool = False) -> list[Notice]:
     """The therapist's notices, newest first."""
     query = select(TherapistNotice).where(TherapistNotice.therapist_id == therapist_id)

@@ -1,5 +1,5 @@
 """Storage: the database behind the service (SQLAlchemy 2, schema kept by Alembic)."""
 
-from .database import Database
+from .database import Database, hold_therapist
 
-__all__ = ["Database"]
+__all__ = ["Database", "hold_therapist"]

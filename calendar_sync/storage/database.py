@@ -9,8 +9,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text, update
 from sqlalchemy.orm import Session, sessionmaker
+
+from .models import Therapist
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -50,6 +52,18 @@ class Database:
         self.engine.dispose()
 
 
+def hold_therapist(db: Session, therapist_id: int) -> None:
+    """Make other transactions that hold the same therapist wait until this one ends.
+
+    For a read-then-insert that two workers may run at once (cron and a worker overlap):
+    the second waits, then reads what the first committed instead of inserting it again.
+    A no-op UPDATE of the therapist's row is the one lock both databases take the same way:
+    a row lock on Postgres, the database's write lock on SQLite. Call it first in the
+    transaction.
+    """
+    db.execute(update(Therapist).where(Therapist.id == therapist_id).values(id=Therapist.id))
+
+
 def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
@@ -64,11 +78,17 @@ def _alembic_config(connection: Any) -> Config:
 
 
 def _make_engine(url: str) -> Engine:
+    # hide_parameters: an error (and SQLAlchemy's own log) shows the statement, never the
+    # values, which hold addresses, Google ids, calendar ids and the explanations we wrote.
     if url.startswith("sqlite"):
         database_file = url.split("///", 1)[1] if "///" in url else ""
         if database_file and database_file != ":memory:":
             Path(database_file).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,4 +98,4 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)

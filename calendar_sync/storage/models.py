@@ -205,6 +205,9 @@ class CalendarEventRow(Base):
     # JSON list of {"email", "responseStatus", "self", "organizer", "resource"}.
     attendees_json: Mapped[str] = mapped_column(Text(), default="[]")
     organizer_is_self: Mapped[bool] = mapped_column(Boolean(), default=True)
+    # Who organised and who created the event: whose session it is (``domain.ownership``).
+    organizer_email: Mapped[str | None] = mapped_column(String(320))
+    creator_email: Mapped[str | None] = mapped_column(String(320))
     patient_email: Mapped[str | None] = mapped_column(String(320))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
     patient_response: Mapped[str | None] = mapped_column(String(32))

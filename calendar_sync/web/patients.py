@@ -15,6 +15,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..domain.addresses import InvalidAddress, plain_address
 from ..services.followup.fees import fees_csv, ledger_for, waive
 from ..services.pages.patients import summaries
 from ..services.patients.links import answers_for
@@ -45,6 +46,11 @@ def add() -> BaseResponse:
     email = (request.form.get("email") or "").strip().lower() or None
     if not name and not email:
         flash("Give a name (as you write it in titles) or an email address.", "error")
+        return redirect(url_for("patients.index"))
+    try:
+        email = plain_address(email) if email else None
+    except InvalidAddress as exc:
+        flash(f"Not added: {exc}.", "error")
         return redirect(url_for("patients.index"))
     with database().transaction() as db:
         db.add(
@@ -103,15 +109,24 @@ def show(patient_id: int) -> str:
 def update(patient_id: int) -> BaseResponse:
     therapist = require_therapist()
     _own(patient_id, therapist.id)
+    refused = None
     with database().transaction() as db:
         patient = db.get(Patient, patient_id)
         assert patient is not None  # checked by _own, same therapist
         patient.name = (request.form.get("name") or "").strip()[:255]
-        patient.email = (request.form.get("email") or "").strip().lower() or None
+        email = (request.form.get("email") or "").strip().lower() or None
+        try:
+            patient.email = plain_address(email) if email else None
+        except InvalidAddress as exc:
+            # The other fields are saved; the address on file stays as it was.
+            refused = f"The email address was not changed: {exc}."
         patient.do_not_email = request.form.get("do_not_email") == "on"
         patient.fee_exempt = request.form.get("fee_exempt") == "on"
         patient.fee_exempt_reason = (request.form.get("fee_exempt_reason") or "").strip()[:500]
-    flash("Saved.", "info")
+    if refused:
+        flash(refused, "error")
+    else:
+        flash("Saved.", "info")
     return redirect(url_for("patients.show", patient_id=patient_id))
 
 

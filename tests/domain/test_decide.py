@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from calendar_sync.domain.unmarked import UnmarkedConvention, UnmarkedRules
 A = ActionKind
 LONDON = ZoneInfo("Europe/London")
 CAL = "therapist@example.test"
+THERAPIST_ID = 7
 CONNECTED = datetime(2025, 5, 1, 8, 0, tzinfo=LONDON)
 START = datetime(2025, 5, 12, 9, 0, tzinfo=LONDON)
 HOUR = timedelta(hours=1)
@@ -55,6 +57,7 @@ def run(
         policy or Policy(),
         CONNECTED,
         now,
+        therapist_id=THERAPIST_ID,
     )
 
 
@@ -269,11 +272,22 @@ def test_keys_are_stable_and_distinct() -> None:
     decision = only(run([made], made.end + 20 * HOUR))
     keys = [a.idempotency_key for a in decision.actions]
     assert len(set(keys)) == len(keys)
-    assert keys[0] == idempotency_key(CAL, "evt1", decision.actions[0].kind)
+    assert keys[0] == idempotency_key(THERAPIST_ID, CAL, "evt1", decision.actions[0].kind)
     assert CAL not in keys[0]
-    assert idempotency_key(CAL, "evt2", A.EMAIL_CHECKIN) != idempotency_key(
-        CAL, "evt1", A.EMAIL_CHECKIN
+    assert idempotency_key(THERAPIST_ID, CAL, "evt2", A.EMAIL_CHECKIN) != idempotency_key(
+        THERAPIST_ID, CAL, "evt1", A.EMAIL_CHECKIN
     )
+
+
+def test_two_therapists_sharing_a_calendar_get_keys_of_their_own() -> None:
+    # A practice's shared calendar: the same event seen by two therapists.
+    mine = idempotency_key(1, CAL, "evt1", A.EMAIL_CHECKIN)
+    theirs = idempotency_key(2, CAL, "evt1", A.EMAIL_CHECKIN)
+    assert mine != theirs
+    # The session part is the digest keys had before the therapist was in them, so
+    # migration 0007 can rewrite a stored key without knowing the calendar's id.
+    old_digest = hashlib.sha256(f"{CAL}\x00evt1".encode()).hexdigest()[:32]
+    assert mine == f"email_checkin:1:{old_digest}"
 
 
 def test_rejects_duplicates_and_naive_now() -> None:
@@ -329,6 +343,7 @@ def practices(draw: st.DrawFn) -> dict[str, Any]:
         "policy": policy,
         "connected_at": BASE + timedelta(hours=draw(st.integers(0, 24 * 30))),
         "now": BASE + timedelta(hours=draw(st.integers(0, 24 * 70))),
+        "therapist_id": THERAPIST_ID,
     }
 
 

@@ -65,6 +65,7 @@ def test_dry_run_lists_each_decision_without_personal_data() -> None:
         Policy(),
         start - timedelta(days=1),
         start + timedelta(days=7, hours=21),
+        therapist_id=1,
     )
     text = render_dry_run(decisions)
     lines = text.splitlines()

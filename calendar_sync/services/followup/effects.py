@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from ...domain.addresses import is_plain_address
 from ...domain.decide import assess
 from ...domain.decisions import Decision, Delivery, PlannedAction
 from ...domain.marks import Mark
@@ -104,6 +105,11 @@ class Effects:
         row = inputs.event_rows[session.ref]
         patient = inputs.patient_rows.get(session.patient_key or "")
         patient_email = row.patient_email or (patient.email if patient else None)
+        # An address stored before addresses were checked (a list, odd characters) is set
+        # aside like a missing one, with its own words: the outbox must never hold it.
+        unusable = patient_email is not None and not is_plain_address(patient_email)
+        if unusable:
+            patient_email = None
         proposing = any(
             a.kind is ActionKind.PROPOSE_RESCHEDULE and a.delivery is Delivery.SEND for a in actions
         )
@@ -131,17 +137,27 @@ class Effects:
             record_actions(db, inputs, decision, actions, now, not_possible=unreachable)
             done: list[str] = []
             if unreachable:
+                why = (
+                    "the patient's email address on file cannot be written to (it holds "
+                    "several addresses or characters an address cannot have)"
+                    if unusable
+                    else "the patient has no email address on file"
+                )
                 notify(
                     db,
                     inputs.therapist.id,
                     "no_email",
                     f"The session on {when} counts as {compose.OUTCOME_WORDS[decision.outcome]}, "
-                    "but the patient has no email address on file, so nothing was sent. Add it "
-                    "on the patient's page for the next time.",
+                    f"but {why}, so nothing was sent. Correct it on the patient's page for the "
+                    "next time.",
                     now,
                     about=session.ref,
                 )
-                done.append("no email address: you were told")
+                done.append(
+                    "unusable email address: you were told"
+                    if unusable
+                    else "no email address: you were told"
+                )
             if ActionKind.RECORD_FEE in sending:
                 record_fee(db, inputs, decision, now, held_until=self.release_at)
                 done.append("fee held with the follow-up")
@@ -190,6 +206,32 @@ class Effects:
                 )
                 done.append("offered to you (late)")
         return f"session {when}: " + (", ".join(done) or "recorded")
+
+    def set_aside_contested(self, decision: Decision, actions: list[PlannedAction]) -> str:
+        """Record a contested session's actions as not possible, and tell the therapist once.
+
+        Every therapist who shares the calendar is told (their keys are their own), and
+        none acts: the calendar does not say whose patient this is.
+        """
+        inputs, now = self.inputs, self.now
+        when = when_words(decision.session.start, inputs.zone)
+        with self.database.transaction() as db:
+            record_actions(
+                db, inputs, decision, actions, now, not_possible={a.kind for a in actions}
+            )
+            if any(a.kind is not ActionKind.REMIND_THERAPIST_TO_MARK for a in actions):
+                notify(
+                    db,
+                    inputs.therapist.id,
+                    "shared_session",
+                    f"The session on {when} counts as {compose.OUTCOME_WORDS[decision.outcome]}"
+                    ", but it is in a calendar you share with another therapist and neither of "
+                    "you organised or created it, so nothing was sent. If the patient is yours, "
+                    "follow up yourself, or create the session from your own account.",
+                    now,
+                )
+                return f"session {when}: shared calendar, nobody's own: you were told"
+        return ""
 
     def patient_email(
         self,
@@ -383,7 +425,7 @@ class Effects:
             "dashboard_url": self.public_url + "/dashboard",
         }
         reminder = PreparedEmail(
-            key=digest_key(actions),
+            key=digest_key(inputs.therapist.id, actions),
             kind="unmarked_reminder",
             recipient_role="therapist",
             rendered=render("unmarked_reminder", context, self._overrides("unmarked_reminder")),
@@ -484,6 +526,7 @@ def history_for(inputs: Inputs, key: str, now: datetime) -> list[tuple[Session, 
     ]
 
 
-def digest_key(actions: list[PlannedAction]) -> str:
+def digest_key(therapist_id: int, actions: list[PlannedAction]) -> str:
+    """The key of one reminder listing ``actions``: the same shape as every other key."""
     joined = "\n".join(sorted(a.idempotency_key for a in actions))
-    return "unmarked_reminder:" + hashlib.sha256(joined.encode()).hexdigest()[:32]
+    return f"unmarked_reminder:{therapist_id}:" + hashlib.sha256(joined.encode()).hexdigest()[:32]

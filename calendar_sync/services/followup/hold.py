@@ -255,7 +255,8 @@ def _note_correction(
 ) -> bool:
     """Record, once per new outcome, that the mark changed after the patient was written to,
     and tell the therapist; nothing more goes to the patient about this miss."""
-    key = f"{idempotency_key(session.calendar_id, session.event_id, ActionKind.NOTE_CORRECTION)}"
+    kind = ActionKind.NOTE_CORRECTION
+    key = idempotency_key(inputs.therapist.id, session.calendar_id, session.event_id, kind)
     key += f":{outcome.value}"
     if db.scalar(select(FollowUpAction.id).where(FollowUpAction.key == key)) is not None:
         return False

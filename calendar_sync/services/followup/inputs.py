@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session as DbSession
 from ...domain.decide import decide
 from ...domain.decisions import Decision, Delivery, PlannedAction
 from ...domain.marks import Mark
+from ...domain.ownership import Ownership, ownership
 from ...domain.patients import Patient as DomainPatient
 from ...domain.policy import ActionKind
 from ...domain.sessions import Session
@@ -58,6 +59,9 @@ class Inputs:
     event_rows: dict[tuple[str, str], CalendarEventRow]
     #: Follow-ups reach patients for misses due from then; None while they are off.
     follow_ups_from: datetime | None = None
+    #: Sessions in a calendar another therapist also selected that neither organised nor
+    #: created (``domain.ownership``): nothing is done for them but telling the therapist.
+    contested: frozenset[tuple[str, str]] = frozenset()
 
 
 def _key_for(row: CalendarEventRow, by_email: dict[str, int]) -> str | None:
@@ -100,11 +104,23 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         for p in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id))
     }
     by_email = {(p.email or "").lower(): p.id for p in patient_rows.values() if p.email}
+    therapists = {email.lower() for email in db.scalars(select(Therapist.email))}
+    shared = _shared_calendars(db, therapist_id, {calendar.id for _row, calendar in found})
     sessions: list[Session] = []
     event_rows: dict[tuple[str, str], CalendarEventRow] = {}
+    contested: set[tuple[str, str]] = set()
     for row, calendar in found:
         # Our own proposals become sessions only once the patient accepts them.
         if row.created_by_service and row.patient_response != "accepted":
+            continue
+        owner = ownership(
+            therapist.email,
+            row.organizer_email,
+            row.creator_email,
+            therapists,
+            shared=calendar.google_calendar_id in shared,
+        )
+        if owner is Ownership.ANOTHERS:
             continue
         try:
             session = as_session(row, calendar, zone)
@@ -116,6 +132,8 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
             continue
         event_rows[session.ref] = row
         sessions.append(session)
+        if owner is Ownership.CONTESTED:
+            contested.add(session.ref)
     refs = set(event_rows)
     marks = [mark for mark in stored_marks(db, therapist_id) if mark.ref in refs]
     patients = {
@@ -143,6 +161,26 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         patient_rows,
         event_rows,
         follow_ups_from(db, therapist_id),
+        frozenset(contested),
+    )
+
+
+def _shared_calendars(db: DbSession, therapist_id: int, calendar_row_ids: set[int]) -> set[str]:
+    """Google ids of those calendars that another connected therapist selected too."""
+    if not calendar_row_ids:
+        return set()
+    mine = select(CalendarRow.google_calendar_id).where(CalendarRow.id.in_(calendar_row_ids))
+    return set(
+        db.scalars(
+            select(CalendarRow.google_calendar_id)
+            .join(GoogleConnection, GoogleConnection.therapist_id == CalendarRow.therapist_id)
+            .where(
+                CalendarRow.therapist_id != therapist_id,
+                CalendarRow.selected.is_(True),
+                CalendarRow.gone_at.is_(None),
+                CalendarRow.google_calendar_id.in_(mine),
+            )
+        )
     )
 
 
@@ -155,6 +193,7 @@ def decisions_for(inputs: Inputs, now: datetime) -> list[Decision]:
         inputs.settings.policy,
         inputs.connected_at,
         now,
+        therapist_id=inputs.therapist.id,
     )
 
 
@@ -188,7 +227,8 @@ def pending(
         done.update(
             db.scalars(
                 select(FollowUpAction.key).where(
-                    FollowUpAction.key.in_(keys[offset : offset + 500])
+                    FollowUpAction.therapist_id == therapist_id,
+                    FollowUpAction.key.in_(keys[offset : offset + 500]),
                 )
             )
         )

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
+from ...domain.addresses import is_plain_address
 from ...domain.decisions import Delivery
 from ...domain.policy import ActionKind
 from ...storage import Database
@@ -167,6 +168,12 @@ def send(runtime: Runtime, therapist_id: int, action_id: int, now: datetime) -> 
         to = event_row.patient_email or (patient.email if patient else None)
         if not to:
             raise NotSent("There is no email address for this patient, so nothing was sent.")
+        if not is_plain_address(to):
+            raise NotSent(
+                "The patient's email address cannot be written to (several addresses, or "
+                "characters an address cannot have), so nothing was sent. Correct it on the "
+                "patient's page first."
+            )
         if ActionKind.PROPOSE_RESCHEDULE in sending:
             plan_proposal(
                 db,

@@ -9,20 +9,26 @@ transaction: a crash leaves either all of them or none, and the next cycle redoe
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
 
 from ...domain.decisions import Decision, PlannedAction
 from ...domain.policy import ActionKind
+from ...domain.times import when_words
 from ...storage import Database
-from ...storage.models import GoogleConnection
+from ...storage.models import FollowUpAction, GoogleConnection
 from ..accounts.connections import ConnectionStatus
+from ..notices import notify_once
 from ..patients.directory import link_patients
 from ..runtime import Runtime
 from .effects import Effects
 from .hold import release_fees, withdraw_superseded
-from .inputs import decisions_for, load_inputs, pending
+from .inputs import Inputs, decisions_for, load_inputs, pending
 
 log = logging.getLogger(__name__)
 
@@ -45,41 +51,85 @@ def follow_up_therapist(
     effects = Effects(runtime, inputs, now)
     lines: list[str] = list(withdrawn)
     reminders: list[tuple[Decision, PlannedAction]] = []
+    # One error boundary per session: a session that cannot be handled is set aside (and
+    # tried again next cycle), never stopping the therapist's other sessions.
     for decision, actions in due:
+        if decision.session.ref in inputs.contested:
+            work = partial(effects.set_aside_contested, decision, actions)
+            lines.append(_guarded(runtime, inputs, [(decision, actions)], work, now))
+            continue
         reminders += [
             (decision, a) for a in actions if a.kind is ActionKind.REMIND_THERAPIST_TO_MARK
         ]
         rest = [a for a in actions if a.kind is not ActionKind.REMIND_THERAPIST_TO_MARK]
         if rest:
-            lines.append(effects.apply(decision, rest))
+            work = partial(effects.apply, decision, rest)
+            lines.append(_guarded(runtime, inputs, [(decision, rest)], work, now))
     if reminders:
-        lines.append(effects.remind_to_mark(reminders))
+        work = partial(effects.remind_to_mark, reminders)
+        lines.append(_guarded(runtime, inputs, [(d, [a]) for d, a in reminders], work, now))
     return [f"therapist {therapist_id}: {line}" for line in lines if line]
 
 
-def release_fees_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str]:
-    """Put on the ledger the held fees whose follow-up went (after the emails are sent)."""
-    if dry_run:
-        return []
-    lines: list[str] = []
-    with runtime.database.transaction() as db:
-        ids = list(
-            db.scalars(
-                select(GoogleConnection.therapist_id).where(
-                    GoogleConnection.status == ConnectionStatus.ACTIVE
-                )
+def _guarded(
+    runtime: Runtime,
+    inputs: Inputs,
+    items: list[tuple[Decision, list[PlannedAction]]],
+    work: Callable[[], str],
+    now: datetime,
+) -> str:
+    """Run ``work`` (one session's effects, or one reminder); a failure is set aside.
+
+    Each piece of work records its actions in one transaction, so a failure leaves nothing
+    half done. When another worker recorded the same actions meanwhile (two cycles at once),
+    losing the race is a quiet no-op. Any other failure is logged without personal data and
+    the therapist is told once, in plain words; the next cycle tries again.
+    """
+    therapist_id = inputs.therapist.id
+    try:
+        return work()
+    except Exception as exc:
+        database: Database = runtime.database
+        keys = {a.idempotency_key for _, actions in items for a in actions}
+        with database.transaction() as db:
+            if isinstance(exc, IntegrityError) and _any_recorded(db, therapist_id, keys):
+                log.info("therapist %s: a session was done by another worker", therapist_id)
+                return ""
+            log.error(
+                "therapist %s: a follow-up could not be recorded (%s); tried again next cycle",
+                therapist_id,
+                type(exc).__name__,
             )
-        )
-    for therapist_id in ids:
-        try:
-            with runtime.database.transaction() as db:
-                count = release_fees(db, therapist_id, now)
-        except Exception:
-            log.exception("therapist %s: fees wait for the next cycle", therapist_id)
-            continue
-        if count:
-            lines.append(f"therapist {therapist_id}: {count} fee(s) recorded with their follow-up")
-    return lines
+            when = when_words(min(d.session.start for d, _ in items), inputs.zone)
+            notify_once(
+                db,
+                therapist_id,
+                "follow_up_failed",
+                f"The follow-up for the session on {when} could not be prepared because of an "
+                "unexpected problem, so nothing was sent for it yet. It is tried again at every "
+                "cycle; if this stays here, please tell us.",
+                now,
+            )
+        return "a session's follow-up failed; set aside and tried again next cycle"
+
+
+def _any_recorded(db: DbSession, therapist_id: int, keys: set[str]) -> bool:
+    """Whether another worker recorded some of these actions (it records the same ones)."""
+    found = db.scalar(
+        select(FollowUpAction.id)
+        .where(FollowUpAction.therapist_id == therapist_id, FollowUpAction.key.in_(keys))
+        .limit(1)
+    )
+    return found is not None
+
+
+def release_fees_one(runtime: Runtime, therapist_id: int, *, now: datetime) -> list[str]:
+    """Put on the ledger the therapist's held fees whose follow-up went (after the emails)."""
+    with runtime.database.transaction() as db:
+        count = release_fees(db, therapist_id, now)
+    if not count:
+        return []
+    return [f"therapist {therapist_id}: {count} fee(s) recorded with their follow-up"]
 
 
 def follow_up_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str]:
@@ -95,9 +145,20 @@ def follow_up_all(runtime: Runtime, *, now: datetime, dry_run: bool) -> list[str
         )
     lines: list[str] = []
     for therapist_id in ids:
-        try:
-            lines += follow_up_therapist(runtime, therapist_id, now=now, dry_run=dry_run)
-        except Exception:
-            log.exception("therapist %s: follow-up failed; will retry next cycle", therapist_id)
-            lines.append(f"therapist {therapist_id}: follow-up failed, retried next cycle")
+        lines += follow_up_one(runtime, therapist_id, now=now, dry_run=dry_run)
     return lines
+
+
+def follow_up_one(
+    runtime: Runtime, therapist_id: int, *, now: datetime, dry_run: bool
+) -> list[str]:
+    """:func:`follow_up_therapist`, with any failure logged (by kind) and retried next cycle."""
+    try:
+        return follow_up_therapist(runtime, therapist_id, now=now, dry_run=dry_run)
+    except Exception as exc:
+        log.error(
+            "therapist %s: follow-up failed (%s); will retry next cycle",
+            therapist_id,
+            type(exc).__name__,
+        )
+        return [f"therapist {therapist_id}: follow-up failed, retried next cycle"]

@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -29,6 +30,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
+from ...domain.addresses import InvalidAddress, plain_address
 from ...mail.message import build_message
 from ...mail.samples import MESSAGES, THERAPIST_MESSAGES
 from ...mail.templates import RenderedEmail
@@ -77,6 +79,11 @@ DIED_WHILE_SENDING = (
     "Check your Sent folder, then mark it as sent or not sent."
 )
 
+SET_ASIDE = (
+    "An unexpected problem stopped this message before it was sent: nothing went out. "
+    "Press Send again once the cause is fixed, or cancel it."
+)
+
 _WORDS = {
     "checkin": "check-in email",
     # Kinds of messages queued before the check-in followed the ticked parts.
@@ -120,8 +127,10 @@ def enqueue(
         raise ValueError(f"unknown recipient role {recipient_role!r}")
     if kind in THERAPIST_MESSAGES and recipient_role != "therapist":
         raise ValueError(f"{kind} goes to the therapist only")
-    if to.count("@") != 1 or any(c in to for c in "\r\n<>,; "):
-        raise ValueError("the recipient must be one plain email address")
+    try:
+        to = plain_address(to)
+    except InvalidAddress as exc:
+        raise ValueError(f"the recipient must be one plain email address: {exc}") from None
     values: dict[str, Any] = {
         "therapist_id": therapist_id,
         "key": key,
@@ -160,25 +169,68 @@ def dispatch_due(
     """Send what is due at ``now``; return one plain-words line per message touched.
 
     Safe to run in several processes at once: each message is claimed by one of them.
+    ``now`` says what is due (the cycle's instant, which may be in the past); leases are
+    stamped and judged by the runtime's wall clock (``runtime.now()``), read at each step,
+    because they measure how long a live worker has been at it: a slow cycle's ``now`` would
+    make its own lease look expired to the next worker, which would then call a send still
+    in progress "unknown".
     """
     database: Database = runtime.database
+    clock = runtime.now
     if dry_run:
         return [
             f"Would send the {describe(k, r)} (message {i})."
-            for i, k, r in _due(database, now, therapist_id)
+            for i, k, r in _due(database, now, clock(), therapist_id)
         ]
     worker = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    lines = _recover(database, now, therapist_id)
+    lines = _recover(database, now, clock(), therapist_id)
     claimed = [
-        i for i, _k, _r in _due(database, now, therapist_id) if _claim(database, i, worker, now)
+        i
+        for i, _k, _r in _due(database, now, clock(), therapist_id)
+        if _claim(database, i, worker, now, clock())
     ]
     if claimed:
         transport = transport_for(runtime.config, runtime.database, runtime.connections, now)
-        lines += [_send_one(database, transport, message_id, worker, now) for message_id in claimed]
+        lines += [
+            _send_guarded(database, transport, message_id, worker, now, clock)
+            for message_id in claimed
+        ]
     return lines
 
 
-def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tuple[int, str, str]]:
+def _send_guarded(
+    database: Database,
+    transport: Transport,
+    message_id: int,
+    worker: str,
+    now: datetime,
+    clock: Callable[[], datetime],
+) -> str:
+    """:func:`_send_one` with an error boundary: one message never stops the others.
+
+    Whatever fails before the provider is called (``_send_one`` handles the call itself)
+    leaves a ``claimed`` row that was never sent: it is set aside as ``failed`` in plain
+    words, on the therapist's list of what needs them, to be released or cancelled there.
+    """
+    try:
+        return _send_one(database, transport, message_id, worker, now, clock)
+    except Exception as exc:
+        log.error("outbox %s: %s before sending; set aside", message_id, type(exc).__name__)
+        _move(
+            database,
+            message_id,
+            worker,
+            (MessageStatus.CLAIMED,),
+            now,
+            status=MessageStatus.FAILED,
+            last_error=SET_ASIDE,
+        )
+        return f"Message {message_id} was not sent: set aside after an unexpected problem."
+
+
+def _due(
+    database: Database, now: datetime, wall: datetime, therapist_id: int | None
+) -> list[tuple[int, str, str]]:
     query = (
         select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient_role)
         .where(
@@ -186,7 +238,7 @@ def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tu
             or_(
                 OutboxMessage.status == MessageStatus.PENDING,
                 (OutboxMessage.status == MessageStatus.CLAIMED)
-                & (OutboxMessage.claimed_at <= now - LEASE),
+                & (OutboxMessage.claimed_at <= wall - LEASE),
             ),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
@@ -198,10 +250,12 @@ def _due(database: Database, now: datetime, therapist_id: int | None) -> list[tu
         return [(row.id, row.kind, row.recipient_role) for row in db.execute(query)]
 
 
-def _recover(database: Database, now: datetime, therapist_id: int | None) -> list[str]:
-    """Mark as unknown what a dead worker left in ``sending`` (its lease ran out)."""
+def _recover(
+    database: Database, now: datetime, wall: datetime, therapist_id: int | None
+) -> list[str]:
+    """Mark as unknown what a dead worker left in ``sending`` (its lease, by ``wall``, ran out)."""
     query = select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient_role).where(
-        OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_at <= now - LEASE
+        OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_at <= wall - LEASE
     )
     if therapist_id is not None:
         query = query.where(OutboxMessage.therapist_id == therapist_id)
@@ -216,7 +270,7 @@ def _recover(database: Database, now: datetime, therapist_id: int | None) -> lis
                 .where(
                     OutboxMessage.id == row.id,
                     OutboxMessage.status == MessageStatus.SENDING,
-                    OutboxMessage.claimed_at <= now - LEASE,
+                    OutboxMessage.claimed_at <= wall - LEASE,
                 )
                 .values(status=MessageStatus.UNKNOWN, last_error=DIED_WHILE_SENDING, updated_at=now)
             )
@@ -229,7 +283,7 @@ def _recover(database: Database, now: datetime, therapist_id: int | None) -> lis
     return lines
 
 
-def _claim(database: Database, message_id: int, worker: str, now: datetime) -> bool:
+def _claim(database: Database, message_id: int, worker: str, now: datetime, wall: datetime) -> bool:
     # The UPDATE is the transaction's first statement, so SQLite takes the write lock
     # (waiting its busy timeout) instead of failing to upgrade a stale read.
     with database.transaction() as db:
@@ -241,10 +295,12 @@ def _claim(database: Database, message_id: int, worker: str, now: datetime) -> b
                 or_(
                     OutboxMessage.status == MessageStatus.PENDING,
                     (OutboxMessage.status == MessageStatus.CLAIMED)
-                    & (OutboxMessage.claimed_at <= now - LEASE),
+                    & (OutboxMessage.claimed_at <= wall - LEASE),
                 ),
             )
-            .values(status=MessageStatus.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
+            .values(
+                status=MessageStatus.CLAIMED, claimed_by=worker, claimed_at=wall, updated_at=now
+            )
         )
     return bool(result.rowcount == 1)
 
@@ -271,7 +327,12 @@ def _move(
 
 
 def _send_one(
-    database: Database, transport: Transport, message_id: int, worker: str, now: datetime
+    database: Database,
+    transport: Transport,
+    message_id: int,
+    worker: str,
+    now: datetime,
+    clock: Callable[[], datetime],
 ) -> str:
     with database.transaction() as db:
         row = db.get(OutboxMessage, message_id)
@@ -301,7 +362,8 @@ def _send_one(
         (MessageStatus.CLAIMED,),
         now,
         status=MessageStatus.SENDING,
-        claimed_at=now,
+        # The lease starts again, by the wall clock, for the call itself.
+        claimed_at=clock(),
         attempts=OutboxMessage.attempts + 1,
     ):
         return f"{what} was taken over by another worker."

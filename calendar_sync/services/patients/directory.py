@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from ...storage import hold_therapist
 from ...storage.models import CalendarEventRow, CalendarRow, Patient
 
 
@@ -43,7 +44,11 @@ def patient_key(patient_id: int) -> str:
 
 
 def link_patients(db: DbSession, therapist_id: int, now: datetime) -> None:
-    """Give every invited patient a directory entry, so settings (opt-out, fees) apply."""
+    """Give every invited patient a directory entry, so settings (opt-out, fees) apply.
+
+    Call it first in its transaction: two cycles at once would otherwise both add the entry.
+    """
+    hold_therapist(db, therapist_id)
     rows = db.scalars(
         select(CalendarEventRow)
         .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)

@@ -134,6 +134,19 @@ def load_context(
         )
         if start is not None and end is not None
     ]
+    # Times chosen for the therapist's other offers that still wait out their hold: not in
+    # the calendar yet, but promised in an email already.
+    blocked += [
+        (start, end)
+        for start, end in db.execute(
+            select(RescheduleProposal.slot_start, RescheduleProposal.slot_end).where(
+                RescheduleProposal.therapist_id == row.therapist_id,
+                RescheduleProposal.id != row.id,
+                RescheduleProposal.state == ProposalState.PLANNED,
+            )
+        )
+        if start is not None and end is not None
+    ]
     return Context(
         runtime=runtime,
         apis=apis,

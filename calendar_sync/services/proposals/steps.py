@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.slots import Slot, answer_deadline, find_slots
@@ -183,6 +184,22 @@ def free_slots(context: Context, now: datetime) -> list[Slot]:
     )
 
 
+def _remember_ours(db: DbSession, calendar_row_id: int, event_id: str, now: datetime) -> None:
+    """Record our event once; another worker offering the same attempt may have done it."""
+    if db.scalar(
+        select(CreatedEvent.id).where(
+            CreatedEvent.calendar_row_id == calendar_row_id, CreatedEvent.event_id == event_id
+        )
+    ):
+        return
+    calendar = db.get_one(CalendarRow, calendar_row_id)
+    try:
+        with db.begin_nested():
+            record_created_event(db, calendar, event_id, PURPOSE, now)
+    except IntegrityError:
+        pass  # recorded a moment ago by another worker: the same event, ours either way
+
+
 def offer(
     database: Database,
     context: Context,
@@ -203,14 +220,9 @@ def offer(
     first, others = slots[0], slots[1:]
     deadline = answer_deadline(context.rules, first, now)
     with database.transaction() as db:
-        if context.calendar_row_id is not None and not db.scalar(
-            select(CreatedEvent.id).where(
-                CreatedEvent.calendar_row_id == context.calendar_row_id,
-                CreatedEvent.event_id == row.event_id,
-            )
-        ):
-            calendar = db.get_one(CalendarRow, context.calendar_row_id)
-            record_created_event(db, calendar, row.event_id, PURPOSE, now)
+        if context.calendar_row_id is not None:
+            # Before the calendar hears of it, so a sync never takes it for someone else's.
+            _remember_ours(db, context.calendar_row_id, row.event_id, now)
         link = None
         if others:
             link = issue_link(

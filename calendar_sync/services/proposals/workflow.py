@@ -331,7 +331,9 @@ def _context_for_choice(
             key = (
                 row.key
                 if row
-                else idempotency_key(calendar_id, event_id, ActionKind.PROPOSE_RESCHEDULE)
+                else idempotency_key(
+                    therapist_id, calendar_id, event_id, ActionKind.PROPOSE_RESCHEDULE
+                )
             )
             attempt = row.attempt + 1 if row else 1
             row = _new_row(therapist_id, key, calendar_id, event_id, attempt, now)

@@ -17,7 +17,7 @@ from ...google import GoogleApiError
 from ...google.calendar_list import CalendarInfo, list_calendars
 from ...google.client import GoogleApis
 from ...google.oauth import CALENDAR_LIST
-from ...storage import Database
+from ...storage import Database, hold_therapist
 from ...storage.models import CalendarRow, Therapist
 
 # Shown when the calendar-list scope was not granted and only the main calendar is known.
@@ -65,6 +65,8 @@ def refresh_calendar_list(
             if exc.status != 403 or exc.retryable:
                 raise
     with database.transaction() as db:
+        # Another cycle may be adding the same calendars: wait for it, then see its rows.
+        hold_therapist(db, therapist_id)
         if infos is None:
             therapist = db.get(Therapist, therapist_id)
             assert therapist is not None

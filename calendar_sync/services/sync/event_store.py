@@ -6,6 +6,7 @@ Titles are kept to read tags and match the patient directory; they never reach a
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
+from ...domain.addresses import is_plain_address
 from ...domain.sessions import (
     Cancellation,
     CancelledBy,
@@ -28,6 +30,8 @@ from ...domain.sessions import (
 from ...google.events import CANCELLED, CalendarEvent
 from ...storage.models import CalendarEventRow, CalendarRow, CreatedEvent, Patient
 
+log = logging.getLogger(__name__)
+
 _CHUNK = 500
 
 
@@ -38,6 +42,8 @@ class Applied:
     upserted: int = 0
     cancelled: int = 0
     skipped: int = 0
+    #: Events that could not be stored (each set aside on its own, logged without data).
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,10 +76,14 @@ def match_patient(
 
     An invited patient is the one attendee besides the therapist; otherwise the directory
     entry whose name or initials stand as a whole word in the title, when exactly one does.
+    An invited address that is not one plain address (``domain.addresses``) is not kept.
     """
     others = event.others
     email = others[0].email if len(others) == 1 else None
     patients = tuple(patients)
+    if email is not None and not is_plain_address(email):
+        # Invited, but not at an address we could write to: a patient we cannot reach.
+        return None, None
     if email is not None:
         for patient in patients:
             if patient.email and patient.email.lower() == email.lower():
@@ -102,7 +112,14 @@ def _apply_one(
     if new or extract_title_tags(row.title or "") != extract_title_tags(event.title):
         row.tags_changed_at = changed_at if extract_title_tags(event.title) else None
     email, patient = match_patient(event, context.patients)
-    response = event.others[0].response if email and len(event.others) == 1 else None
+    invited = event.others[0] if len(event.others) == 1 and event.others[0].email else None
+    if invited is not None and email is None:
+        log.warning(
+            "calendar %s: an invited address that cannot be written to was not kept",
+            row.calendar_row_id,
+        )
+    # The answer counts even from an address we cannot write to (a decline is a decline).
+    response = invited.response if invited is not None else None
     if new or response != row.patient_response:
         row.patient_response_at = changed_at if response is not None else None
     row.patient_response = response
@@ -121,6 +138,8 @@ def _apply_one(
     row.my_response = event.my_response
     row.attendees_json = json.dumps([a.as_json() for a in event.attendees])
     row.organizer_is_self = event.organizer_is_self
+    row.organizer_email = event.organizer_email
+    row.creator_email = event.creator_email
     row.google_updated = event.updated
     row.etag = event.etag
     row.synced_at = now
@@ -135,7 +154,7 @@ def _apply_one(
         therapist_declined=event.my_response == "declined",
         other_attendees=len(event.others),
         organized_by_therapist=event.organizer_is_self,
-        organizer=event.organizer,
+        organizer=event.organizer_email or "",
     )
     # Our own events are proposals: one becomes a session once the patient accepts it.
     ours_pending = row.created_by_service and response != "accepted"
@@ -191,9 +210,19 @@ def apply_events(
             row = CalendarEventRow(
                 calendar_row_id=calendar.id, event_id=event.event_id, first_seen_at=now
             )
+        try:
+            _apply_one(row, event, context, now, new)
+        except Exception as exc:  # one event must never fail its calendar's sync
+            log.warning(
+                "calendar %s: an event could not be stored (%s)", calendar.id, type(exc).__name__
+            )
+            if not new:
+                db.expire(row)  # whatever was half applied is dropped; the stored row stands
+            result.failed += 1
+            continue
+        if new:
             db.add(row)
             stored[event.event_id] = row
-        _apply_one(row, event, context, now, new)
         result.upserted += 1
     return result
 

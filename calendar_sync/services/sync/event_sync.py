@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 from ...google import GoogleApiError, ReauthorizationNeeded, SyncTokenExpired
 from ...google.client import GoogleApis
 from ...google.events import Listing, list_events
-from ...storage import Database
+from ...storage import Database, hold_therapist
 from ...storage.models import CalendarRow, GoogleConnection
 from ..accounts.connections import ConnectionStatus
 from ..accounts.settings import session_rules
@@ -58,6 +58,8 @@ class SyncResult:
     cancelled: int
     token_expired: bool = False
     error: str | None = None
+    #: Events Google sent that could not be read or stored, each skipped on its own.
+    skipped: int = 0
 
     def line(self) -> str:
         if self.error:
@@ -65,10 +67,11 @@ class SyncResult:
         kind = "full sync" if self.full else "incremental sync"
         if self.token_expired:
             kind = "full sync (sync token expired)"
-        return (
+        line = (
             f"calendar {self.calendar_row_id}: {kind}, "
             f"{self.upserted} event(s) updated, {self.cancelled} cancelled"
         )
+        return line + (f", {self.skipped} skipped (unreadable)" if self.skipped else "")
 
 
 def sync_window(now: datetime) -> tuple[datetime, datetime]:
@@ -114,7 +117,13 @@ def sync_calendar(
         full = token is None or expired
         with database.transaction() as db:
             calendar = db.get(CalendarRow, calendar_row_id)
-            assert calendar is not None
+            if calendar is None:
+                raise LookupError("no such calendar")
+            # Another process may be applying the same changes: wait for it, then update the
+            # rows it added instead of adding them again (the lock in this process does not
+            # reach a worker next door).
+            hold_therapist(db, calendar.therapist_id)
+            db.refresh(calendar)
             context = load_context(db, calendar, session_rules(db, calendar.therapist_id))
             applied = apply_events(db, calendar, listing.events, context, now, window)
             cancelled = applied.cancelled
@@ -131,7 +140,13 @@ def sync_calendar(
                 calendar.time_zone = listing.time_zone
             if calendar.sync_requested_at is not None and calendar.sync_requested_at <= now:
                 calendar.sync_requested_at = None
-        return SyncResult(calendar_row_id, full, applied.upserted, cancelled, expired)
+        for reason in listing.skipped:
+            # The field and the problem only: values may be titles or addresses.
+            log.warning("calendar %s: an event was skipped: %s", calendar_row_id, reason)
+        skipped = len(listing.skipped) + applied.failed
+        return SyncResult(
+            calendar_row_id, full, applied.upserted, cancelled, expired, skipped=skipped
+        )
 
 
 def error_words(exc: Exception) -> str:
@@ -213,25 +228,36 @@ def sync_all(
         )
     lines: list[str] = []
     for therapist_id in therapist_ids:
-        try:
-            lines.extend(
-                sync_therapist(runtime, therapist_id, now=now, dry_run=dry_run, sleep=sleep)
-            )
-        except ReauthorizationNeeded:
-            runtime.connections.mark_needs_reauth(
-                therapist_id,
-                "Google no longer accepts this connection. Please connect again; "
-                "nothing has been lost.",
-            )
-            lines.append(f"therapist {therapist_id}: paused until Google access is renewed")
-        except Exception as exc:  # one therapist's failure must not stop the others
-            log.error("therapist %s: sync failed: %s", therapist_id, type(exc).__name__)
-            with database.transaction() as db:
-                for calendar in _selected(db, therapist_id):
-                    calendar.last_error = error_words(exc)
-                    calendar.last_error_at = now
-            lines.append(f"therapist {therapist_id}: not synced ({error_words(exc)})")
+        lines.extend(sync_one(runtime, therapist_id, now=now, dry_run=dry_run, sleep=sleep))
     return lines
+
+
+def sync_one(
+    runtime: Runtime,
+    therapist_id: int,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """One therapist's sync, whatever fails: a lost grant pauses them, an error is recorded."""
+    database: Database = runtime.database
+    try:
+        return sync_therapist(runtime, therapist_id, now=now, dry_run=dry_run, sleep=sleep)
+    except ReauthorizationNeeded:
+        runtime.connections.mark_needs_reauth(
+            therapist_id,
+            "Google no longer accepts this connection. Please connect again; "
+            "nothing has been lost.",
+        )
+        return [f"therapist {therapist_id}: paused until Google access is renewed"]
+    except Exception as exc:  # one therapist's failure must not stop the others
+        log.error("therapist %s: sync failed: %s", therapist_id, type(exc).__name__)
+        with database.transaction() as db:
+            for calendar in _selected(db, therapist_id):
+                calendar.last_error = error_words(exc)
+                calendar.last_error_at = now
+        return [f"therapist {therapist_id}: not synced ({error_words(exc)})"]
 
 
 def _selected(db: DbSession, therapist_id: int) -> list[CalendarRow]:

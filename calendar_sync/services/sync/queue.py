@@ -1,21 +1,29 @@
 """A coalescing in-process queue: a burst of push notifications becomes one sync.
 
-Google may send many notifications for one change (and one per change in a busy calendar).
-A job already waiting absorbs new requests for the same key, so at most one run is waiting
-and one running per calendar. The queue lives in memory: what it holds is also written to
-the database (``calendars.sync_requested_at``), so the polling cycle picks requests up if
-the process dies.
+Google may send many notifications for one change (and one per change in a busy calendar),
+and anyone who captured one can replay it. A job already waiting absorbs new requests for
+the same key, so at most one run is waiting and one running per calendar; and runs of one
+key start at least :data:`SPACING` apart, so requests that come just after a run (while it
+runs, or a replay after it) wait together for one more run at the end of the window. A
+request is never dropped, only joined to the next run. The queue lives in memory: what it
+holds is also written to the database (``calendars.sync_requested_at``), so the polling
+cycle picks requests up if the process dies.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Hashable], None]
+
+#: Seconds between the starts of two runs of one key: short enough that a change is in the
+#: store within seconds, long enough that a flood of notifications costs one call per window.
+SPACING = 5.0
 
 
 def _unset(key: Hashable) -> None:
@@ -25,11 +33,14 @@ def _unset(key: Hashable) -> None:
 class CoalescingQueue:
     """Pending keys in arrival order, worked off by one daemon thread started on first use."""
 
-    def __init__(self, handler: Handler = _unset) -> None:
+    def __init__(self, handler: Handler = _unset, spacing: float = SPACING) -> None:
         #: What runs each key; ``create_app`` sets it once the runtime it needs exists.
         self.handler = handler
+        self.spacing = spacing
         self._lock = threading.Condition()
         self._pending: dict[Hashable, None] = {}
+        # When each key's latest run started (time.monotonic()), within the last window.
+        self._started: dict[Hashable, float] = {}
         self._running: Hashable | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -69,15 +80,33 @@ class CoalescingQueue:
         if thread is not None:
             thread.join(timeout=10)
 
+    def _next(self) -> Hashable | None:
+        """The first waiting key whose window is over; waits (lock held) until there is one.
+
+        None once the queue is closed.
+        """
+        while not self._closed:
+            now = time.monotonic()
+            self._started = {k: t for k, t in self._started.items() if now < t + self.spacing}
+            ready = next((k for k in self._pending if k not in self._started), None)
+            if ready is not None:
+                return ready
+            if not self._pending:
+                self._lock.wait()
+            else:
+                opens = min(self._started[k] for k in self._pending) + self.spacing
+                self._lock.wait(timeout=max(0.0, opens - now))
+        return None
+
     def _work(self) -> None:
         while True:
             with self._lock:
-                self._lock.wait_for(lambda: self._pending or self._closed)
-                if self._closed:
+                key = self._next()
+                if key is None:
                     return
-                key = next(iter(self._pending))
                 del self._pending[key]
                 self._running = key
+                self._started[key] = time.monotonic()
             try:
                 self.handler(key)
             except Exception as exc:  # the worker must outlive any one job

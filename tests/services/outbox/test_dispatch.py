@@ -222,7 +222,7 @@ def test_a_failed_send_is_never_repeated_by_the_next_dispatch(
     assert row.status == status and row.last_error
     assert PATIENT not in row.last_error and "Sam" not in row.last_error
     for later in (NOW + timedelta(minutes=5), NOW + LEASE * 3):
-        assert dispatch_due(runtime_of(app), later) == []
+        assert _dispatch_at(app, later) == []
     assert _calls(sandbox) == 1
     assert len(_mail(sandbox)) == (1 if fault.get("after_processing") else 0)
     assert _status(app) == status
@@ -322,6 +322,13 @@ def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 20.0) -
         time.sleep(0.05)
 
 
+def _dispatch_at(app: Any, when: datetime) -> list[str]:
+    """A dispatch by another worker at wall-clock time ``when`` (leases go by the wall clock)."""
+    runtime = runtime_of(app)
+    runtime.clock = lambda: when
+    return dispatch_due(runtime, when)
+
+
 def _kill(worker: subprocess.Popen[bytes]) -> None:
     os.kill(worker.pid, signal.SIGKILL)
     assert worker.wait(timeout=10) == -signal.SIGKILL
@@ -340,14 +347,16 @@ def test_worker_killed_while_sending_is_marked_unknown_never_resent(
         assert _status(app) == MessageStatus.SENDING
     finally:
         _kill(worker)
+    # The worker's lease began (by its wall clock) a moment before it died.
+    died = datetime.now(UTC)
     # within the lease, nobody touches it: the worker might still be alive
-    assert dispatch_due(runtime_of(app), NOW + timedelta(minutes=1)) == []
+    assert _dispatch_at(app, died + timedelta(minutes=1)) == []
     assert _status(app) == MessageStatus.SENDING
-    [line] = dispatch_due(runtime_of(app), NOW + LEASE + timedelta(seconds=1))
+    [line] = _dispatch_at(app, died + LEASE + timedelta(seconds=1))
     assert "may or may not have gone out" in line
     [row] = _rows(app)
     assert row.status == MessageStatus.UNKNOWN and "stopped while sending" in (row.last_error or "")
-    dispatch_due(runtime_of(app), NOW + LEASE * 3)
+    _dispatch_at(app, died + LEASE * 3)
     assert _calls(sandbox) == 1 and len(_mail(sandbox)) == 1
 
 
@@ -369,12 +378,45 @@ def test_worker_killed_after_claiming_leaves_a_claim_that_is_taken_again(
         assert _status(app) == MessageStatus.CLAIMED
     finally:
         _kill(worker)
+    died = datetime.now(UTC)
     assert _calls(sandbox) == 0
     # the claim is respected while its lease runs, then taken again: it was never sent
-    assert dispatch_due(runtime_of(app), NOW + timedelta(minutes=1)) == []
-    dispatch_due(runtime_of(app), NOW + LEASE + timedelta(seconds=1))
+    assert _dispatch_at(app, died + timedelta(minutes=1)) == []
+    _dispatch_at(app, died + LEASE + timedelta(seconds=1))
     assert _status(app) == MessageStatus.SENT
     assert _calls(sandbox) == 1 and len(_mail(sandbox)) == 1
+
+
+def test_a_slow_cycles_live_send_is_not_taken_for_a_dead_one(
+    sandboxed_app: Any, therapist: int
+) -> None:
+    """Leases go by the wall clock: a cycle running late is still a live worker."""
+    app, sandbox = sandboxed_app.app, sandboxed_app.sandbox
+    wall = datetime.now(UTC)
+    _add(app, therapist, not_before=wall - timedelta(minutes=20))
+    # Gmail delivers, then its answer takes a while to (not) come back.
+    sandbox.control("POST", "faults", {"method": SEND, "timeout": 4, "after_processing": True})
+    # A cycle that started 15 minutes ago (long syncs) reaches its sending step now.
+    slow = threading.Thread(
+        target=dispatch_due, args=(runtime_of(app), wall - timedelta(minutes=15))
+    )
+    slow.start()
+    try:
+        _wait_for(lambda: len(_mail(sandbox)) == 1, "Gmail to receive the message")
+        assert _status(app) == MessageStatus.SENDING
+        # Another worker's cycle, on time, runs meanwhile: the send is live, not dead.
+        assert dispatch_due(runtime_of(app), datetime.now(UTC)) == []
+        assert _status(app) == MessageStatus.SENDING
+        # So the therapist is never asked, and cannot let it go again while it is sending.
+        [row] = _rows(app)
+        with runtime_of(app).database.transaction() as db:
+            assert not outbox_review.resolve_unknown(db, therapist, row.id, False, wall)
+        dispatch_due(runtime_of(app), datetime.now(UTC) + timedelta(minutes=1))
+    finally:
+        slow.join(timeout=30)
+    assert len(_mail(sandbox)) == 1 and _calls(sandbox) == 1
+    # The answer was lost: the one worker that sent it says so.
+    assert _status(app) == MessageStatus.UNKNOWN
 
 
 # --- development backend and the therapist's controls --------------------------------------

@@ -28,7 +28,8 @@ PATIENT = "sam.river@example.test"
 LONDON = ZoneInfo("Europe/London")
 MISSED_START = datetime(2031, 6, 2, 9, 0, tzinfo=UTC)  # Monday 10:00 in London
 NOW = datetime(2031, 6, 2, 12, 0, tzinfo=UTC)
-KEY = idempotency_key(THERAPIST, "missed0001", ActionKind.PROPOSE_RESCHEDULE)
+# The first therapist connected in each test has id 1.
+KEY = idempotency_key(1, THERAPIST, "missed0001", ActionKind.PROPOSE_RESCHEDULE)
 
 
 def control(env: Any, method: str, path: str, body: Any = None) -> Any:

@@ -388,3 +388,55 @@ def test_own_events_and_directory_patients_are_recognised(
         domain = as_session(session_row, calendar, LONDON)
     assert domain.title_tags == frozenset({"no-show"})
     assert domain.color_id == "11" and domain.color_changed_at is not None
+
+
+def test_unreadable_events_are_skipped_and_counted_never_failing_the_calendar(
+    env: Any, connect: Callable[..., int], caplog: pytest.LogCaptureFixture
+) -> None:
+    therapist_id = connect(THERAPIST, NOW, with_calendars=True)
+    seed(
+        env,
+        THERAPIST,
+        {
+            "summary": "Sam R",
+            "start": {"dateTime": "2026-03-25T10:00:00Z"},
+            "end": {"dateTime": "2026-03-25T10:50:00Z"},
+            "attendees": [{"email": PATIENT}],
+        },
+    )
+    bad = [
+        {"summary": "Sam R, no id", "start": {"dateTime": "2026-03-26T10:00:00Z"}},
+        {"id": "year1", "start": {"dateTime": "0001-01-01T00:00:00+01:00"}},
+        {"id": "year9999", "end": {"dateTime": "9999-12-31T23:59:59-01:00"}},
+        {"id": "leap", "start": {"dateTime": "2016-12-31T23:59:60Z"}},
+        {"id": "org", "organizer": "Sam R <sam.patient@example.test>"},
+        {"id": "allday", "start": {"date": "2026-03-27"}, "end": {"date": "2026-03-28"}},
+    ]
+    env.sandbox.control("POST", f"calendar/{THERAPIST}/raw-items", {"items": bad})
+
+    lines = sync_all(runtime_of(env.app), now=NOW)
+    # Every incremental sync gets them again, and goes through again.
+    seed(
+        env,
+        THERAPIST,
+        {
+            "summary": "Sam R",
+            "start": {"dateTime": "2026-03-30T10:00:00Z"},
+            "end": {"dateTime": "2026-03-30T10:50:00Z"},
+            "attendees": [{"email": PATIENT}],
+        },
+    )
+    lines += sync_all(runtime_of(env.app), now=NOW + timedelta(minutes=20))
+
+    full, incremental = [line for line in lines if "sync" in line]
+    assert "full sync, 2 event(s) updated" in full and "5 skipped (unreadable)" in full
+    assert "incremental sync" in incremental and "5 skipped" in incremental
+    with runtime_of(env.app).database.transaction() as db:
+        stored = db.scalars(select(CalendarEventRow.event_id)).all()
+        (calendar,) = db.scalars(
+            select(CalendarRow).where(CalendarRow.therapist_id == therapist_id)
+        ).all()
+    assert len(stored) == 3 and "allday" in stored
+    assert calendar.last_error is None and calendar.sync_token is not None
+    assert "id is missing" in caplog.text
+    assert PATIENT not in caplog.text and "Sam R" not in caplog.text

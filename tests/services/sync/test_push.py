@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from calendar_sync.services.accounts.disconnect import disconnect_therapist
@@ -216,3 +217,49 @@ def test_disconnect_stops_the_channels(env: Any, connect: Callable[..., int]) ->
     assert disconnect_therapist(runtime_of(env.app), therapist_id, now=NOW)
     assert [channel["stopped"] for channel in channels(env)] == [True]
     assert calls(env, "calendar.channels.stop") == 1
+
+
+def test_a_replayed_notification_costs_one_more_listing_not_one_each(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    # The queue's worker syncs as of the wall clock, so the sandbox follows it here.
+    now = datetime.now(UTC)
+    env.sandbox.control("POST", "clock", {"now": now.isoformat()})
+    connect(THERAPIST, now)
+    sync_all(runtime_of(env.app), now=now)
+    settle(env)
+    (channel,) = [c for c in env.sandbox.state.calendar.push._channels.values()]
+    # One genuine notification, captured with its secret token, replayed 200 times.
+    headers = {
+        "X-Goog-Channel-ID": channel.id,
+        "X-Goog-Channel-Token": channel.token,
+        "X-Goog-Resource-ID": channel.resource_id,
+        "X-Goog-Resource-State": "exists",
+        "X-Goog-Message-Number": "2",
+    }
+    env.sandbox.control("DELETE", "calls")
+    with requests.Session() as replayer:
+        answers = {
+            replayer.post(
+                env.url + "/webhooks/google/calendar", headers=headers, timeout=10
+            ).status_code
+            for _ in range(200)
+        }
+    # A real change right after the flood still reaches the store.
+    start = now + timedelta(days=2)
+    env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events",
+        {
+            "summary": "Session",
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(minutes=50)).isoformat()},
+            "attendees": [{"email": "patient@example.test"}],
+        },
+    )
+    settle(env)
+
+    assert answers == {200}
+    assert 1 <= calls(env, "calendar.events.list") <= 3
+    with runtime_of(env.app).database.transaction() as db:
+        assert len(db.scalars(select(CalendarEventRow)).all()) == 1
