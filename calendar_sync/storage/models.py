@@ -77,6 +77,24 @@ class SignInAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class BrowserSignIn(Base):
+    """A browser signed in as a therapist: the cookie holds a random secret, this row its hash.
+
+    Created at sign-in and checked on every request; signing out or disconnecting deletes it,
+    so a copied cookie stops working then, and can never open another therapist's account.
+    """
+
+    __tablename__ = "browser_sign_ins"
+
+    # SHA-256 of the secret in the cookie; the secret itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class SessionRulesRow(Base):
     """How one therapist's events are recognised as sessions (``domain.sessions.SessionRules``).
 

@@ -3,6 +3,8 @@
 The same button connects a new therapist and signs a returning one in. The OAuth ``state``
 and PKCE verifier live on the server (``sign_in_attempts``); the browser holds only a random
 binding, so a callback opened in another browser, a forged state, or a reused one is refused.
+Once signed in, the cookie holds only the random secret of a server-side sign-in
+(``services.accounts.sign_ins``), never the therapist's row id.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from werkzeug.wrappers import Response
 from ..google import GoogleApiError
 from ..google.oauth import Grant, authorization_url, exchange_code, fetch_profile
 from ..services.accounts.connections import ConnectionKeeper
+from ..services.accounts.sign_ins import close_sign_in, open_sign_in, signed_in_therapist
 from ..storage.models import SignInAttempt, Therapist
 from . import csrf
 from .extensions import connections, current_time, database
@@ -70,14 +73,19 @@ def login_required(view: F) -> F:
 def current_therapist() -> Therapist | None:
     """The therapist signed in on this request, or None."""
     if "therapist" not in g:
-        therapist_id = browser_session.get("therapist_id")
+        secret = browser_session.get("sign_in")
         found = None
-        if therapist_id is not None:
+        if isinstance(secret, str) and secret:
             with database().transaction() as db:
-                found = db.get(Therapist, therapist_id)
+                found = signed_in_therapist(db, secret, current_time())
         g.therapist = found
     therapist: Therapist | None = g.therapist
     return therapist
+
+
+@bp.app_context_processor
+def _templates_know_who_is_signed_in() -> dict[str, Callable[[], bool]]:
+    return {"signed_in": lambda: current_therapist() is not None}
 
 
 @bp.get("/connect")
@@ -162,8 +170,9 @@ def callback() -> Response | tuple[str, int]:
             therapist.email = str(profile.get("email", therapist.email))
         keeper.save_grant(db, therapist.id, grant, now)
         therapist_id = therapist.id
+        sign_in = open_sign_in(db, therapist_id, now)
     browser_session.clear()
-    browser_session["therapist_id"] = therapist_id
+    browser_session["sign_in"] = sign_in
     csrf.token()
     if not keeper.has_refresh_token(therapist_id):
         # No long-lived token stored or sent: only a shown consent yields one.
@@ -194,6 +203,10 @@ def _profile(grant: Grant, keeper: ConnectionKeeper) -> dict[str, Any]:
 
 @bp.post("/signout")
 def signout() -> Response:
+    secret = browser_session.get("sign_in")
+    if isinstance(secret, str) and secret:
+        with database().transaction() as db:
+            close_sign_in(db, secret)
     browser_session.clear()
     return redirect(url_for("index"))
 

@@ -15,8 +15,9 @@ from sqlalchemy import delete, select, text
 from calendar_sync.google import ReauthorizationNeeded
 from calendar_sync.google.client import GoogleApis
 from calendar_sync.google.oauth import GMAIL_SEND
+from calendar_sync.services.accounts.sign_ins import SIGN_IN_LIFETIME
 from calendar_sync.services.runtime import runtime_of
-from calendar_sync.storage.models import GoogleConnection, SignInAttempt, Therapist
+from calendar_sync.storage.models import BrowserSignIn, GoogleConnection, SignInAttempt, Therapist
 
 THERAPIST = "dr.rivera@example.test"
 
@@ -28,7 +29,12 @@ def env(sandboxed_app: Any) -> Any:
 
 
 def consent(
-    browser: requests.Session, env: Any, *, untick: tuple[str, ...] = (), decision: str = "allow"
+    browser: requests.Session,
+    env: Any,
+    *,
+    untick: tuple[str, ...] = (),
+    decision: str = "allow",
+    account: str = THERAPIST,
 ) -> str:
     """Click Connect, answer the sandbox's consent page; returns the callback URL."""
     start = browser.get(env.url + "/connect", allow_redirects=False)
@@ -44,7 +50,7 @@ def consent(
         urljoin(env.sandbox.url, action.group(1)),
         data={
             "request_id": request_id.group(1),
-            "account": THERAPIST,
+            "account": account,
             "scope": scopes,
             "decision": decision,
         },
@@ -218,3 +224,79 @@ def test_disconnect_revokes_and_deletes(env: Any) -> None:
         assert db.scalars(select(GoogleConnection)).all() == []
     assert all(grant.revoked for grant in env.sandbox.state.grants.values())
     assert browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10).status_code == 302
+
+
+def form_token(browser: requests.Session, env: Any, path: str = "/dashboard") -> str:
+    page = browser.get(env.url + path, timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None, page.text
+    return token.group(1)
+
+
+def copied(browser: requests.Session) -> requests.Session:
+    """Another browser holding a copy of ``browser``'s cookies (a kept or stolen cookie)."""
+    thief = requests.Session()
+    thief.cookies.update(browser.cookies)
+    return thief
+
+
+def test_a_cookie_kept_from_before_disconnect_opens_nobody_elses_account(env: Any) -> None:
+    first = connect(env)
+    kept = copied(first)
+    with runtime_of(env.app).database.transaction() as db:
+        first_id = db.scalars(select(Therapist.id)).one()
+    first.post(
+        env.url + "/settings/disconnect",
+        data={"csrf_token": form_token(first, env, "/settings/disconnect")},
+        timeout=10,
+    )
+    # The next therapist to sign up; SQLite gives them the row id the first one had.
+    other = "dr.okafor@example.test"
+    env.sandbox.add_account(other, "Dr Ada Okafor", "Europe/London")
+    second = requests.Session()
+    callback = consent(second, env, account=other)
+    assert second.get(callback, timeout=10).status_code == 200
+    with runtime_of(env.app).database.transaction() as db:
+        second_id = db.scalars(select(Therapist.id)).one()
+    if runtime_of(env.app).database.engine.dialect.name == "sqlite":
+        assert second_id == first_id
+    answer = kept.get(env.url + "/dashboard", allow_redirects=False, timeout=10)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    assert other not in kept.get(env.url + "/settings/", timeout=10).text
+    assert other in second.get(env.url + "/dashboard", timeout=10).text
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(env: Any) -> None:
+    browser = connect(env)
+    kept = copied(browser)
+    assert THERAPIST in kept.get(env.url + "/dashboard", timeout=10).text
+    signed_out = browser.post(
+        env.url + "/signout", data={"csrf_token": form_token(browser, env)}, timeout=10
+    )
+    assert signed_out.status_code == 200
+    for holder in (browser, kept):
+        answer = holder.get(env.url + "/dashboard", allow_redirects=False, timeout=10)
+        assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    with runtime_of(env.app).database.transaction() as db:
+        assert db.scalars(select(BrowserSignIn)).all() == []
+
+
+def test_a_sign_in_ends_after_its_lifetime(env: Any) -> None:
+    browser = connect(env)
+    runtime = runtime_of(env.app)
+    start = datetime.now(UTC)
+    runtime.clock = lambda: start + SIGN_IN_LIFETIME - timedelta(minutes=1)
+    assert browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10).status_code == 200
+    runtime.clock = lambda: start + SIGN_IN_LIFETIME + timedelta(minutes=1)
+    assert browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_the_cookie_holds_no_row_id(env: Any) -> None:
+    browser = connect(env)
+    serializer = env.app.session_interface.get_signing_serializer(env.app)
+    held = serializer.loads(browser.cookies["session"])
+    assert set(held) == {"sign_in", "csrf"}
+    with runtime_of(env.app).database.transaction() as db:
+        stored = db.scalars(select(BrowserSignIn)).one()
+    # only a hash of the cookie's secret is kept on the server
+    assert stored.token_hash != held["sign_in"]

@@ -25,6 +25,8 @@ from calendar_sync.services.accounts.settings import load_settings, save_setting
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.runtime import runtime_of
 
+from .conftest import signed_in_session
+
 # The pages read the clock, so the story happens in the last days before it.
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 CONNECTED = NOW - timedelta(days=10)
@@ -49,7 +51,7 @@ def browser_for(env: Any, therapist_id: int) -> requests.Session:
     """A signed-in browser: the session cookie made by the app's own signer."""
     browser = requests.Session()
     serializer = env.app.session_interface.get_signing_serializer(env.app)
-    cookie = serializer.dumps({"therapist_id": therapist_id, "csrf": "token-for-tests"})
+    cookie = serializer.dumps(signed_in_session(env.app, therapist_id))
     browser.cookies.set(env.app.config.get("SESSION_COOKIE_NAME", "session"), cookie)
     return browser
 

@@ -23,7 +23,7 @@ from calendar_sync.storage.models import (
     Therapist,
 )
 
-from .conftest import CSRF, Practice
+from .conftest import CSRF, Practice, signed_in_session
 
 # Views that take unsafe requests without the form token, and why that is safe.
 CSRF_EXEMPT = {
@@ -49,11 +49,10 @@ PAGES = (
 
 def signed_in(client: Any, therapist_id: int) -> None:
     with client.session_transaction() as browser_session:
-        browser_session["therapist_id"] = therapist_id
-        browser_session["csrf"] = CSRF
+        browser_session.update(signed_in_session(client.application, therapist_id))
 
 
-def sign_in(app: Flask) -> Any:
+def new_therapist(app: Flask) -> int:
     with runtime_of(app).database.transaction() as db:
         therapist = Therapist(
             google_subject=f"sub-{uuid.uuid4().hex}",
@@ -64,10 +63,20 @@ def sign_in(app: Flask) -> Any:
         )
         db.add(therapist)
         db.flush()
-        therapist_id = therapist.id
+        return int(therapist.id)
+
+
+def sign_in(app: Flask) -> Any:
     client = app.test_client()
-    signed_in(client, therapist_id)
+    signed_in(client, new_therapist(app))
     return client
+
+
+def signed_in_again(client: Any) -> None:
+    """Signing out ends the sign-in, and disconnecting deletes the therapist too."""
+    with runtime_of(client.application).database.transaction() as db:
+        therapist_id = db.scalar(select(Therapist.id))
+    signed_in(client, therapist_id or new_therapist(client.application))
 
 
 def unsafe_rules(app: Flask) -> list[Any]:
@@ -95,7 +104,7 @@ def test_every_form_needs_the_token(app: Flask) -> None:
         url = example_url(rule)
         for method in sorted((rule.methods or set()) - {"GET", "HEAD", "OPTIONS"}):
             # signing out and disconnecting clear the session: sign in again every time
-            signed_in(client, 1)
+            signed_in_again(client)
             answer = client.open(url, method=method, data={"x": "1"})
             if rule.endpoint in CSRF_EXEMPT:
                 assert getattr(view, "_csrf_exempt", False), rule.endpoint
@@ -105,7 +114,7 @@ def test_every_form_needs_the_token(app: Flask) -> None:
                 assert REFUSED in answer.get_data(as_text=True), rule.endpoint
                 forged = client.open(url, method=method, data={"csrf_token": "forged"})
                 assert forged.status_code == 400, rule.endpoint
-            signed_in(client, 1)
+            signed_in_again(client)
             with_token = client.open(url, method=method, data={"csrf_token": CSRF})
             assert REFUSED not in with_token.get_data(as_text=True), rule.endpoint
     assert set(CSRF_EXEMPT) <= seen, "an exempt view listed here no longer exists"

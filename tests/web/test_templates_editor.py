@@ -14,6 +14,8 @@ from calendar_sync.mail.templates import default_source
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import Therapist
 
+from .conftest import signed_in_session
+
 THERAPIST = "dr.lindqvist@example.test"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 CSRF = "test-csrf-token"
@@ -29,8 +31,7 @@ def signed_in(app: Flask, client: FlaskClient) -> int:
         db.flush()
         therapist_id = therapist.id
     with client.session_transaction() as browser_session:
-        browser_session["therapist_id"] = therapist_id
-        browser_session["csrf"] = CSRF
+        browser_session.update(signed_in_session(app, therapist_id), csrf=CSRF)
     return therapist_id
 
 
