@@ -32,6 +32,23 @@ FEATURES = {
     GMAIL_SEND: "check-in emails from your Gmail address",
 }
 REQUIRED = frozenset({OPENID, EMAIL, CALENDAR_EVENTS})
+# Why the sign-in scopes are required, for a page that says what is missing.
+SIGN_IN = "knowing which Google account is signing in"
+
+
+def missing_required(granted: frozenset[str]) -> list[str]:
+    """What the service cannot run without and was not granted, in the therapist's words."""
+    words = (FEATURES.get(scope, SIGN_IN) for scope in sorted(REQUIRED - granted))
+    return list(dict.fromkeys(words))
+
+
+@dataclass(frozen=True)
+class GoogleAccount:
+    """Who signed in: Google's stable id for the account (``sub``), its email and name."""
+
+    subject: str
+    email: str
+    name: str
 
 
 @dataclass(frozen=True)

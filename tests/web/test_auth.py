@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,16 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, event, select, text
 
 from calendar_sync.google import ReauthorizationNeeded
 from calendar_sync.google.client import GoogleApis
-from calendar_sync.google.oauth import GMAIL_SEND
+from calendar_sync.google.oauth import CALENDAR_EVENTS, CALENDAR_LIST, FREEBUSY, GMAIL_SEND
 from calendar_sync.services.accounts.sign_ins import SIGN_IN_LIFETIME
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import BrowserSignIn, GoogleConnection, SignInAttempt, Therapist
+from calendar_sync.web import auth
+from calendar_sync.web.auth import ATTEMPT_LIFETIME
 
 THERAPIST = "dr.rivera@example.test"
 
@@ -300,3 +303,108 @@ def test_the_cookie_holds_no_row_id(env: Any) -> None:
         stored = db.scalars(select(BrowserSignIn)).one()
     # only a hash of the cookie's secret is kept on the server
     assert stored.token_hash != held["sign_in"]
+
+
+def signed_in_anywhere(env: Any) -> bool:
+    with runtime_of(env.app).database.transaction() as db:
+        return bool(db.scalars(select(BrowserSignIn)).all())
+
+
+@pytest.mark.parametrize(
+    "untick",
+    [
+        (CALENDAR_EVENTS,),
+        (CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND),
+    ],
+    ids=["without-events", "sign-in-scopes-only"],
+)
+def test_a_sign_in_without_the_required_permissions_is_refused(
+    env: Any, untick: tuple[str, ...]
+) -> None:
+    browser = requests.Session()
+    callback = consent(browser, env, untick=untick)
+    answer = browser.get(callback, timeout=10)
+    assert answer.status_code == 403
+    assert "needs a permission you did not give" in answer.text
+    assert "reading sessions and proposing new times" in answer.text
+    assert "Nothing was connected" in answer.text
+    with runtime_of(env.app).database.transaction() as db:
+        assert db.scalars(select(Therapist)).all() == []
+        assert db.scalars(select(GoogleConnection)).all() == []
+    assert not signed_in_anywhere(env)
+    dashboard = browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10)
+    assert dashboard.status_code == 302
+    # Starting again shows the consent page with every box, and then connects.
+    again = browser.get(env.url + "/connect?consent=1", allow_redirects=False, timeout=10)
+    assert "prompt=consent" in again.headers["Location"]
+
+
+def test_two_first_sign_ins_of_one_account_at_once_end_in_one_therapist(
+    env: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    browser = requests.Session()
+    callback = consent(browser, env)
+    engine = runtime_of(env.app).database.engine
+    raced: list[str] = []
+
+    def other_request_wins(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # The other sign-in inserts the same account between this one's look-up and insert.
+        if raced or not statement.lstrip().upper().startswith("INSERT INTO THERAPISTS"):
+            return
+        raced.append(statement)
+        with engine.begin() as other:
+            other.execute(
+                Therapist.__table__.insert().values(
+                    google_subject=env.sandbox.state.accounts[THERAPIST].id,
+                    email=THERAPIST,
+                    display_name="",
+                    time_zone="UTC",
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+    event.listen(engine, "before_cursor_execute", other_request_wins)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            answer = browser.get(callback, timeout=10)
+    finally:
+        event.remove(engine, "before_cursor_execute", other_request_wins)
+    assert raced, "the race was not played"
+    assert answer.status_code == 200
+    assert THERAPIST in answer.text  # signed in, on the dashboard
+    with runtime_of(env.app).database.transaction() as db:
+        assert len(db.scalars(select(Therapist)).all()) == 1
+        assert stored_connection(env).status == "active"
+    assert THERAPIST not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_anonymous_connects_keep_a_bounded_number_of_attempts(
+    env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "MAX_PENDING_ATTEMPTS", 3)
+    runtime = runtime_of(env.app)
+    start = datetime.now(UTC)
+    runtime.clock = lambda: start
+
+    def pending() -> int:
+        with runtime.database.transaction() as db:
+            return len(db.scalars(select(SignInAttempt)).all())
+
+    # One browser pressing Connect again and again keeps one attempt.
+    same = env.app.test_client()
+    for _ in range(5):
+        assert same.get("/connect").status_code == 302
+    assert pending() == 1
+    # Strangers without cookies each start one, up to the cap.
+    for _ in range(2):
+        assert env.app.test_client().get("/connect").status_code == 302
+    refused = env.app.test_client().get("/connect")
+    assert refused.status_code == 503
+    assert "try again in a few minutes" in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 0
+    assert pending() == 3
+    # Attempts expire; the next Connect clears them away and goes through.
+    runtime.clock = lambda: start + ATTEMPT_LIFETIME + timedelta(seconds=1)
+    assert env.app.test_client().get("/connect").status_code == 302
+    assert pending() == 1

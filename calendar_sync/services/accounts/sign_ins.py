@@ -1,4 +1,4 @@
-"""Which browser is signed in as which therapist: a random secret per sign-in, kept server-side.
+"""Signing a therapist in: their row and grant, and a random secret per browser sign-in.
 
 The browser's session cookie holds only the secret (signed by Flask, like any cookie); the
 server keeps its SHA-256 with the therapist and an expiry. Every request looks the secret up,
@@ -9,13 +9,19 @@ cookie, and a cookie can never name a row id that a later therapist may be given
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
+from ...google.oauth import GoogleAccount, Grant
 from ...storage.models import BrowserSignIn, Therapist
+from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 # A working day with the dashboard open; signing in again is one click on Google's page.
 SIGN_IN_LIFETIME = timedelta(hours=12)
@@ -57,3 +63,52 @@ def close_sign_in(db: DbSession, secret: str) -> None:
 def close_all_sign_ins(db: DbSession, therapist_id: int) -> None:
     """End every browser's sign-in as ``therapist_id`` (disconnecting)."""
     db.execute(delete(BrowserSignIn).where(BrowserSignIn.therapist_id == therapist_id))
+
+
+class SignInConflict(RuntimeError):
+    """The therapist's rows kept changing under this sign-in; the browser may simply retry."""
+
+
+def sign_in_with_google(
+    runtime: Runtime, account: GoogleAccount, grant: Grant, now: datetime
+) -> tuple[int, str]:
+    """Record the therapist (new or returning), keep their grant, open a browser sign-in.
+
+    Returns the therapist's id and the secret for the browser's cookie. Two first sign-ins
+    of one account at once both find no therapist and both insert one; the second meets the
+    first's row (a unique ``google_subject``) and, on a second try, signs into it.
+
+    :raises SignInConflict: when the second try meets a conflict as well.
+    """
+    for attempt in range(2):
+        try:
+            with runtime.database.transaction() as db:
+                therapist, created = _therapist(db, account, now)
+                runtime.connections.save_grant(db, therapist.id, grant, now)
+                secret = open_sign_in(db, therapist.id, now)
+                therapist_id = int(therapist.id)
+        except IntegrityError:
+            # The error's text holds the row's values (an email): it is never logged.
+            log.info("a sign-in met another one for the same account (try %s)", attempt + 1)
+            continue
+        if created:
+            log.info("therapist %s connected", therapist_id)
+        return therapist_id, secret
+    raise SignInConflict("the therapist's rows changed during two tries")
+
+
+def _therapist(db: DbSession, account: GoogleAccount, now: datetime) -> tuple[Therapist, bool]:
+    therapist = db.scalar(select(Therapist).where(Therapist.google_subject == account.subject))
+    if therapist is not None:
+        therapist.email = account.email or therapist.email
+        return therapist, False
+    therapist = Therapist(
+        google_subject=account.subject,
+        email=account.email,
+        display_name=account.name,
+        time_zone="UTC",
+        created_at=now,
+    )
+    db.add(therapist)
+    db.flush()
+    return therapist, True
