@@ -37,14 +37,11 @@ from werkzeug.wrappers import Response
 
 from ..google import GoogleApiError
 from ..google.oauth import (
-    GoogleAccount,
-    Grant,
     authorization_url,
     exchange_code,
     fetch_profile,
     missing_required,
 )
-from ..services.accounts.connections import ConnectionKeeper
 from ..services.accounts.sign_ins import (
     SignInConflict,
     close_sign_in,
@@ -188,15 +185,10 @@ def callback() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
         log.info("sign-in refused: a required permission was not granted")
         return render_template("auth/missing_permissions.html", missing=missing), 403
     try:
-        profile = _profile(grant, keeper)
+        account = fetch_profile(grant.access_token, keeper.api_root)
     except GoogleApiError as exc:
         log.warning("sign-in failed reading who signed in: %s", exc.reason)
         return render_template("auth/refused.html"), 400
-    account = GoogleAccount(
-        subject=str(profile["id"]),
-        email=str(profile.get("email") or ""),
-        name=str(profile.get("name") or ""),
-    )
     try:
         therapist_id, sign_in = sign_in_with_google(runtime(), account, grant, now)
     except SignInConflict:
@@ -226,10 +218,6 @@ def _take_attempt(state: str, now: datetime) -> SignInAttempt | None:
     if not hmac.compare_digest(attempt.browser_binding, _binding_hash(str(binding))):
         return None
     return attempt
-
-
-def _profile(grant: Grant, keeper: ConnectionKeeper) -> dict[str, Any]:
-    return fetch_profile(grant.access_token, keeper.api_root)
 
 
 @bp.post("/signout")

@@ -408,3 +408,19 @@ def test_anonymous_connects_keep_a_bounded_number_of_attempts(
     runtime.clock = lambda: start + ATTEMPT_LIFETIME + timedelta(seconds=1)
     assert env.app.test_client().get("/connect").status_code == 302
     assert pending() == 1
+
+
+def test_an_openid_connect_answer_naming_the_account_sub_signs_in(env: Any) -> None:
+    env.sandbox.control("POST", "userinfo", {"style": "oidc"})
+    browser = connect(env)
+    assert f"Connected as <strong>{THERAPIST}</strong>" in browser.get(env.url + "/dashboard").text
+    with runtime_of(env.app).database.transaction() as db:
+        therapist = db.scalars(select(Therapist)).one()
+    assert therapist.google_subject == env.sandbox.state.accounts[THERAPIST].id
+    # The same account answered the v2 way later is the same therapist.
+    env.sandbox.control("POST", "userinfo", {"style": "v2"})
+    connect(env)
+    with runtime_of(env.app).database.transaction() as db:
+        assert [t.google_subject for t in db.scalars(select(Therapist))] == [
+            therapist.google_subject
+        ]
