@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from calendar_sync import create_app
+from calendar_sync.services.patients import links
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
     FollowUpAction,
@@ -142,6 +143,35 @@ def test_every_page_carries_the_security_headers(app: Flask) -> None:
         assert not re.search(r'(src|href)="(https?:)?//', body), path
     with client.get("/static/style.css") as stylesheet:
         security_headers(stylesheet)
+
+
+def test_no_page_with_patient_data_is_kept_by_a_cache(app: Flask) -> None:
+    client = sign_in(app)
+    with runtime_of(app).database.transaction() as db:
+        therapist_id = db.scalars(select(Therapist.id)).one()
+        patient_link = links.issue_link(
+            db,
+            therapist_id=therapist_id,
+            calendar_id="dr.rivera@example.test",
+            event_id="missed0001",
+            purpose=links.BARRIER_SURVEY,
+            now=datetime.now(UTC),
+            config=app.config,
+        )
+    patient_page = patient_link.removeprefix(app.config["PUBLIC_URL"])
+    answers = {path: client.get(path) for path in (*PAGES, patient_page, "/p/x.y", "/m/x.y")}
+    assert answers[patient_page].status_code == 200
+    assert answers["/patients/fees.csv"].mimetype == "text/csv"
+    for path, answer in answers.items():
+        assert answer.headers["Cache-Control"] == "no-store", path
+    # An answer to a form too, and to a stranger with no cookie.
+    assert client.post("/signout", data={"csrf_token": CSRF}).headers["Cache-Control"] == (
+        "no-store"
+    )
+    assert app.test_client().get("/").headers["Cache-Control"] == "no-store"
+    # The stylesheet holds nothing personal and may be cached.
+    with client.get("/static/style.css") as stylesheet:
+        assert "no-store" not in stylesheet.headers.get("Cache-Control", "")
 
 
 def cookie_flags(client: Any) -> str:
