@@ -229,11 +229,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def private_folder(path: Path) -> Path:
+    """Create ``path`` (and its parents) if missing; a folder it creates is the owner's only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by the owner only (mode 0600).
+
+    An existing file is narrowed to 0600 before anything is written into it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+
+
 def _generated(path: Path, make: Callable[[int], str]) -> str:
     """Return the secret stored at ``path``, creating it (readable by the owner only) if absent."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     value = make(32)
     # O_EXCL: two processes starting at once must not each write a different secret.
     try:

@@ -38,8 +38,8 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(TEMPLATES),
         static_folder=str(STATIC),
     )
-    instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    # Secrets and, by default, the SQLite database (health data) live here.
+    instance = settings.private_folder(Path(app.instance_path))
     app.config.update(AUTO_MIGRATE=True)
     app.config.update(settings.load(os.environ, instance))
     if test_config:
