@@ -83,7 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
         "TOKEN_ENCRYPTION_KEYS",
         "generated into `<instance>/token_keys`",
         "Comma-separated Fernet keys for Google tokens at rest; the first encrypts, all decrypt "
-        "(put a new key first to rotate).",
+        "(to retire a key: put a new one first, run `calendar-sync keys rotate`, remove the old).",
         computed=True,
     ),
     Setting(
