@@ -291,6 +291,27 @@ class SessionMark(Base):
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class MarkLink(Base):
+    """A one-click mark link sent to the therapist: one session, one outcome, used once.
+
+    The signed token in the URL carries only ``id``; everything else stays here. Using one
+    link of a session uses up the session's other links too (see services/followup/marks).
+    """
+
+    __tablename__ = "mark_links"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    outcome: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class FollowUpAction(Base):
     """One action the service decided on, recorded once under its idempotency key.
 

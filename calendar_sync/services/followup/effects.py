@@ -34,7 +34,7 @@ from ..proposals.workflow import plan_proposal
 from ..runtime import Runtime
 from . import compose
 from .inputs import Inputs
-from .marks import MarkRequest, sign_mark_link
+from .marks import forget_mark_links, issue_mark_link
 
 log = logging.getLogger(__name__)
 
@@ -280,40 +280,45 @@ class Effects:
         """One email listing every session waiting for a mark, with one-click links."""
         inputs, now = self.inputs, self.now
         policy = inputs.settings.policy
-        sessions = []
-        for decision, _action in sorted(reminders, key=lambda pair: pair[0].session.start):
-            session = decision.session
-            row = inputs.event_rows[session.ref]
-            urls = {
-                name: self.public_url
-                + "/m/"
-                + sign_mark_link(
-                    self.secret_key,
-                    MarkRequest(
-                        inputs.therapist.id, session.calendar_id, session.event_id, outcome
-                    ),
-                )
-                for name, outcome in _MARK_LINKS.items()
-            }
-            sessions.append(
-                {
-                    # The therapist's own title: this message goes only to them.
-                    "label": row.title or "Session",
-                    "when": when_words(session.start, inputs.zone),
-                    "mark_urls": urls,
-                    "followup_starts": compose.followup_starts(session.end, policy, inputs.zone),
-                }
-            )
         actions = [action for _, action in reminders]
-        context = {
-            "therapist": self.therapist,
-            "sessions": sessions,
-            "dashboard_url": self.public_url + "/dashboard",
-        }
         with self.database.transaction() as db:
+            tokens: list[str] = []
+            sessions = []
+            for decision, _action in sorted(reminders, key=lambda pair: pair[0].session.start):
+                session = decision.session
+                row = inputs.event_rows[session.ref]
+                urls = {}
+                for name, outcome in _MARK_LINKS.items():
+                    token = issue_mark_link(
+                        db,
+                        secret_key=self.secret_key,
+                        therapist_id=inputs.therapist.id,
+                        calendar_id=session.calendar_id,
+                        event_id=session.event_id,
+                        outcome=outcome,
+                        now=now,
+                    )
+                    tokens.append(token)
+                    urls[name] = f"{self.public_url}/m/{token}"
+                sessions.append(
+                    {
+                        # The therapist's own title: this message goes only to them.
+                        "label": row.title or "Session",
+                        "when": when_words(session.start, inputs.zone),
+                        "mark_urls": urls,
+                        "followup_starts": compose.followup_starts(
+                            session.end, policy, inputs.zone
+                        ),
+                    }
+                )
+            context = {
+                "therapist": self.therapist,
+                "sessions": sessions,
+                "dashboard_url": self.public_url + "/dashboard",
+            }
             for decision, action in reminders:
                 record_actions(db, inputs, decision, [action], now)
-            enqueue(
+            queued = enqueue(
                 db,
                 therapist_id=inputs.therapist.id,
                 key=digest_key(actions),
@@ -324,6 +329,9 @@ class Effects:
                 not_before=min(a.due_at for a in actions),
                 now=now,
             )
+            if not queued:
+                # This reminder went out before, with its own links; these would go nowhere.
+                forget_mark_links(db, tokens, self.secret_key)
         return f"asked you to mark {len(sessions)} session(s)"
 
 
