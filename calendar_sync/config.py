@@ -64,7 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
         "APP_ENGINE_CRON",
         "false",
         "Let App Engine's cron run the cycle through `/tasks/tick` (set `true` in `app.yaml`; "
-        "elsewhere run `calendar-sync worker`).",
+        "elsewhere run `calendar-sync worker`). Honoured only on App Engine itself.",
         _bool,
     ),
     Setting(
@@ -218,6 +218,11 @@ def _check_mail(config: dict[str, Any]) -> None:
                 raise ConfigError(f"MAIL_BACKEND=smtp needs {name}")
         if config["SMTP_FROM"].count("@") != 1:
             raise ConfigError("SMTP_FROM must be one email address")
+
+
+def on_app_engine(environ: Mapping[str, str]) -> bool:
+    """Whether this process runs on App Engine standard, which sets both of these itself."""
+    return environ.get("GAE_ENV") == "standard" and bool(environ.get("GAE_APPLICATION"))
 
 
 def is_loopback(host: str) -> bool:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import partial
 from pathlib import Path
@@ -46,6 +47,11 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     settings.finish(app.config)
     logs.install(app.config["LOG_LEVEL"])
+    if app.config["APP_ENGINE_CRON"] and not settings.on_app_engine(os.environ):
+        logging.getLogger(__name__).warning(
+            "APP_ENGINE_CRON is on, but this is not App Engine: /tasks/tick stays closed; "
+            "run `calendar-sync worker` instead"
+        )
 
     database = Database(app.config["DATABASE_URL"])
     if app.config["AUTO_MIGRATE"]:
