@@ -2,7 +2,8 @@
 
 The service's own log lines never carry names, addresses, titles or tokens by construction.
 Werkzeug's request log is another matter: it prints whole request lines, whose query strings
-carry OAuth codes and signed links, and whose paths may carry addresses. This filter trims them.
+carry OAuth codes, whose paths carry the tokens of patient and mark links (``/p/<token>``,
+``/m/<token>``), and whose paths may carry addresses. This filter trims them.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import re
 
 _QUERY = re.compile(r"\?[^\s\"]*")
 _ADDRESS = re.compile(r"[^\s/\"?&=]+@[^\s/\"?&=]+")
+# A link's token is the path segment after /p/ or /m/ (and anything after it).
+_LINK_TOKEN = re.compile(r"(/[pm]/)[^\s\"?]+")
 
 
 def redact(text: str) -> str:
-    """``text`` without query strings and without anything shaped like an email address."""
-    return _ADDRESS.sub("<redacted>", _QUERY.sub("?<redacted>", text))
+    """``text`` without query strings, link tokens, or anything shaped like an email address."""
+    text = _LINK_TOKEN.sub(r"\1<redacted>", _QUERY.sub("?<redacted>", text))
+    return _ADDRESS.sub("<redacted>", text)
 
 
 class RedactingFilter(logging.Filter):
