@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo run worker screenshots bench test test-postgres lint format clean
+.PHONY: install demo run worker screenshots bench test test-postgres lint format lock clean
 
 # Reinstall when the dependencies change.
 $(STAMP): pyproject.toml
@@ -49,6 +49,15 @@ test-postgres: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format calendar_sync tests benchmarks scripts
 	$(BIN)/ruff check --fix calendar_sync tests benchmarks scripts
+
+# requirements.txt, what App Engine installs: every runtime dependency of pyproject.toml (and
+# gunicorn) pinned with its hashes, resolved from PyPI alone whatever pip's local settings.
+# LOCK_ARGS=--upgrade moves every pin to the newest allowed; --upgrade-package NAME one.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[lock]'
+	env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	  CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	  --extra appengine --strip-extras --output-file requirements.txt $(LOCK_ARGS) pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

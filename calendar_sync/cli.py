@@ -20,6 +20,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker)
+    app.cli.add_command(keys)
 
 
 def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime:
@@ -91,6 +92,35 @@ def db_upgrade() -> None:
     database = runtime_of(current_app).database
     database.upgrade()
     click.echo(f"database at revision {database.current_revision()}")
+
+
+@click.group()
+def keys() -> None:
+    """Manage the keys that encrypt Google tokens at rest (TOKEN_ENCRYPTION_KEYS)."""
+
+
+@keys.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Re-encrypt every stored Google token under the first key of TOKEN_ENCRYPTION_KEYS.
+
+    Put the new key first (for every process of the service), run this, then remove the old
+    keys: no stored token needs them any more.
+    """
+    from .services.accounts.keys import rotate_token_keys
+
+    report = rotate_token_keys(runtime_of(current_app))
+    click.echo(f"{report.rotated} connection(s) re-encrypted under the first key")
+    if report.unreadable:
+        click.echo(
+            f"{report.unreadable} connection(s) could not be opened with any configured key; "
+            "those therapists must connect again",
+            err=True,
+        )
+        raise SystemExit(1)
+    others = len(current_app.config["TOKEN_ENCRYPTION_KEYS"]) - 1
+    if others:
+        click.echo(f"the other {others} key(s) can now be removed from TOKEN_ENCRYPTION_KEYS")
 
 
 @click.command("demo")

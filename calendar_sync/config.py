@@ -64,7 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
         "APP_ENGINE_CRON",
         "false",
         "Let App Engine's cron run the cycle through `/tasks/tick` (set `true` in `app.yaml`; "
-        "elsewhere run `calendar-sync worker`).",
+        "elsewhere run `calendar-sync worker`). Honoured only on App Engine itself.",
         _bool,
     ),
     Setting(
@@ -83,7 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
         "TOKEN_ENCRYPTION_KEYS",
         "generated into `<instance>/token_keys`",
         "Comma-separated Fernet keys for Google tokens at rest; the first encrypts, all decrypt "
-        "(put a new key first to rotate).",
+        "(to retire a key: put a new one first, run `calendar-sync keys rotate`, remove the old).",
         computed=True,
     ),
     Setting(
@@ -220,6 +220,11 @@ def _check_mail(config: dict[str, Any]) -> None:
             raise ConfigError("SMTP_FROM must be one email address")
 
 
+def on_app_engine(environ: Mapping[str, str]) -> bool:
+    """Whether this process runs on App Engine standard, which sets both of these itself."""
+    return environ.get("GAE_ENV") == "standard" and bool(environ.get("GAE_APPLICATION"))
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -229,11 +234,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def private_folder(path: Path) -> Path:
+    """Create ``path`` (and its parents) if missing; a folder it creates is the owner's only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by the owner only (mode 0600).
+
+    An existing file is narrowed to 0600 before anything is written into it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+
+
 def _generated(path: Path, make: Callable[[int], str]) -> str:
     """Return the secret stored at ``path``, creating it (readable by the owner only) if absent."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     value = make(32)
     # O_EXCL: two processes starting at once must not each write a different secret.
     try:

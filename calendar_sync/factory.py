@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import partial
 from pathlib import Path
@@ -38,14 +39,19 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(TEMPLATES),
         static_folder=str(STATIC),
     )
-    instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    # Secrets and, by default, the SQLite database (health data) live here.
+    instance = settings.private_folder(Path(app.instance_path))
     app.config.update(AUTO_MIGRATE=True)
     app.config.update(settings.load(os.environ, instance))
     if test_config:
         app.config.update(test_config)
     settings.finish(app.config)
     logs.install(app.config["LOG_LEVEL"])
+    if app.config["APP_ENGINE_CRON"] and not settings.on_app_engine(os.environ):
+        logging.getLogger(__name__).warning(
+            "APP_ENGINE_CRON is on, but this is not App Engine: /tasks/tick stays closed; "
+            "run `calendar-sync worker` instead"
+        )
 
     database = Database(app.config["DATABASE_URL"])
     if app.config["AUTO_MIGRATE"]:

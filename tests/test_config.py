@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 import stat
 from pathlib import Path
@@ -86,3 +87,42 @@ def test_api_root_gets_a_trailing_slash(tmp_path: Path) -> None:
 def test_readme_table_lists_every_setting() -> None:
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", README.read_text(), flags=re.MULTILINE))
     assert documented == {s.name for s in SETTINGS}
+
+
+def test_private_files_and_folders_are_the_owners_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        folder = config.private_folder(tmp_path / "instance")
+        secrets = folder / "client_secret.json"
+        config.write_private(secrets, '{"web": {}}')
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+        # a file someone made readable to all is narrowed when it is written again
+        secrets.chmod(0o644)
+        config.write_private(secrets, '{"web": {"client_id": "x"}}')
+        assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+        assert secrets.read_text() == '{"web": {"client_id": "x"}}'
+    finally:
+        os.umask(previous)
+
+
+def test_the_app_creates_its_instance_folder_and_database_for_the_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = os.umask(0o022)
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("CALENDAR_SYNC_INSTANCE", str(instance))
+    for name in ("DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        app = create_app({"TESTING": True})
+    finally:
+        os.umask(previous)
+    try:
+        assert app.config["DATABASE_URL"] == f"sqlite:///{instance / 'calendar_sync.sqlite3'}"
+        for path in instance.iterdir():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+        assert (instance / "calendar_sync.sqlite3").exists()
+    finally:
+        runtime_of(app).database.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -243,3 +244,9 @@ def test_the_demo_command_serves_and_stops_cleanly(tmp_path: Path) -> None:
     assert "stopping the demo" in output
     for secret in ("ya29.", "@example.test"):
         assert secret not in output
+
+
+def test_the_demo_keeps_its_secrets_and_database_for_the_owner_only(demo: Demo) -> None:
+    for name in ("client_secret.json", "demo.sqlite3"):
+        assert stat.S_IMODE((demo.demo_dir / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE(demo.demo_dir.stat().st_mode) == 0o700

@@ -54,6 +54,18 @@ def test_links_tokens_secrets_and_refused_keys_are_redacted() -> None:
     assert redact(detail) == "DETAIL:  Key (google_subject)=(<redacted>) already exists."
 
 
+def test_request_lines_lose_the_tokens_of_links() -> None:
+    for path, shown in (
+        ("/p/ImFiYyI.Zx1.sig", "/p/<redacted>"),
+        ("/m/Ik1rIg.Zx2.sig", "/m/<redacted>"),
+        ("/p/ImFiYyI.Zx1.sig/answer", "/p/<redacted>/answer"),
+    ):
+        line = f'"POST {path} HTTP/1.1" 200 -'
+        assert redact(line) == f'"POST {shown} HTTP/1.1" 200 -'
+    # other paths keep their words
+    assert redact('"GET /patients/7 HTTP/1.1"') == '"GET /patients/7 HTTP/1.1"'
+
+
 def test_werkzeug_log_records_are_redacted(app: object, caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("werkzeug")
     with caplog.at_level(logging.INFO, logger="werkzeug"):

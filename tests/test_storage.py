@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
@@ -80,3 +84,46 @@ def test_migrations_and_models_agree_exactly(any_database_url: str) -> None:
         assert differences == []
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A umask that lets everyone read new files, as many machines have (022)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_sqlite_database_is_the_owners_only(tmp_path: Path, open_umask: None) -> None:
+    path = tmp_path / "instance" / "calendar_sync.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    try:
+        database.upgrade()
+        with database.transaction() as db:
+            db.add(
+                Therapist(
+                    google_subject="s", email="dr.lee@example.test", created_at=datetime.now(UTC)
+                )
+            )
+        assert mode(path) == 0o600
+        # the write-ahead log and its index hold the same data, and get the file's mode
+        for extra in ("-wal", "-shm"):
+            sidecar = path.with_name(path.name + extra)
+            assert sidecar.exists() and mode(sidecar) == 0o600, extra
+        assert mode(path.parent) == 0o700
+    finally:
+        database.dispose()
+
+
+def test_an_existing_readable_database_is_left_with_a_warning(
+    tmp_path: Path, open_umask: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "calendar_sync.sqlite3"
+    path.touch(mode=0o644)
+    Database(f"sqlite:///{path}").dispose()
+    assert mode(path) == 0o644
+    assert "chmod 600" in caplog.text

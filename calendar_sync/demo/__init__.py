@@ -20,6 +20,7 @@ from typing import Any
 import click
 from flask import Flask
 
+from ..config import private_folder, write_private
 from ..factory import build_app
 from ..sandbox import create_sandbox_app
 from ..sandbox.server import SandboxServer, serve_in_thread
@@ -73,7 +74,7 @@ class Demo:
     def start(self) -> Demo:
         # The sandbox keeps its data in memory, so the demo's database starts afresh with it.
         shutil.rmtree(self.demo_dir, ignore_errors=True)
-        self.demo_dir.mkdir(parents=True)
+        private_folder(self.demo_dir)
         self.sandbox = serve_in_thread(create_sandbox_app(), host=self.host, port=self.sandbox_port)
         # The service's port must be known before its OAuth client is registered.
         self.server = _Reserved(self.host, self.port)
@@ -84,7 +85,7 @@ class Demo:
             {"redirect_uris": [f"{public_url}/oauth2/callback"]},
         )
         secrets_path = self.demo_dir / "client_secret.json"
-        secrets_path.write_text(json.dumps(secrets, indent=2))
+        write_private(secrets_path, json.dumps(secrets, indent=2))
         self.app = build_app(
             {
                 "DATABASE_URL": f"sqlite:///{self.demo_dir / 'demo.sqlite3'}",

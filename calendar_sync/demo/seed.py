@@ -272,13 +272,13 @@ def _connect(runtime: Runtime, control: SandboxControl, when: datetime) -> int:
         expires_at=when + timedelta(seconds=int(tokens["expires_in"])),
         scopes=frozenset(tokens["scope"].split()),
     )
-    profile = fetch_profile(grant.access_token, keeper.api_root)
+    account = fetch_profile(grant.access_token, keeper.api_root)
     database: Database = runtime.database
     with database.transaction() as db:
         therapist = Therapist(
-            google_subject=str(profile["id"]),
-            email=str(profile["email"]),
-            display_name=str(profile.get("name") or practice.THERAPIST_NAME),
+            google_subject=account.subject,
+            email=account.email,
+            display_name=account.name or practice.THERAPIST_NAME,
             time_zone=ZONE.key,
             created_at=when,
         )

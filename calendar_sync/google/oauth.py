@@ -32,6 +32,23 @@ FEATURES = {
     GMAIL_SEND: "check-in emails from your Gmail address",
 }
 REQUIRED = frozenset({OPENID, EMAIL, CALENDAR_EVENTS})
+# Why the sign-in scopes are required, for a page that says what is missing.
+SIGN_IN = "knowing which Google account is signing in"
+
+
+def missing_required(granted: frozenset[str]) -> list[str]:
+    """What the service cannot run without and was not granted, in the therapist's words."""
+    words = (FEATURES.get(scope, SIGN_IN) for scope in sorted(REQUIRED - granted))
+    return list(dict.fromkeys(words))
+
+
+@dataclass(frozen=True)
+class GoogleAccount:
+    """Who signed in: Google's stable id for the account (``sub``), its email and name."""
+
+    subject: str
+    email: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -151,8 +168,11 @@ def _grant(token: dict[str, Any], now: datetime) -> Grant:
     )
 
 
-def fetch_profile(access_token: str, api_root: str) -> dict[str, Any]:
-    """Who signed in: Google's user info (``id``, ``email``, ``name``).
+def fetch_profile(access_token: str, api_root: str) -> GoogleAccount:
+    """Who signed in, from Google's user info.
+
+    Google's v2 answer names the account ``id``; OpenID Connect answers (and the ID token)
+    name the same value ``sub``. Either is accepted.
 
     :raises GoogleApiError: when Google does not answer with a profile.
     """
@@ -166,9 +186,22 @@ def fetch_profile(access_token: str, api_root: str) -> dict[str, Any]:
         profile: dict[str, Any] = apis.oauth2.userinfo().get().execute()
     except HttpError as exc:
         raise GoogleApiError(exc.resp.status, "userinfo", "could not read who signed in") from exc
-    if not profile.get("id"):
+    return account_from_profile(profile)
+
+
+def account_from_profile(profile: dict[str, Any]) -> GoogleAccount:
+    """The account a user-info answer describes, whichever way it names it.
+
+    :raises GoogleApiError: when it names no account.
+    """
+    subject = profile.get("sub") or profile.get("id")
+    if not subject:
         raise GoogleApiError(0, "noProfile", "Google did not say who signed in")
-    return profile
+    return GoogleAccount(
+        subject=str(subject),
+        email=str(profile.get("email") or ""),
+        name=str(profile.get("name") or ""),
+    )
 
 
 def revoke(client: OAuthClient, token: str) -> bool:

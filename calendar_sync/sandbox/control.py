@@ -193,6 +193,16 @@ def expire_grants() -> Response:
     return jsonify({"expired": current_state().expire_refresh_tokens(client_id, email)})
 
 
+@bp.post("/userinfo")
+def set_userinfo_style() -> Response:
+    """Answer user info as Google's v2 does (``id``) or as OpenID Connect does (``sub``)."""
+    style = _body().get("style")
+    if style not in ("v2", "oidc"):
+        abort(_bad("style must be v2 or oidc"))
+    current_state().userinfo_style = style
+    return jsonify({"style": style})
+
+
 @bp.get("/clock")
 def get_clock() -> Response:
     return jsonify({"now": current_state().now().isoformat()})

@@ -374,13 +374,18 @@ def certs() -> Response:
 @bp.get("/oauth2/v2/userinfo")
 @google_method("oauth2.userinfo.get")
 def userinfo(account: str) -> Response:
-    """The profile fields the token's scopes allow, as Google's userinfo endpoint answers."""
+    """The profile fields the token's scopes allow, as Google's userinfo endpoint answers.
+
+    With the ``oidc`` style (``POST /_sandbox/userinfo``) the fields are named as an OpenID
+    Connect provider names them: ``sub`` and ``email_verified``.
+    """
     state = current_state()
     person = state.accounts[account]
-    body: dict[str, Any] = {"id": person.id}
+    oidc = state.userinfo_style == "oidc"
+    body: dict[str, Any] = {"sub": person.id} if oidc else {"id": person.id}
     scopes = g.token_scopes
     if USERINFO_EMAIL in scopes:
-        body.update(email=person.email, verified_email=True)
+        body.update({"email": person.email, "email_verified" if oidc else "verified_email": True})
     if USERINFO_PROFILE in scopes:
         given, _, family = person.name.partition(" ")
         body.update(name=person.name, given_name=given)

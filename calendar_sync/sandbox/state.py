@@ -153,6 +153,9 @@ class SandboxState:
         self.history_id = 1000
         # Small named values parts of the sandbox keep (the default test client's id).
         self.extras: dict[str, Any] = {}
+        # How the user-info endpoint names the account: "v2" (``id``, as Google's v2 does)
+        # or "oidc" (``sub``, ``email_verified``, as an OpenID Connect provider does).
+        self.userinfo_style = "v2"
         self.calendar = CalendarStore(clock=self.now)
 
     # -- clock -------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +14,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..config import private_folder
 from .models import Therapist
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -83,7 +88,7 @@ def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database_file = url.split("///", 1)[1] if "///" in url else ""
         if database_file and database_file != ":memory:":
-            Path(database_file).parent.mkdir(parents=True, exist_ok=True)
+            _private_database_file(Path(database_file.split("?", 1)[0]))
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -99,3 +104,20 @@ def _make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _private_database_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite does (with the umask's mode).
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so they follow.
+    An existing file is left as it is, with a warning when others may read it.
+    """
+    private_folder(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            log.warning(
+                "the SQLite database file can be read by other users of this machine; "
+                "make it owner-only (chmod 600)"
+            )

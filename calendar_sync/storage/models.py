@@ -77,6 +77,24 @@ class SignInAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class BrowserSignIn(Base):
+    """A browser signed in as a therapist: the cookie holds a random secret, this row its hash.
+
+    Created at sign-in and checked on every request; signing out or disconnecting deletes it,
+    so a copied cookie stops working then, and can never open another therapist's account.
+    """
+
+    __tablename__ = "browser_sign_ins"
+
+    # SHA-256 of the secret in the cookie; the secret itself is never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class SessionRulesRow(Base):
     """How one therapist's events are recognised as sessions (``domain.sessions.SessionRules``).
 
@@ -279,6 +297,27 @@ class SessionMark(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(32))
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MarkLink(Base):
+    """A one-click mark link sent to the therapist: one session, one outcome, used once.
+
+    The signed token in the URL carries only ``id``; everything else stays here. Using one
+    link of a session uses up the session's other links too (see services/followup/marks).
+    """
+
+    __tablename__ = "mark_links"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    outcome: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class FollowUpAction(Base):

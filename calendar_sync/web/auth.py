@@ -3,6 +3,8 @@
 The same button connects a new therapist and signs a returning one in. The OAuth ``state``
 and PKCE verifier live on the server (``sign_in_attempts``); the browser holds only a random
 binding, so a callback opened in another browser, a forged state, or a reused one is refused.
+Once signed in, the cookie holds only the random secret of a server-side sign-in
+(``services.accounts.sign_ins``), never the therapist's row id.
 """
 
 from __future__ import annotations
@@ -30,21 +32,35 @@ from flask import (
 from flask import (
     session as browser_session,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from werkzeug.wrappers import Response
 
 from ..google import GoogleApiError
-from ..google.oauth import Grant, authorization_url, exchange_code, fetch_profile
-from ..services.accounts.connections import ConnectionKeeper
+from ..google.oauth import (
+    authorization_url,
+    exchange_code,
+    fetch_profile,
+    missing_required,
+)
+from ..services.accounts.sign_ins import (
+    SignInConflict,
+    close_sign_in,
+    sign_in_with_google,
+    signed_in_therapist,
+)
 from ..storage.models import SignInAttempt, Therapist
 from . import csrf
-from .extensions import connections, current_time, database
+from .extensions import connections, current_time, database, runtime
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 
 # Long enough to read a consent page; short enough that a stale state is useless.
 ATTEMPT_LIFETIME = timedelta(minutes=15)
+# Anyone may press Connect, and each press keeps a row for ATTEMPT_LIFETIME: past this many
+# pending at once, /connect answers "busy" instead of growing the table. Signed-in
+# therapists are not affected; a real practice has a handful of sign-ins an hour.
+MAX_PENDING_ATTEMPTS = 500
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,38 +86,57 @@ def login_required(view: F) -> F:
 def current_therapist() -> Therapist | None:
     """The therapist signed in on this request, or None."""
     if "therapist" not in g:
-        therapist_id = browser_session.get("therapist_id")
+        secret = browser_session.get("sign_in")
         found = None
-        if therapist_id is not None:
+        if isinstance(secret, str) and secret:
             with database().transaction() as db:
-                found = db.get(Therapist, therapist_id)
+                found = signed_in_therapist(db, secret, current_time())
         g.therapist = found
     therapist: Therapist | None = g.therapist
     return therapist
 
 
+@bp.app_context_processor
+def _templates_know_who_is_signed_in() -> dict[str, Callable[[], bool]]:
+    return {"signed_in": lambda: current_therapist() is not None}
+
+
 @bp.get("/connect")
-def connect() -> Response:
+def connect() -> Response | tuple[str, int, dict[str, str]]:
     """Send the browser to Google's consent page."""
     return _start(force_consent=request.args.get("consent") == "1", login_hint=None)
 
 
-def _start(*, force_consent: bool, login_hint: str | None) -> Response:
+def _start(
+    *, force_consent: bool, login_hint: str | None
+) -> Response | tuple[str, int, dict[str, str]]:
     now = current_time()
     binding = secrets.token_urlsafe(32)
     state = secrets.token_urlsafe(32)
     # RFC 7636 allows 43-128 characters; 64 random bytes give 86.
     verifier = secrets.token_urlsafe(64)
+    earlier = browser_session.get("sign_in_binding")
     with database().transaction() as db:
         db.execute(delete(SignInAttempt).where(SignInAttempt.created_at < now - ATTEMPT_LIFETIME))
-        db.add(
-            SignInAttempt(
-                state=state,
-                code_verifier=verifier,
-                browser_binding=_binding_hash(binding),
-                created_at=now,
+        if isinstance(earlier, str):
+            # A browser pressing Connect again replaces its own attempt rather than adding one.
+            db.execute(
+                delete(SignInAttempt).where(SignInAttempt.browser_binding == _binding_hash(earlier))
             )
-        )
+        pending = db.scalar(select(func.count()).select_from(SignInAttempt)) or 0
+        if pending < MAX_PENDING_ATTEMPTS:
+            db.add(
+                SignInAttempt(
+                    state=state,
+                    code_verifier=verifier,
+                    browser_binding=_binding_hash(binding),
+                    created_at=now,
+                )
+            )
+    if pending >= MAX_PENDING_ATTEMPTS:
+        log.warning("sign-in refused: %s sign-ins already pending", pending)
+        retry = str(int(ATTEMPT_LIFETIME.total_seconds() // 3))
+        return render_template("auth/busy.html"), 503, {"Retry-After": retry}
     browser_session["sign_in_binding"] = binding
     try:
         url = authorization_url(
@@ -120,7 +155,7 @@ def _start(*, force_consent: bool, login_hint: str | None) -> Response:
 
 
 @bp.get("/oauth2/callback")
-def callback() -> Response | tuple[str, int]:
+def callback() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Google's answer: check it belongs to this browser, keep the tokens, sign in."""
     now = current_time()
     attempt = _take_attempt(request.args.get("state", ""), now)
@@ -141,33 +176,30 @@ def callback() -> Response | tuple[str, int]:
             code_verifier=attempt.code_verifier,
             now=now,
         )
-        profile = _profile(grant, keeper)
     except GoogleApiError as exc:
         log.warning("sign-in failed at the code exchange: %s", exc.reason)
         return render_template("auth/refused.html"), 400
-    with database().transaction() as db:
-        therapist = db.scalar(select(Therapist).where(Therapist.google_subject == profile["id"]))
-        if therapist is None:
-            therapist = Therapist(
-                google_subject=str(profile["id"]),
-                email=str(profile.get("email", "")),
-                display_name=str(profile.get("name") or ""),
-                time_zone="UTC",
-                created_at=now,
-            )
-            db.add(therapist)
-            db.flush()
-            log.info("therapist %s connected", therapist.id)
-        else:
-            therapist.email = str(profile.get("email", therapist.email))
-        keeper.save_grant(db, therapist.id, grant, now)
-        therapist_id = therapist.id
+    missing = missing_required(grant.scopes)
+    if missing:
+        # Nothing is kept: a connection that cannot read sessions would only look healthy.
+        log.info("sign-in refused: a required permission was not granted")
+        return render_template("auth/missing_permissions.html", missing=missing), 403
+    try:
+        account = fetch_profile(grant.access_token, keeper.api_root)
+    except GoogleApiError as exc:
+        log.warning("sign-in failed reading who signed in: %s", exc.reason)
+        return render_template("auth/refused.html"), 400
+    try:
+        therapist_id, sign_in = sign_in_with_google(runtime(), account, grant, now)
+    except SignInConflict:
+        log.warning("sign-in could not be recorded: the account changed during two tries")
+        return render_template("auth/refused.html"), 409
     browser_session.clear()
-    browser_session["therapist_id"] = therapist_id
+    browser_session["sign_in"] = sign_in
     csrf.token()
     if not keeper.has_refresh_token(therapist_id):
         # No long-lived token stored or sent: only a shown consent yields one.
-        return _start(force_consent=True, login_hint=str(profile.get("email") or "") or None)
+        return _start(force_consent=True, login_hint=account.email or None)
     return redirect(url_for("dashboard.index"))
 
 
@@ -188,12 +220,12 @@ def _take_attempt(state: str, now: datetime) -> SignInAttempt | None:
     return attempt
 
 
-def _profile(grant: Grant, keeper: ConnectionKeeper) -> dict[str, Any]:
-    return fetch_profile(grant.access_token, keeper.api_root)
-
-
 @bp.post("/signout")
 def signout() -> Response:
+    secret = browser_session.get("sign_in")
+    if isinstance(secret, str) and secret:
+        with database().transaction() as db:
+            close_sign_in(db, secret)
     browser_session.clear()
     return redirect(url_for("index"))
 

@@ -16,9 +16,11 @@ from ..domain.times import when_words
 from ..services.followup.marks import (
     MARKABLE,
     InvalidMarkLink,
+    LinkProblem,
     MarkRequest,
     read_mark_link,
     record_mark,
+    use_mark_link,
 )
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
 from . import csrf
@@ -79,12 +81,23 @@ def mark_from_dashboard() -> Response:
     return redirect(back_to(url_for("dashboard.index")))
 
 
+_REFUSALS = {
+    LinkProblem.INVALID: (400, "This link is not valid."),
+    LinkProblem.EXPIRED: (410, "This link has expired; mark the session from your dashboard."),
+    LinkProblem.USED: (
+        410,
+        "This session was already marked from this email; change its mark from your dashboard.",
+    ),
+}
+
+
 def _read(token: str) -> tuple[MarkRequest, CalendarEventRow, Therapist]:
-    try:
-        wanted = read_mark_link(current_app.config["SECRET_KEY"], token, current_time())
-    except InvalidMarkLink as exc:
-        abort(410 if exc.expired else 400, description="This link is not valid any more.")
     with database().transaction() as db:
+        try:
+            wanted = read_mark_link(db, current_app.config["SECRET_KEY"], token, current_time())
+        except InvalidMarkLink as exc:
+            status, words = _REFUSALS[exc.problem]
+            abort(status, description=words)
         therapist = db.get(Therapist, wanted.therapist_id)
     row = _event(wanted.therapist_id, wanted.calendar_id, wanted.event_id)
     if therapist is None or row is None:
@@ -104,19 +117,13 @@ def confirm_link_mark(token: str) -> str:
 
 
 @bp.post("/m/<token>")
-@csrf.exempt  # the signed token is the credential, and it names exactly one mark
+@csrf.exempt  # the signed single-use link is the credential, and it names exactly one mark
 def mark_from_link(token: str) -> str:
     wanted, row, therapist = _read(token)
     with database().transaction() as db:
-        record_mark(
-            db,
-            therapist_id=therapist.id,
-            calendar_id=wanted.calendar_id,
-            event_id=wanted.event_id,
-            outcome=wanted.outcome,
-            source=MarkSource.LINK,
-            now=current_time(),
-        )
+        if not use_mark_link(db, wanted, current_time()):
+            status, words = _REFUSALS[LinkProblem.USED]
+            abort(status, description=words)
     return render_template(
         "marks/done.html", when=_when(row, therapist), label=MARKABLE[wanted.outcome]
     )

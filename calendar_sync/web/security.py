@@ -1,11 +1,13 @@
 """Security headers on every response.
 
-Every asset is served by the app itself, so the policy can forbid all other origins.
+Every asset is served by the app itself, so the policy can forbid all other origins. Every
+answer but the static assets may hold patient data (pages, CSV exports, the patient's own
+pages), so none of them may be kept by the browser or a shared cache.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -28,6 +30,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
         if https:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"

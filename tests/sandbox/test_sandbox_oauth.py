@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -311,3 +312,16 @@ def test_bad_authorization_requests_show_an_error_page(
     assert page.status_code == status
     assert text in page.text
     assert "Location" not in page.headers
+
+
+def test_userinfo_answers_as_v2_or_as_openid_connect(sandbox: RunningSandbox) -> None:
+    userinfo = sandbox.service("oauth2", "v2", THERAPIST, ["openid", EMAIL]).userinfo()
+    v2 = userinfo.get().execute()
+    assert set(v2) == {"id", "email", "verified_email"}
+    assert sandbox.control("POST", "userinfo", {"style": "oidc"}) == {"style": "oidc"}
+    oidc = userinfo.get().execute()
+    assert oidc == {"sub": v2["id"], "email": THERAPIST, "email_verified": True}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        sandbox.control("POST", "userinfo", {"style": "saml"})
+    refused.value.close()
+    assert refused.value.code == 400

@@ -19,11 +19,20 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
+from calendar_sync.services.accounts.sign_ins import open_sign_in
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.runtime import runtime_of
 
 SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND]
 CSRF = "token-for-tests"
+
+
+def signed_in_session(app: Any, therapist_id: int, now: datetime | None = None) -> dict[str, str]:
+    """What a signed-in browser's session holds: a sign-in recorded by the app, the form token."""
+    runtime = runtime_of(app)
+    with runtime.database.transaction() as db:
+        secret = open_sign_in(db, therapist_id, now or runtime.now())
+    return {"sign_in": secret, "csrf": CSRF}
 
 
 @dataclass
@@ -86,7 +95,7 @@ class Practice:
     def cookie(self, therapist_id: int) -> str:
         """A session cookie for the therapist, made by the app's own signer."""
         serializer = self.app.session_interface.get_signing_serializer(self.app)
-        return str(serializer.dumps({"therapist_id": therapist_id, "csrf": CSRF}))
+        return str(serializer.dumps(signed_in_session(self.app, therapist_id)))
 
     def browser(self, therapist_id: int) -> requests.Session:
         signed_in = requests.Session()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -10,13 +11,16 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, event, select, text
 
 from calendar_sync.google import ReauthorizationNeeded
 from calendar_sync.google.client import GoogleApis
-from calendar_sync.google.oauth import GMAIL_SEND
+from calendar_sync.google.oauth import CALENDAR_EVENTS, CALENDAR_LIST, FREEBUSY, GMAIL_SEND
+from calendar_sync.services.accounts.sign_ins import SIGN_IN_LIFETIME
 from calendar_sync.services.runtime import runtime_of
-from calendar_sync.storage.models import GoogleConnection, SignInAttempt, Therapist
+from calendar_sync.storage.models import BrowserSignIn, GoogleConnection, SignInAttempt, Therapist
+from calendar_sync.web import auth
+from calendar_sync.web.auth import ATTEMPT_LIFETIME
 
 THERAPIST = "dr.rivera@example.test"
 
@@ -28,7 +32,12 @@ def env(sandboxed_app: Any) -> Any:
 
 
 def consent(
-    browser: requests.Session, env: Any, *, untick: tuple[str, ...] = (), decision: str = "allow"
+    browser: requests.Session,
+    env: Any,
+    *,
+    untick: tuple[str, ...] = (),
+    decision: str = "allow",
+    account: str = THERAPIST,
 ) -> str:
     """Click Connect, answer the sandbox's consent page; returns the callback URL."""
     start = browser.get(env.url + "/connect", allow_redirects=False)
@@ -44,7 +53,7 @@ def consent(
         urljoin(env.sandbox.url, action.group(1)),
         data={
             "request_id": request_id.group(1),
-            "account": THERAPIST,
+            "account": account,
             "scope": scopes,
             "decision": decision,
         },
@@ -218,3 +227,200 @@ def test_disconnect_revokes_and_deletes(env: Any) -> None:
         assert db.scalars(select(GoogleConnection)).all() == []
     assert all(grant.revoked for grant in env.sandbox.state.grants.values())
     assert browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10).status_code == 302
+
+
+def form_token(browser: requests.Session, env: Any, path: str = "/dashboard") -> str:
+    page = browser.get(env.url + path, timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None, page.text
+    return token.group(1)
+
+
+def copied(browser: requests.Session) -> requests.Session:
+    """Another browser holding a copy of ``browser``'s cookies (a kept or stolen cookie)."""
+    thief = requests.Session()
+    thief.cookies.update(browser.cookies)
+    return thief
+
+
+def test_a_cookie_kept_from_before_disconnect_opens_nobody_elses_account(env: Any) -> None:
+    first = connect(env)
+    kept = copied(first)
+    with runtime_of(env.app).database.transaction() as db:
+        first_id = db.scalars(select(Therapist.id)).one()
+    first.post(
+        env.url + "/settings/disconnect",
+        data={"csrf_token": form_token(first, env, "/settings/disconnect")},
+        timeout=10,
+    )
+    # The next therapist to sign up; SQLite gives them the row id the first one had.
+    other = "dr.okafor@example.test"
+    env.sandbox.add_account(other, "Dr Ada Okafor", "Europe/London")
+    second = requests.Session()
+    callback = consent(second, env, account=other)
+    assert second.get(callback, timeout=10).status_code == 200
+    with runtime_of(env.app).database.transaction() as db:
+        second_id = db.scalars(select(Therapist.id)).one()
+    if runtime_of(env.app).database.engine.dialect.name == "sqlite":
+        assert second_id == first_id
+    answer = kept.get(env.url + "/dashboard", allow_redirects=False, timeout=10)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    assert other not in kept.get(env.url + "/settings/", timeout=10).text
+    assert other in second.get(env.url + "/dashboard", timeout=10).text
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(env: Any) -> None:
+    browser = connect(env)
+    kept = copied(browser)
+    assert THERAPIST in kept.get(env.url + "/dashboard", timeout=10).text
+    signed_out = browser.post(
+        env.url + "/signout", data={"csrf_token": form_token(browser, env)}, timeout=10
+    )
+    assert signed_out.status_code == 200
+    for holder in (browser, kept):
+        answer = holder.get(env.url + "/dashboard", allow_redirects=False, timeout=10)
+        assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    with runtime_of(env.app).database.transaction() as db:
+        assert db.scalars(select(BrowserSignIn)).all() == []
+
+
+def test_a_sign_in_ends_after_its_lifetime(env: Any) -> None:
+    browser = connect(env)
+    runtime = runtime_of(env.app)
+    start = datetime.now(UTC)
+    runtime.clock = lambda: start + SIGN_IN_LIFETIME - timedelta(minutes=1)
+    assert browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10).status_code == 200
+    runtime.clock = lambda: start + SIGN_IN_LIFETIME + timedelta(minutes=1)
+    assert browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_the_cookie_holds_no_row_id(env: Any) -> None:
+    browser = connect(env)
+    serializer = env.app.session_interface.get_signing_serializer(env.app)
+    held = serializer.loads(browser.cookies["session"])
+    assert set(held) == {"sign_in", "csrf"}
+    with runtime_of(env.app).database.transaction() as db:
+        stored = db.scalars(select(BrowserSignIn)).one()
+    # only a hash of the cookie's secret is kept on the server
+    assert stored.token_hash != held["sign_in"]
+
+
+def signed_in_anywhere(env: Any) -> bool:
+    with runtime_of(env.app).database.transaction() as db:
+        return bool(db.scalars(select(BrowserSignIn)).all())
+
+
+@pytest.mark.parametrize(
+    "untick",
+    [
+        (CALENDAR_EVENTS,),
+        (CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND),
+    ],
+    ids=["without-events", "sign-in-scopes-only"],
+)
+def test_a_sign_in_without_the_required_permissions_is_refused(
+    env: Any, untick: tuple[str, ...]
+) -> None:
+    browser = requests.Session()
+    callback = consent(browser, env, untick=untick)
+    answer = browser.get(callback, timeout=10)
+    assert answer.status_code == 403
+    assert "needs a permission you did not give" in answer.text
+    assert "reading sessions and proposing new times" in answer.text
+    assert "Nothing was connected" in answer.text
+    with runtime_of(env.app).database.transaction() as db:
+        assert db.scalars(select(Therapist)).all() == []
+        assert db.scalars(select(GoogleConnection)).all() == []
+    assert not signed_in_anywhere(env)
+    dashboard = browser.get(env.url + "/dashboard", allow_redirects=False, timeout=10)
+    assert dashboard.status_code == 302
+    # Starting again shows the consent page with every box, and then connects.
+    again = browser.get(env.url + "/connect?consent=1", allow_redirects=False, timeout=10)
+    assert "prompt=consent" in again.headers["Location"]
+
+
+def test_two_first_sign_ins_of_one_account_at_once_end_in_one_therapist(
+    env: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    browser = requests.Session()
+    callback = consent(browser, env)
+    engine = runtime_of(env.app).database.engine
+    raced: list[str] = []
+
+    def other_request_wins(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # The other sign-in inserts the same account between this one's look-up and insert.
+        if raced or not statement.lstrip().upper().startswith("INSERT INTO THERAPISTS"):
+            return
+        raced.append(statement)
+        with engine.begin() as other:
+            other.execute(
+                Therapist.__table__.insert().values(
+                    google_subject=env.sandbox.state.accounts[THERAPIST].id,
+                    email=THERAPIST,
+                    display_name="",
+                    time_zone="UTC",
+                    created_at=datetime.now(UTC),
+                )
+            )
+
+    event.listen(engine, "before_cursor_execute", other_request_wins)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            answer = browser.get(callback, timeout=10)
+    finally:
+        event.remove(engine, "before_cursor_execute", other_request_wins)
+    assert raced, "the race was not played"
+    assert answer.status_code == 200
+    assert THERAPIST in answer.text  # signed in, on the dashboard
+    with runtime_of(env.app).database.transaction() as db:
+        assert len(db.scalars(select(Therapist)).all()) == 1
+        assert stored_connection(env).status == "active"
+    assert THERAPIST not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_anonymous_connects_keep_a_bounded_number_of_attempts(
+    env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(auth, "MAX_PENDING_ATTEMPTS", 3)
+    runtime = runtime_of(env.app)
+    start = datetime.now(UTC)
+    runtime.clock = lambda: start
+
+    def pending() -> int:
+        with runtime.database.transaction() as db:
+            return len(db.scalars(select(SignInAttempt)).all())
+
+    # One browser pressing Connect again and again keeps one attempt.
+    same = env.app.test_client()
+    for _ in range(5):
+        assert same.get("/connect").status_code == 302
+    assert pending() == 1
+    # Strangers without cookies each start one, up to the cap.
+    for _ in range(2):
+        assert env.app.test_client().get("/connect").status_code == 302
+    refused = env.app.test_client().get("/connect")
+    assert refused.status_code == 503
+    assert "try again in a few minutes" in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 0
+    assert pending() == 3
+    # Attempts expire; the next Connect clears them away and goes through.
+    runtime.clock = lambda: start + ATTEMPT_LIFETIME + timedelta(seconds=1)
+    assert env.app.test_client().get("/connect").status_code == 302
+    assert pending() == 1
+
+
+def test_an_openid_connect_answer_naming_the_account_sub_signs_in(env: Any) -> None:
+    env.sandbox.control("POST", "userinfo", {"style": "oidc"})
+    browser = connect(env)
+    assert f"Connected as <strong>{THERAPIST}</strong>" in browser.get(env.url + "/dashboard").text
+    with runtime_of(env.app).database.transaction() as db:
+        therapist = db.scalars(select(Therapist)).one()
+    assert therapist.google_subject == env.sandbox.state.accounts[THERAPIST].id
+    # The same account answered the v2 way later is the same therapist.
+    env.sandbox.control("POST", "userinfo", {"style": "v2"})
+    connect(env)
+    with runtime_of(env.app).database.transaction() as db:
+        assert [t.google_subject for t in db.scalars(select(Therapist))] == [
+            therapist.google_subject
+        ]

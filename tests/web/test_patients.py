@@ -28,6 +28,8 @@ from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import FeeEntry
 
+from .conftest import signed_in_session
+
 # The story happens in the days before NOW; the pages' clock is pinned to it.
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 CONNECTED = NOW - timedelta(days=10)
@@ -53,7 +55,7 @@ def browser_for(env: Any, therapist_id: int) -> requests.Session:
     """A signed-in browser: the session cookie made by the app's own signer."""
     browser = requests.Session()
     serializer = env.app.session_interface.get_signing_serializer(env.app)
-    cookie = serializer.dumps({"therapist_id": therapist_id, "csrf": "token-for-tests"})
+    cookie = serializer.dumps(signed_in_session(env.app, therapist_id))
     browser.cookies.set(env.app.config.get("SESSION_COOKIE_NAME", "session"), cookie)
     return browser
 

@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from calendar_sync import create_app
+from calendar_sync.services.patients import links
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
     FollowUpAction,
@@ -23,7 +24,7 @@ from calendar_sync.storage.models import (
     Therapist,
 )
 
-from .conftest import CSRF, Practice
+from .conftest import CSRF, Practice, signed_in_session
 
 # Views that take unsafe requests without the form token, and why that is safe.
 CSRF_EXEMPT = {
@@ -49,11 +50,10 @@ PAGES = (
 
 def signed_in(client: Any, therapist_id: int) -> None:
     with client.session_transaction() as browser_session:
-        browser_session["therapist_id"] = therapist_id
-        browser_session["csrf"] = CSRF
+        browser_session.update(signed_in_session(client.application, therapist_id))
 
 
-def sign_in(app: Flask) -> Any:
+def new_therapist(app: Flask) -> int:
     with runtime_of(app).database.transaction() as db:
         therapist = Therapist(
             google_subject=f"sub-{uuid.uuid4().hex}",
@@ -64,10 +64,20 @@ def sign_in(app: Flask) -> Any:
         )
         db.add(therapist)
         db.flush()
-        therapist_id = therapist.id
+        return int(therapist.id)
+
+
+def sign_in(app: Flask) -> Any:
     client = app.test_client()
-    signed_in(client, therapist_id)
+    signed_in(client, new_therapist(app))
     return client
+
+
+def signed_in_again(client: Any) -> None:
+    """Signing out ends the sign-in, and disconnecting deletes the therapist too."""
+    with runtime_of(client.application).database.transaction() as db:
+        therapist_id = db.scalar(select(Therapist.id))
+    signed_in(client, therapist_id or new_therapist(client.application))
 
 
 def unsafe_rules(app: Flask) -> list[Any]:
@@ -95,7 +105,7 @@ def test_every_form_needs_the_token(app: Flask) -> None:
         url = example_url(rule)
         for method in sorted((rule.methods or set()) - {"GET", "HEAD", "OPTIONS"}):
             # signing out and disconnecting clear the session: sign in again every time
-            signed_in(client, 1)
+            signed_in_again(client)
             answer = client.open(url, method=method, data={"x": "1"})
             if rule.endpoint in CSRF_EXEMPT:
                 assert getattr(view, "_csrf_exempt", False), rule.endpoint
@@ -105,7 +115,7 @@ def test_every_form_needs_the_token(app: Flask) -> None:
                 assert REFUSED in answer.get_data(as_text=True), rule.endpoint
                 forged = client.open(url, method=method, data={"csrf_token": "forged"})
                 assert forged.status_code == 400, rule.endpoint
-            signed_in(client, 1)
+            signed_in_again(client)
             with_token = client.open(url, method=method, data={"csrf_token": CSRF})
             assert REFUSED not in with_token.get_data(as_text=True), rule.endpoint
     assert set(CSRF_EXEMPT) <= seen, "an exempt view listed here no longer exists"
@@ -133,6 +143,35 @@ def test_every_page_carries_the_security_headers(app: Flask) -> None:
         assert not re.search(r'(src|href)="(https?:)?//', body), path
     with client.get("/static/style.css") as stylesheet:
         security_headers(stylesheet)
+
+
+def test_no_page_with_patient_data_is_kept_by_a_cache(app: Flask) -> None:
+    client = sign_in(app)
+    with runtime_of(app).database.transaction() as db:
+        therapist_id = db.scalars(select(Therapist.id)).one()
+        patient_link = links.issue_link(
+            db,
+            therapist_id=therapist_id,
+            calendar_id="dr.rivera@example.test",
+            event_id="missed0001",
+            purpose=links.BARRIER_SURVEY,
+            now=datetime.now(UTC),
+            config=app.config,
+        )
+    patient_page = patient_link.removeprefix(app.config["PUBLIC_URL"])
+    answers = {path: client.get(path) for path in (*PAGES, patient_page, "/p/x.y", "/m/x.y")}
+    assert answers[patient_page].status_code == 200
+    assert answers["/patients/fees.csv"].mimetype == "text/csv"
+    for path, answer in answers.items():
+        assert answer.headers["Cache-Control"] == "no-store", path
+    # An answer to a form too, and to a stranger with no cookie.
+    assert client.post("/signout", data={"csrf_token": CSRF}).headers["Cache-Control"] == (
+        "no-store"
+    )
+    assert app.test_client().get("/").headers["Cache-Control"] == "no-store"
+    # The stylesheet holds nothing personal and may be cached.
+    with client.get("/static/style.css") as stylesheet:
+        assert "no-store" not in stylesheet.headers.get("Cache-Control", "")
 
 
 def cookie_flags(client: Any) -> str:

@@ -19,6 +19,8 @@ from calendar_sync.services.accounts.settings import load_settings
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import CalendarRow, Therapist
 
+from .conftest import signed_in_session
+
 
 @pytest.fixture
 def signed_in(app: Flask, client: FlaskClient) -> int:
@@ -34,7 +36,7 @@ def signed_in(app: Flask, client: FlaskClient) -> int:
         db.flush()
         therapist_id = int(therapist.id)
     with client.session_transaction() as browser_session:
-        browser_session["therapist_id"] = therapist_id
+        browser_session["sign_in"] = signed_in_session(app, therapist_id)["sign_in"]
     return therapist_id
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from calendar_sync import create_app
 from calendar_sync.google.oauth import CALENDAR_EVENTS, CALENDAR_LIST, EMAIL, FREEBUSY, OPENID
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import CalendarEventRow, FollowUpAction
@@ -19,8 +22,21 @@ THERAPIST = "dr.rivera@example.test"
 CRON = {"X-Appengine-Cron": "true"}
 
 
+@pytest.fixture
+def on_app_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What App Engine standard sets in every instance's environment."""
+    monkeypatch.setenv("GAE_ENV", "standard")
+    monkeypatch.setenv("GAE_APPLICATION", "e~practice-example")
+
+
+@pytest.fixture(autouse=True)
+def elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GAE_ENV", "GAE_APPLICATION"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def test_cron_runs_a_cycle_for_the_connected_therapists(
-    sandboxed_app: Any, connect: Callable[..., int]
+    sandboxed_app: Any, connect: Callable[..., int], on_app_engine: None
 ) -> None:
     app = sandboxed_app.app
     app.config.update(APP_ENGINE_CRON=True, PUSH_NOTIFICATIONS="off")
@@ -61,12 +77,49 @@ def test_cron_runs_a_cycle_for_the_connected_therapists(
     assert "email_checkin" in kinds
 
 
-def test_without_the_cron_header_nothing_runs(app: Flask) -> None:
+def test_without_the_cron_header_nothing_runs(app: Flask, on_app_engine: None) -> None:
     app.config["APP_ENGINE_CRON"] = True
     assert app.test_client().get("/tasks/tick").status_code == 404
 
 
-def test_off_app_engine_the_door_is_closed(app: Flask) -> None:
+def test_switched_off_the_door_is_closed(app: Flask, on_app_engine: None) -> None:
     headers: dict[str, Any] = dict(CRON)
     assert app.config["APP_ENGINE_CRON"] is False
     assert app.test_client().get("/tasks/tick", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [{}, {"GAE_ENV": "standard"}, {"GAE_APPLICATION": "e~x"}, {"GAE_ENV": "localdev"}],
+    ids=["nothing", "env-only", "application-only", "local-dev-server"],
+)
+def test_off_app_engine_the_header_opens_nothing(
+    sandboxed_app: Any,
+    connect: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+) -> None:
+    # Switched on, but served somewhere that lets anyone send the cron header.
+    app = sandboxed_app.app
+    app.config.update(APP_ENGINE_CRON=True, PUSH_NOTIFICATIONS="off")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    connect(THERAPIST, CONNECTED, with_calendars=True)
+    answer = app.test_client().get("/tasks/tick", headers=CRON)
+    assert answer.status_code == 404
+    with runtime_of(app).database.transaction() as db:
+        assert db.scalars(select(CalendarEventRow)).all() == []  # no cycle ran
+
+
+def test_an_app_switched_on_off_app_engine_says_the_door_is_closed(
+    app_config: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("CALENDAR_SYNC_INSTANCE", str(tmp_path / "instance"))
+    app = create_app({**app_config, "APP_ENGINE_CRON": True})
+    try:
+        assert "this is not App Engine" in caplog.text
+    finally:
+        runtime_of(app).database.dispose()

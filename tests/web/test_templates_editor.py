@@ -23,6 +23,8 @@ from calendar_sync.services.accounts.settings import (
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import EmailTemplateOverride, Patient, Therapist
 
+from .conftest import signed_in_session
+
 THERAPIST = "dr.okafor@example.test"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 CSRF = "test-csrf-token"
@@ -62,8 +64,7 @@ def signed_in(app: Flask, client: FlaskClient) -> int:
             NOW,
         )
     with client.session_transaction() as browser_session:
-        browser_session["therapist_id"] = therapist_id
-        browser_session["csrf"] = CSRF
+        browser_session.update(signed_in_session(app, therapist_id), csrf=CSRF)
     return therapist_id
 
 

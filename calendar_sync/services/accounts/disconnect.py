@@ -13,6 +13,7 @@ from ...storage.models import Therapist
 from ..runtime import Runtime
 from ..sync.channels import stop_all_channels
 from .connections import ConnectionKeeper
+from .sign_ins import close_all_sign_ins
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ def disconnect_therapist(runtime: Runtime, therapist_id: int, *, now: datetime) 
     token = keeper.revocable_token(therapist_id)
     revoked = token is not None and revoke(keeper.client, token)
     with keeper.database.transaction() as db:
+        # The foreign keys cascade too; ending the sign-ins by name says it is meant.
+        close_all_sign_ins(db, therapist_id)
         db.execute(delete(Therapist).where(Therapist.id == therapist_id))
     log.info("therapist %s disconnected (revoked at Google: %s)", therapist_id, revoked)
     return revoked

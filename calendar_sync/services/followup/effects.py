@@ -35,6 +35,7 @@ from ...storage import Database
 from ...storage.models import (
     FeeEntry,
     FollowUpAction,
+    MarkLink,
     Patient,
     PatientLink,
     RescheduleProposal,
@@ -48,7 +49,7 @@ from ..runtime import Runtime
 from . import compose
 from .hold import PATIENT_EMAIL_KINDS
 from .inputs import Inputs
-from .marks import MarkRequest, sign_mark_link
+from .marks import new_mark_link
 
 log = logging.getLogger(__name__)
 
@@ -391,24 +392,31 @@ class Effects:
         )
 
     def remind_to_mark(self, reminders: list[tuple[Decision, PlannedAction]]) -> str:
-        """One email listing every session waiting for a mark, with one-click links."""
+        """One email listing every session waiting for a mark, with one-click links.
+
+        The links (single-use rows) and the email are made before the transaction that
+        records them with the reminder; a reminder that went out before keeps its own links.
+        """
         inputs, now = self.inputs, self.now
         policy = inputs.settings.policy
+        actions = [action for _, action in reminders]
+        links: list[MarkLink] = []
         sessions = []
         for decision, _action in sorted(reminders, key=lambda pair: pair[0].session.start):
             session = decision.session
             row = inputs.event_rows[session.ref]
-            urls = {
-                name: self.public_url
-                + "/m/"
-                + sign_mark_link(
-                    self.secret_key,
-                    MarkRequest(
-                        inputs.therapist.id, session.calendar_id, session.event_id, outcome
-                    ),
+            urls = {}
+            for name, outcome in _MARK_LINKS.items():
+                link, token = new_mark_link(
+                    secret_key=self.secret_key,
+                    therapist_id=inputs.therapist.id,
+                    calendar_id=session.calendar_id,
+                    event_id=session.event_id,
+                    outcome=outcome,
+                    now=now,
                 )
-                for name, outcome in _MARK_LINKS.items()
-            }
+                links.append(link)
+                urls[name] = f"{self.public_url}/m/{token}"
             sessions.append(
                 {
                     # The therapist's own title: this message goes only to them.
@@ -418,7 +426,6 @@ class Effects:
                     "followup_starts": compose.followup_starts(session.end, policy, inputs.zone),
                 }
             )
-        actions = [action for _, action in reminders]
         context = {
             "therapist": self.therapist,
             "sessions": sessions,
@@ -434,7 +441,9 @@ class Effects:
         with self.database.transaction() as db:
             for decision, action in reminders:
                 record_actions(db, inputs, decision, [action], now)
-            self.queue(db, reminder, inputs.therapist.email)
+            if self.queue(db, reminder, inputs.therapist.email):
+                db.add_all(links)
+                db.flush()
         return f"asked you to mark {len(sessions)} session(s)"
 
 
