@@ -42,6 +42,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest --cov=calendar_sync --cov-report=term:skip-covered --cov-fail-under=93
 
+# The no-surprises state machine for longer, with fresh random sequences each run.
+soak: $(STAMP)
+	SOAK_EXAMPLES=$${SOAK_EXAMPLES:-200} SOAK_STEPS=$${SOAK_STEPS:-100} $(BIN)/pytest -q tests/test_no_surprises.py
+
 # The whole suite again with the app on Postgres (storage tests use both in every run).
 test-postgres: $(STAMP)
 	TEST_DATABASE=postgres $(BIN)/pytest

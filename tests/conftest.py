@@ -220,6 +220,7 @@ def connect_therapist(
     scopes: list[str] | None = None,
     with_calendars: bool = False,
     follow_ups: bool = True,
+    account_exists: bool = False,
 ) -> int:
     """Create the sandbox account and a connected therapist; returns the therapist id.
 
@@ -232,7 +233,8 @@ def connect_therapist(
     from calendar_sync.storage.models import Therapist
 
     granted = scopes or CONNECT_SCOPES
-    env.sandbox.add_account(email, None, time_zone)
+    if not account_exists:
+        env.sandbox.add_account(email, None, time_zone)
     secrets = json.loads(Path(env.app.config["GOOGLE_CLIENT_SECRETS"]).read_text())
     tokens = env.sandbox.issue_tokens(email, granted, secrets["web"]["client_id"])
     with runtime_of(env.app).database.transaction() as db:
