@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo run worker screenshots bench test test-postgres lint format lock clean
+.PHONY: install demo run worker screenshots bench test test-postgres lint format lock clean soak
 
 # Reinstall when the dependencies change.
 $(STAMP): pyproject.toml
