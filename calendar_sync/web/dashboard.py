@@ -36,6 +36,7 @@ from ..services.followup.offers import offers
 from ..services.outbox.dispatch import MessageStatus
 from ..services.outbox.review import messages, needing_attention
 from ..services.pages.notices import ON_TODAY, uncleared
+from ..services.pages.rehearsal import would_have_gone
 from ..services.pages.today import held_work, waiting_for_mark
 from ..services.sync.calendar_list import calendar_statuses, select_calendar
 from ..storage.models import CalendarEventRow, CalendarRow, Therapist
@@ -81,6 +82,7 @@ def index() -> str:
         connection=connection,
         switched_off=switched_off,
         waiting=waiting_for_mark(runtime(), therapist.id, now),
+        rehearsal=[] if since else would_have_gone(runtime(), therapist.id, now),
         markable=MARKABLE,
         calendars=calendar_statuses(store, therapist.id),
         notices=notices,

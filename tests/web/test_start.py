@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from calendar_sync.domain.policy import DEFAULT_PATIENT_HOLD
 from calendar_sync.google.oauth import (
     CALENDAR_EVENTS,
@@ -14,6 +16,8 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
+from calendar_sync.services.runtime import runtime_of
+from calendar_sync.storage.models import OutboxMessage
 
 from .conftest import CSRF, Practice
 
@@ -53,6 +57,14 @@ def test_nothing_reaches_a_patient_before_follow_ups_are_switched_on(
     browser = practice.browser(therapist_id)
     today = browser.get(practice.url + "/dashboard", timeout=10).text
     assert 'id="follow-ups-off"' in today and 'href="/start/"' in today
+    # the rehearsal: what would have gone out, word for word, with nothing recorded or sent
+    assert 'id="rehearsal"' in today and f"to {PATIENT}" in today
+    assert "How are you doing?" in today and "a check-in email to the patient" in today
+    with runtime_of(practice.app).database.transaction() as db:
+        assert (
+            db.scalars(select(OutboxMessage).where(OutboxMessage.recipient_role == "patient")).all()
+            == []
+        )
     checklist = browser.get(practice.url + "/start/", timeout=10).text
     # the consequence in words, before anything is switched on
     assert "a check-in email to the patient" in checklist
