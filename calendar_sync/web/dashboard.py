@@ -57,6 +57,7 @@ def index() -> str:
     connection = keeper.connection_summary(therapist.id)
     granted = keeper.granted_scopes(therapist.id)
     switched_off = [text for scope, text in FEATURES.items() if scope not in granted]
+    undo = browser_session.pop("undo_mark", None)
     now = current_time()
     store = database()
     zone = therapist_zone(therapist)
@@ -83,6 +84,7 @@ def index() -> str:
         switched_off=switched_off,
         waiting=waiting_for_mark(runtime(), therapist.id, now),
         rehearsal=[] if since else would_have_gone(runtime(), therapist.id, now),
+        undo=undo,
         markable=MARKABLE,
         calendars=calendar_statuses(store, therapist.id),
         notices=notices,

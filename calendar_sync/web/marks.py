@@ -7,6 +7,7 @@ scanners open links to check them, and must not mark sessions by doing so.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import session as browser_session
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -78,6 +79,14 @@ def mark_from_dashboard() -> Response:
         )
     label = MARKABLE.get(outcome, "unmarked")
     flash(f"Session on {_when(row, therapist)} marked: {label}.", "info")
+    if outcome is not Outcome.UNMARKED:
+        # Today offers Undo: within the hold it takes back whatever the mark queued.
+        browser_session["undo_mark"] = {
+            "calendar_id": calendar_id,
+            "event_id": event_id,
+            "when": _when(row, therapist),
+            "label": label,
+        }
     return redirect(back_to(url_for("dashboard.index")))
 
 

@@ -70,6 +70,39 @@ def test_marking_a_session_from_the_dashboard(page: Any, practice: Practice) -> 
     assert page.locator("#nothing-waiting").is_visible()
 
 
+def test_a_no_show_click_is_held_visible_and_can_be_undone(page: Any, practice: Practice) -> None:
+    therapist_id = practice.therapist(THERAPIST)
+    practice.session(THERAPIST, PATIENT, practice.now - timedelta(hours=2), color=None)
+    practice.tick()
+    sign_in(page, practice, therapist_id)
+    page.goto(practice.url + "/dashboard")
+    waiting = page.locator(".waiting-session")
+    # what a miss would bring, in words, beside the session
+    assert "a check-in email to the patient" in waiting.inner_text()
+    waiting.get_by_role("button", name="No-show").click()
+    page.wait_for_url(practice.url + "/dashboard")
+    assert page.locator("#undo").is_visible()
+    # the next cycle decides; the email waits with its exact text, and nothing has gone
+    practice.tick(practice.now + timedelta(minutes=1))
+    today = practice.browser(therapist_id).get(practice.url + "/dashboard", timeout=10).text
+    assert "Checking in" in today and "With it: an invitation" in today
+    assert [m for m in practice.mail() if PATIENT in m["to"]] == []
+    # a misclick: Undo takes it all back
+    practice.pin(practice.now + timedelta(minutes=2))
+    page.locator("#undo").get_by_role("button", name="Undo").click()
+    page.wait_for_url(practice.url + "/dashboard")
+    assert "marked: unmarked" in page.locator(".flash").first.inner_text()
+    practice.tick(practice.now + timedelta(minutes=3))
+    practice.tick(practice.now + timedelta(hours=3))
+    assert [m for m in practice.mail() if PATIENT in m["to"]] == []
+    assert [
+        m
+        for m in practice.env.sandbox.control("GET", f"calendar/invitations?email={PATIENT}")[
+            "messages"
+        ]
+    ] == []
+
+
 def test_a_follow_up_and_its_email_after_a_cycle(page: Any, practice: Practice) -> None:
     therapist_id = practice.therapist(THERAPIST)
     practice.session(THERAPIST, PATIENT, practice.now - timedelta(days=1))
