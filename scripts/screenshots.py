@@ -15,11 +15,14 @@ import argparse
 import os
 import re
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from calendar_sync.demo import Demo
 from calendar_sync.demo.seed import SandboxControl
+from calendar_sync.services.cycle import run_cycle
+from calendar_sync.services.runtime import runtime_of
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -87,6 +90,23 @@ def _take(out: Path, browser: Any) -> list[Path]:
             page.get_by_role("button", name="Continue").click()
             page.wait_for_url(demo.url + "/dashboard")
             shoot("dashboard", demo.url + "/dashboard")
+            shoot("checklist", demo.url + "/start/")
+            # A no-show marked on Today: the follow-up waits out the hold, its text readable.
+            page.goto(demo.url + "/dashboard")
+            waiting = page.locator(".waiting-session").first
+            if waiting.count():
+                page.goto(demo.url + "/dashboard")
+                page.locator(".waiting-session").first.get_by_role("button", name="No-show").click()
+                page.locator("#undo").wait_for()
+                assert demo.app is not None
+                run_cycle(runtime_of(demo.app), now=datetime.now(UTC), dry_run=False)
+                page.reload()
+                held = page.locator("#soon .row").filter(has_text="With it")
+                if held.count():
+                    held.first.locator("details.message summary").click()
+                    held.first.scroll_into_view_if_needed()
+                    page.screenshot(path=str(out / "hold.png"))
+                    written.append(out / "hold.png")
             shoot("patients", demo.url + "/patients/")
             page.get_by_role("link", name="Jordan Blake").first.click()
             page.wait_for_load_state()

@@ -47,6 +47,8 @@ def test_screenshots_of_the_main_pages(
         "dashboard-phone",
         "templates-editor",
         "templates-editor-phone",
+        "checklist",
+        "hold",
     }
     assert _size(tmp_path / "shots" / "dashboard.png") == (1280, 800)
     assert _size(tmp_path / "shots" / "dashboard-phone.png") == (390, 844)
