@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.marks import Mark, MarkSource
@@ -131,37 +131,6 @@ def new_mark_link(
         expires_at=now + MARK_LINK_LIFETIME,
     )
     return link, _serializer(secret_key).dumps(link.id)
-
-
-def issue_mark_link(
-    db: DbSession,
-    *,
-    secret_key: str,
-    therapist_id: int,
-    calendar_id: str,
-    event_id: str,
-    outcome: Outcome,
-    now: datetime,
-) -> str:
-    """Record a link marking one session with ``outcome``; returns its token (for ``/m/``)."""
-    link = MarkLink(
-        id=secrets.token_urlsafe(24),
-        therapist_id=therapist_id,
-        calendar_id=calendar_id,
-        event_id=event_id,
-        outcome=outcome.value,
-        created_at=now,
-        expires_at=now + MARK_LINK_LIFETIME,
-    )
-    db.add(link)
-    db.flush()
-    return _serializer(secret_key).dumps(link.id)
-
-
-def forget_mark_links(db: DbSession, tokens: list[str], secret_key: str) -> None:
-    """Delete links issued for an email that was not queued after all."""
-    ids = [str(_serializer(secret_key).loads(token)) for token in tokens]
-    db.execute(delete(MarkLink).where(MarkLink.id.in_(ids)))
 
 
 def read_mark_link(db: DbSession, secret_key: str, token: str, now: datetime) -> MarkRequest:
