@@ -12,8 +12,8 @@ from googleapiclient.discovery import build
 
 # Where each API lives below GOOGLE_API_ROOT: the discovery documents' servicePath, which
 # ``api_endpoint`` replaces together with the root.
-_SERVICE_PATHS = {"calendar": "calendar/v3/", "gmail": "", "oauth2": ""}
-_VERSIONS = {"calendar": "v3", "gmail": "v1", "oauth2": "v2"}
+_SERVICE_PATHS = {"calendar": "calendar/v3/", "gmail": "", "meet": "", "oauth2": ""}
+_VERSIONS = {"calendar": "v3", "gmail": "v1", "meet": "v2", "oauth2": "v2"}
 
 # Seconds to wait for Google's answer before giving up on a connection (then retried by
 # ``retry.execute``); without it httplib2 would wait for ever on a hung connection.
@@ -55,6 +55,10 @@ class GoogleApis:
     @property
     def gmail(self) -> Any:
         return self._service("gmail")
+
+    @property
+    def meet(self) -> Any:
+        return self._service("meet")
 
     @property
     def oauth2(self) -> Any:
