@@ -136,6 +136,17 @@ class Evidence:
     therapist_minutes: int = 0
 
 
+@dataclass(frozen=True)
+class CallEvidence:
+    """A settled answer about one session, and when it was read (what a miss counts from)."""
+
+    attendance: Attendance
+    at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", to_utc(self.at, "CallEvidence.at"))
+
+
 def _minutes(span: timedelta) -> int:
     return int(span.total_seconds() // 60)
 
