@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.marks import MarkRules
+from ...domain.meet import MeetRules
 from ...domain.money import Money
 from ...domain.outcomes import Outcome
 from ...domain.policy import ActionKind, Policy
@@ -74,6 +75,8 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
             "tags": {key: value.value for key, value in policy.marks.tags.items()},
         },
         "patient_hold_minutes": policy.patient_hold.total_seconds() / 60,
+        "meet_evidence": policy.meet_evidence,
+        "meet_minimum_minutes": policy.meet.minimum.total_seconds() / 60,
     }
 
 
@@ -128,6 +131,14 @@ def policy_from_json(data: dict[str, Any], sessions: SessionRules | None = None)
             patient_hold=timedelta(
                 minutes=float(
                     data.get("patient_hold_minutes", base.patient_hold.total_seconds() / 60)
+                )
+            ),
+            meet_evidence=bool(data.get("meet_evidence", False)),
+            meet=MeetRules(
+                minimum=timedelta(
+                    minutes=float(
+                        data.get("meet_minimum_minutes", base.meet.minimum.total_seconds() / 60)
+                    )
                 )
             ),
         )

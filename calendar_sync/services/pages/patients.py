@@ -72,7 +72,12 @@ def _points(inputs: Inputs, now: datetime) -> dict[str, list[SessionPoint]]:
         if session.patient_key is None or session.end > now:
             continue
         verdict = assess(
-            session, marks[session.ref], inputs.settings.policy, inputs.connected_at, now
+            session,
+            marks[session.ref],
+            inputs.settings.policy,
+            inputs.connected_at,
+            now,
+            inputs.evidence.get(session.ref),
         )
         points[session.patient_key].append(
             SessionPoint(

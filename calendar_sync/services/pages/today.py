@@ -56,7 +56,14 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
         marks_by_ref[mark.ref].append(mark)
     misses: dict[str, list[datetime]] = defaultdict(list)
     for session in inputs.sessions:
-        verdict = assess(session, marks_by_ref[session.ref], policy, inputs.connected_at, now)
+        verdict = assess(
+            session,
+            marks_by_ref[session.ref],
+            policy,
+            inputs.connected_at,
+            now,
+            inputs.evidence.get(session.ref),
+        )
         if (
             session.patient_key
             and not verdict.history
@@ -67,7 +74,14 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
     for session in sorted(inputs.sessions, key=lambda s: s.start):
         if session.end > now or session.end < now - RECENT or session.cancelled:
             continue
-        verdict = assess(session, marks_by_ref[session.ref], policy, inputs.connected_at, now)
+        verdict = assess(
+            session,
+            marks_by_ref[session.ref],
+            policy,
+            inputs.connected_at,
+            now,
+            inputs.evidence.get(session.ref),
+        )
         if verdict.history or not (verdict.outcome is Outcome.UNMARKED or verdict.assumed):
             continue
         row = inputs.event_rows[session.ref]
