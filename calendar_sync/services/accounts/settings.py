@@ -196,6 +196,18 @@ def save_settings(
     db.flush()
 
 
+def set_meet_evidence(db: DbSession, therapist_id: int, on: bool, now: datetime) -> None:
+    """Turn Meet evidence on or off, leaving every other setting (and ``follow_ups_from``).
+
+    Evidence only spares a patient an email or brings a miss forward within the hold, so
+    unlike a policy change it needs no fresh start for earlier misses.
+    """
+    settings = load_settings(db, therapist_id)
+    policy = replace(settings.policy, meet_evidence=on)
+    # ``reach_back`` keeps ``follow_ups_from`` where it was.
+    save_settings(db, therapist_id, replace(settings, policy=policy), now, reach_back=True)
+
+
 def follow_ups_from(db: DbSession, therapist_id: int) -> datetime | None:
     """From when follow-ups reach patients; None while they are off (first-run checklist)."""
     row = db.get(TherapistSettingsRow, therapist_id)

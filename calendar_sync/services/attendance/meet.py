@@ -34,6 +34,7 @@ from ...domain.meet import (
 )
 from ...google import GoogleApiError, ReauthorizationNeeded
 from ...google.meet import MeetReader, Record
+from ...google.oauth import MEET_READ
 from ...storage.models import (
     CalendarEventRow,
     CalendarRow,
@@ -47,7 +48,7 @@ from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MEET_SCOPE = "https://www.googleapis.com/auth/meetings.space.readonly"
+MEET_SCOPE = MEET_READ
 #: A call that began this long before a session can still be running through it (a room
 #: kept open between patients).
 ROOM_OPEN_BEFORE = timedelta(hours=12)
@@ -70,6 +71,13 @@ def meet_enabled(db: DbSession, therapist_id: int) -> bool:
         select(GoogleConnection).where(GoogleConnection.therapist_id == therapist_id)
     )
     return connection is not None and MEET_SCOPE in connection.granted_scopes.split()
+
+
+def meet_status(db: DbSession, therapist_id: int) -> str:
+    """``on``, ``off``, or ``not_granted`` (turned on, but Google did not grant the scope)."""
+    if not load_settings(db, therapist_id).policy.meet_evidence:
+        return "off"
+    return "on" if meet_enabled(db, therapist_id) else "not_granted"
 
 
 def settled_evidence(db: DbSession, therapist_id: int) -> dict[tuple[str, str], CallEvidence]:
