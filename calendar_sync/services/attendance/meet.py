@@ -110,10 +110,10 @@ def evidence_rows(db: DbSession, therapist_id: int) -> dict[tuple[str, str], Evi
     }
 
 
-_Window = tuple[str, str, datetime, datetime]  # calendar id, event id, start, end
+Window = tuple[str, str, datetime, datetime]  # calendar id, event id, start, end
 
 
-def _unsettled(db: DbSession, therapist_id: int, now: datetime) -> dict[str, list[_Window]]:
+def _unsettled(db: DbSession, therapist_id: int, now: datetime) -> dict[str, list[Window]]:
     """Ended video sessions without a settled answer, by meeting code."""
     found = db.execute(
         select(CalendarEventRow, CalendarRow.google_calendar_id)
@@ -140,7 +140,7 @@ def _unsettled(db: DbSession, therapist_id: int, now: datetime) -> dict[str, lis
             )
         )
     }
-    by_code: dict[str, list[_Window]] = defaultdict(list)
+    by_code: dict[str, list[Window]] = defaultdict(list)
     for row, calendar_id in found:
         assert row.start is not None and row.end is not None and row.meet_code is not None
         if row.end <= connected_at or (calendar_id, row.event_id) in settled:
@@ -149,9 +149,16 @@ def _unsettled(db: DbSession, therapist_id: int, now: datetime) -> dict[str, lis
     return by_code
 
 
-def _read_code(
-    reader: MeetReader, code: str, windows: list[_Window], rules: MeetRules, now: datetime
+def read_calls(
+    reader: MeetReader, code: str, windows: list[Window], rules: MeetRules, now: datetime
 ) -> list[CallRecord]:
+    """The calls in space ``code`` that bear on any of ``windows``, read in one batch.
+
+    One ``conferenceRecords.list`` for all the sessions of the code, then one
+    ``participants.list`` per call that overlaps one of them (and participant sessions only
+    where a span leaves doubt): two calls per session in the usual case, fewer for a link
+    shared by several sessions.
+    """
     since = min(start for _, _, start, _ in windows) - ROOM_OPEN_BEFORE
     until = max(end for _, _, _, end in windows)
 
@@ -171,7 +178,7 @@ def _read_code(
 
 
 def _store(
-    db: DbSession, therapist_id: int, window: _Window, evidence: Evidence, now: datetime
+    db: DbSession, therapist_id: int, window: Window, evidence: Evidence, now: datetime
 ) -> None:
     calendar_id, event_id, _, _ = window
     row = db.scalar(
@@ -217,7 +224,7 @@ def read_meet_therapist(runtime: Runtime, therapist_id: int, *, now: datetime) -
     counts: dict[str, int] = defaultdict(int)
     for code, windows in sorted(by_code.items()):
         try:
-            records = _read_code(reader, code, windows, rules, now)
+            records = read_calls(reader, code, windows, rules, now)
         except GoogleApiError as exc:
             if exc.status == 403 and not exc.retryable:
                 log.warning("therapist %s: Meet refused (403); scope withdrawn?", therapist_id)
