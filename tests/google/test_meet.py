@@ -150,3 +150,11 @@ def test_meeting_codes_come_from_meet_links_only() -> None:
     assert meeting_code({"conferenceData": {"entryPoints": [zoom]}}) is None
     assert meeting_code({"hangoutLink": "https://meet.google.com.evil.test/abc-defg-hij"}) is None
     assert meeting_code({}) is None
+
+
+def test_meet_has_its_own_host_on_google_and_shares_the_sandboxs() -> None:
+    from calendar_sync.google.client import GOOGLE_ROOT, api_endpoint
+
+    assert api_endpoint("meet", GOOGLE_ROOT) == "https://meet.googleapis.com/"
+    assert api_endpoint("calendar", GOOGLE_ROOT) == GOOGLE_ROOT + "calendar/v3/"
+    assert api_endpoint("meet", "http://127.0.0.1:5001/") == "http://127.0.0.1:5001/"

@@ -6,6 +6,7 @@ and shows what the therapist sees (Today, in words) and what reaches the patient
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -144,9 +145,16 @@ def meet_calls(env: Any) -> int:
     return sum(n for method, n in calls.items() if method.startswith("meet."))
 
 
-def test_present_counts_as_attended_and_nothing_goes_to_the_patient(env: Any) -> None:
+def test_present_counts_as_attended_and_nothing_goes_to_the_patient(
+    env: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     conference(env, [therapist(), patient(2, 49)])
-    tick(env, after_end(15))
+    with caplog.at_level(logging.DEBUG):
+        tick(env, after_end(15))
+    # Nothing from Meet reaches the logs: no name, address or meeting code.
+    assert caplog.records
+    for text in ("Sam R", PATIENT, env.code, env.sandbox.state.accounts[THERAPIST].id):
+        assert text not in caplog.text
     item = today(env, after_end(15))
     assert item.video == "joined by video 10:02 to 10:49"
     assert item.by_video and item.assumed == "attended"
