@@ -8,9 +8,10 @@ stored as soon as it is settled; a pending one is read again at the next cycle u
 look-out (``MeetRules.look_for``) is over. Only attendance, minutes and times are stored,
 and nothing from Meet is logged but counts.
 
-Faults: a 403 means the scope was withdrawn (the therapist is told once, and the feature
-waits until it is granted again); 404, 429 and 5xx leave the code pending for the next
-cycle. None of them stops the rest of the cycle.
+Faults: a 403 means the scope was withdrawn: it is dropped from the stored grant, so the
+feature is off and the dashboard says so, and the therapist is told once. 429 and 5xx are
+retried by the one retry policy; what still fails, and a 404, leaves the meeting code pending
+for the next cycle. None of them stops the rest of the cycle.
 """
 
 from __future__ import annotations
@@ -204,6 +205,16 @@ def _store(
         row.settled_at = now
 
 
+def _scope_withdrawn(db: DbSession, therapist_id: int) -> None:
+    """Forget the Meet scope: the feature is off (and says so) until it is granted again."""
+    connection = db.scalar(
+        select(GoogleConnection).where(GoogleConnection.therapist_id == therapist_id)
+    )
+    if connection is not None:
+        kept = [s for s in connection.granted_scopes.split() if s != MEET_SCOPE]
+        connection.granted_scopes = " ".join(kept)
+
+
 def read_meet_therapist(runtime: Runtime, therapist_id: int, *, now: datetime) -> list[str]:
     """Read and store the evidence due for one therapist; lines for the cycle's report.
 
@@ -229,6 +240,7 @@ def read_meet_therapist(runtime: Runtime, therapist_id: int, *, now: datetime) -
             if exc.status == 403 and not exc.retryable:
                 log.warning("therapist %s: Meet refused (403); scope withdrawn?", therapist_id)
                 with runtime.database.transaction() as db:
+                    _scope_withdrawn(db, therapist_id)
                     notify_once(db, therapist_id, "meet_scope", SCOPE_WITHDRAWN, now)
                 return [f"therapist {therapist_id}: Meet evidence paused (access refused)"]
             log.warning(

@@ -27,7 +27,7 @@ from calendar_sync.google.oauth import (
     OPENID,
 )
 from calendar_sync.services.accounts.settings import load_settings, save_settings, with_policy
-from calendar_sync.services.attendance.meet import MEET_SCOPE
+from calendar_sync.services.attendance.meet import MEET_SCOPE, meet_status
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.followup.marks import record_mark
 from calendar_sync.services.pages.today import waiting_for_mark
@@ -274,6 +274,10 @@ def test_a_withdrawn_scope_pauses_meet_and_the_rest_of_the_cycle_goes_on(env: An
         [notice] = db.scalars(select(TherapistNotice).where(TherapistNotice.kind == "meet_scope"))
         assert "Turn Meet evidence on again in Settings" in notice.text
         assert db.scalar(select(MeetEvidence)) is None
+        # The feature is off, and the dashboard says so, until the scope is granted again.
+        assert meet_status(db, env.therapist_id) == "not_granted"
+    tick(env, after_end(20))
+    assert meet_calls(env) == 1
     # Without evidence the convention runs as before: a reminder, then the hold.
     tick(env, after_end(60 * 20 + 5))
     assert to_patient(env) == ["pending"]
