@@ -6,6 +6,7 @@ and shows what the therapist sees (Today, in words) and what reaches the patient
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from calendar_sync.domain.marks import MarkSource
@@ -36,6 +38,7 @@ from calendar_sync.storage.models import (
     FollowUpAction,
     MeetEvidence,
     OutboxMessage,
+    Patient,
     Therapist,
     TherapistNotice,
 )
@@ -311,3 +314,55 @@ def test_with_meet_evidence_off_nothing_is_read(env: Any) -> None:
     tick(env, after_end(15))
     assert meet_calls(env) == 0
     assert today(env, after_end(15)).video is None
+
+
+def page(env: Any, path: str, when: datetime) -> str:
+    """The page at ``path`` as the signed-in therapist sees it at ``when``."""
+    from calendar_sync.services.accounts.sign_ins import open_sign_in
+
+    runtime = runtime_of(env.app)
+    runtime.clock = lambda: when
+    with runtime.database.transaction() as db:
+        secret = open_sign_in(db, env.therapist_id, when)
+    serializer = env.app.session_interface.get_signing_serializer(env.app)
+    browser = requests.Session()
+    browser.cookies.set(
+        env.app.config.get("SESSION_COOKIE_NAME", "session"),
+        serializer.dumps({"sign_in": secret, "csrf": "t"}),
+        domain="127.0.0.1",
+        path="/",
+    )
+    answer = browser.get(env.url + path, timeout=10)
+    assert answer.status_code == 200, answer.text[:500]
+    return html.unescape(answer.text)
+
+
+def patient_id(env: Any) -> int:
+    with runtime_of(env.app).database.transaction() as db:
+        found = db.scalar(select(Patient.id).where(Patient.email == PATIENT))
+        assert found is not None
+        return int(found)
+
+
+def test_the_therapist_reads_the_call_on_today_the_chart_and_the_follow_up(env: Any) -> None:
+    conference(env, [therapist()])
+    tick(env, after_end(15))
+    today_page = page(env, "/dashboard", after_end(16))
+    assert "Google Meet: only you joined the video call." in today_page
+    assert "Counted as no-show from the video call" in today_page
+    assert 'id="meet-on"' in today_page
+    follow_up = page(env, "/followups/", after_end(16))
+    assert "Google Meet showed nobody but you joined the video call" in follow_up
+    assert "Google Meet: only you joined the video call." in follow_up
+    chart = page(env, f"/patients/{patient_id(env)}", after_end(16))
+    assert "Google Meet: only you joined the video call" in chart
+
+
+def test_a_patient_who_joined_reads_as_such_on_today_and_the_chart(env: Any) -> None:
+    conference(env, [therapist(), patient(2, 49)])
+    tick(env, after_end(15))
+    today_page = page(env, "/dashboard", after_end(16))
+    assert "Google Meet: joined by video 10:02 to 10:49." in today_page
+    assert "Counted as attended from the video call: nothing goes to the patient." in today_page
+    chart = page(env, f"/patients/{patient_id(env)}", after_end(16))
+    assert "Google Meet: joined by video 10:02 to 10:49" in chart
