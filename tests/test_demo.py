@@ -29,6 +29,7 @@ from calendar_sync.storage.models import (
     CalendarEventRow,
     FeeEntry,
     FollowUpAction,
+    MeetEvidence,
     RescheduleProposal,
     TherapistNotice,
 )
@@ -94,7 +95,7 @@ def assert_promises(demo: Demo, now: datetime) -> None:
             .select_from(CalendarEventRow)
             .where(CalendarEventRow.is_session.is_(True), CalendarEventRow.patient_email.is_(None))
         )
-    assert len(patients) == len(practice.PATIENTS) == 12
+    assert len(patients) == len(practice.PATIENTS) == 14
     assert {"JM", "KT"} <= set(patients)
     assert uninvited_sessions and uninvited_sessions > 0
     # the ladder: one patient at each of steps 1, 2 and 3
@@ -128,9 +129,37 @@ def assert_promises(demo: Demo, now: datetime) -> None:
     assert len(checkins) >= 5
     assert any(demo.url + "/p/" in (m["text"] or "") for m in checkins)
     assert all(address.endswith("@example.test") for m in mail for address in m["to"])
+    assert_meet_promises(demo, now, mail, actions)
     # the sandbox's mail page makes the check-in's links clickable
     with urllib.request.urlopen(demo.sandbox_url + "/mail", timeout=10) as response:
         assert f'<a href="{demo.url}/p/' in response.read().decode()
+
+
+def assert_meet_promises(
+    demo: Demo, now: datetime, mail: list[dict[str, Any]], actions: list[FollowUpAction]
+) -> None:
+    """Video sessions: the patient who joined gets nothing; the one who did not, a check-in
+    decided from the call, well before the unmarked hold would have ended."""
+    assert demo.report is not None
+    latest = {s.patient.name: s.past_starts(now)[0] for s in practice.plan(now) if s.patient.video}
+    assert not [m for m in mail if "noor.haddad@example.test" in m["to"]]
+    with _database(demo).transaction() as db:
+        evidence = {
+            row.event_id: row.attendance
+            for row in db.scalars(select(MeetEvidence).where(MeetEvidence.settled_at.is_not(None)))
+        }
+        patients = {p.name: p for p in summaries(db, demo.report.therapist_id, now)}
+    assert "present" in evidence.values() and "absent" in evidence.values()
+    noor, felix = patients["Noor Haddad"], patients["Felix Brandt"]
+    assert noor.misses == 0
+    video = noor.history[-1].video
+    assert video is not None and video.startswith("joined by video")
+    assert not [a for a in actions if a.patient_id == noor.id]
+    [checkin] = [a for a in actions if a.kind == "email_checkin" and a.patient_id == felix.id]
+    felix_end = latest["Felix Brandt"] + practice.SESSION_LENGTH
+    assert checkin.due_at < felix_end + UnmarkedRules().hold
+    reminders = [a for a in actions if a.kind == "remind_therapist_to_mark"]
+    assert felix.id not in {a.patient_id for a in reminders}
 
 
 @settings(max_examples=300, deadline=None)

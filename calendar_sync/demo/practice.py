@@ -54,6 +54,8 @@ class Happening(Enum):
     LATE_CANCEL_COLOUR = "late cancel (Graphite)"
     CANCEL_IN_TIME = "cancelled in time (declined three days before)"
     UNMARKED = "left unmarked"
+    VIDEO_JOINED = "left unmarked; the patient joined the Meet call"
+    VIDEO_ALONE = "left unmarked; only the therapist joined the Meet call"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class DemoPatient:
     do_not_email: bool = False
     fee_exempt_reason: str = ""
     accepts_offer: bool = False
+    # Sessions by Google Meet: each has a Meet link, and a call record the cycle reads.
+    video: bool = False
 
     @property
     def invited(self) -> bool:
@@ -145,7 +149,15 @@ PATIENTS: tuple[DemoPatient, ...] = (
     DemoPatient(
         "Hannah Cho", "hannah.cho@example.test", 1, {0: H.UNMARKED}, recent="recent-unmarked-2"
     ),
+    DemoPatient(
+        "Noor Haddad", "noor.haddad@example.test", 1, {0: H.VIDEO_JOINED}, 1, 16, video=True
+    ),
+    DemoPatient(
+        "Felix Brandt", "felix.brandt@example.test", 1, {0: H.VIDEO_ALONE}, 4, 16, video=True
+    ),
 )
+#: Video sessions whose call the story has the service read (the latest few of each series).
+VIDEO_READ = 3
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from ..domain.money import Money
 from ..domain.policy import Policy
 from ..domain.sessions import SessionRules
-from ..google.oauth import SCOPES, Grant, fetch_profile
+from ..google.oauth import MEET_READ, SCOPES, Grant, fetch_profile
 from ..services.accounts.connections import ConnectionKeeper
 from ..services.accounts.settings import (
     PracticeProfile,
@@ -150,6 +150,7 @@ def seed_practice(runtime: Runtime, sandbox_url: str, now: datetime) -> SeedRepo
         },
     )
     series_ids = {}
+    meet_codes = {}
     for series in all_series:
         event = control.call(
             "POST",
@@ -157,6 +158,9 @@ def seed_practice(runtime: Runtime, sandbox_url: str, now: datetime) -> SeedRepo
             _event_body(series),
         )
         series_ids[series.patient.name] = str(event["id"])
+        if series.patient.video:
+            path = f"calendar/{practice.THERAPIST_EMAIL}/events/{event['id']}/meet"
+            meet_codes[series.patient.name] = str(control.call("POST", path, {})["meetingCode"])
 
     story = Story(runtime, control, now)
     report = SeedReport(therapist_id=0, connected_at=connected, series_ids=series_ids)
@@ -172,6 +176,8 @@ def seed_practice(runtime: Runtime, sandbox_url: str, now: datetime) -> SeedRepo
         story.cycle_at(connected + week * number)
     for series in all_series:
         _tell(story, series, series_ids[series.patient.name])
+        if series.patient.video:
+            _calls(story, series, meet_codes[series.patient.name])
 
     push = runtime.config.get("PUSH_NOTIFICATIONS", "auto")
     runtime.config["PUSH_NOTIFICATIONS"] = "off"
@@ -205,7 +211,11 @@ def _tell(story: Story, series: Series, series_id: str) -> None:
         if happening is None:
             story.at(end + MARKED_AFTER, patch({"colorId": BASIL}))
             continue
-        if happening is Happening.UNMARKED:
+        if happening in (Happening.UNMARKED, Happening.VIDEO_JOINED):
+            continue
+        if happening is Happening.VIDEO_ALONE:
+            # Followed up from the call, at the cycle after it; the email goes after the hold.
+            story.cycle_at(end + practice.RELEASED_AFTER)
             continue
         if happening is Happening.NO_SHOW_COLOUR:
             story.at(end + MARKED_AFTER, patch({"colorId": TOMATO}))
@@ -222,6 +232,51 @@ def _tell(story: Story, series: Series, series_id: str) -> None:
         story.cycle_at(end + practice.RELEASED_AFTER)
         if patient.accepts_offer:
             story.at(end + timedelta(days=1), _accept_offer(story, patient))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _calls(story: Story, series: Series, code: str) -> None:
+    """The Meet call of each past video session, published a few minutes after it ended.
+
+    Attended sessions had the patient there throughout (one of them by phone); the story's
+    latest session is either unmarked with the patient in the call, or only the therapist
+    joined. The service reads the latest few at a cycle half an hour after each.
+    """
+    minute = timedelta(minutes=1)
+    for back, start in enumerate(series.past_starts(story.now)):
+        end = start + SESSION_LENGTH
+        happening = series.patient.story.get(back)
+        people = [
+            {
+                "kind": "signedin",
+                "email": practice.THERAPIST_EMAIL,
+                "stays": [[_stamp(start - 2 * minute), _stamp(end + minute)]],
+            }
+        ]
+        if happening is not Happening.VIDEO_ALONE:
+            people.append(
+                {
+                    "kind": "phone" if back == 2 else "anonymous",
+                    "name": "+44 20 **** **45" if back == 2 else series.patient.name,
+                    "stays": [[_stamp(start + 2 * minute), _stamp(end - minute)]],
+                }
+            )
+        story.control.call(
+            "POST",
+            "meet/conferences",
+            {
+                "meetingCode": code,
+                "start": _stamp(start - 2 * minute),
+                "end": _stamp(end + minute),
+                "publishAt": _stamp(end + 6 * minute),
+                "participants": people,
+            },
+        )
+        if back < practice.VIDEO_READ:
+            story.cycle_at(end + timedelta(minutes=30))
 
 
 def _accept_offer(story: Story, patient: DemoPatient) -> Callable[[datetime], None]:
@@ -262,7 +317,8 @@ def _connect(runtime: Runtime, control: SandboxControl, when: datetime) -> int:
         "tokens",
         {
             "email": practice.THERAPIST_EMAIL,
-            "scopes": list(SCOPES),
+            # The demo therapist turned Meet evidence on and granted its scope.
+            "scopes": [*SCOPES, MEET_READ],
             "client_id": keeper.client.client_id,
         },
     )
@@ -287,6 +343,7 @@ def _connect(runtime: Runtime, control: SandboxControl, when: datetime) -> int:
         keeper.save_grant(db, therapist.id, grant, when)
         settings = TherapistSettings(
             Policy(
+                meet_evidence=True,
                 no_show_fee=Money(6000, "GBP"),
                 late_cancel_fee=Money(4000, "GBP"),
                 sessions=SessionRules(title_pattern=practice.TITLE_PATTERN),

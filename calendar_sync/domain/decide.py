@@ -22,12 +22,14 @@ from calendar_sync.domain.decisions import (
 from calendar_sync.domain.explain import explain
 from calendar_sync.domain.fees import fee_due
 from calendar_sync.domain.marks import Mark, MarkSource, resolve_outcome
+from calendar_sync.domain.meet import Attendance, CallEvidence
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.domain.patients import Patient
 from calendar_sync.domain.policy import ActionKind, Policy, counts_toward_ladder, ladder_step
 from calendar_sync.domain.sessions import Session
 from calendar_sync.domain.times import to_utc
 from calendar_sync.domain.unmarked import (
+    UnmarkedConvention,
     is_history,
     past_late_bound,
     reminder_due,
@@ -60,8 +62,16 @@ def assess(
     policy: Policy,
     connected_at: datetime,
     now: datetime,
+    evidence: CallEvidence | None = None,
 ) -> Assessment:
-    """The outcome of one session at ``now``: its latest mark, else the unmarked convention."""
+    """The outcome of one session at ``now``: its latest mark, else the video call's
+    evidence, else the unmarked convention.
+
+    Evidence never overrides a mark. "Present" counts as attended; "absent" counts as a
+    no-show from when it was read, without waiting out the unmarked hold, except under
+    ``ALWAYS_ASK``, where nothing counts until the therapist marks. Either is ``assumed``
+    (no fee unless assumed no-shows are charged) and ``decided_by`` is ``MarkSource.MEET``.
+    """
     history = is_history(session.end, connected_at)
     outcome, winner = resolve_outcome(session, marks, policy.marks, policy.notice_window, now)
     # An "undo" leaves the session unmarked, so the therapist's convention applies again.
@@ -75,6 +85,9 @@ def assess(
             remind_therapist=False,
             history=history,
         )
+    from_call = _from_call(session, evidence, policy, now)
+    if from_call is not None:
+        return from_call
     verdict = settle_unmarked(session.end, policy.unmarked, now)
     return Assessment(
         session,
@@ -85,6 +98,24 @@ def assess(
         verdict.remind_therapist,
         history=False,
     )
+
+
+def _from_call(
+    session: Session, evidence: CallEvidence | None, policy: Policy, now: datetime
+) -> Assessment | None:
+    if evidence is None or evidence.at > to_utc(now, "now") or evidence.at < session.start:
+        return None
+    if evidence.attendance is Attendance.PRESENT:
+        outcome = Outcome.ATTENDED
+    elif (
+        evidence.attendance is Attendance.ABSENT
+        and policy.unmarked.convention is not UnmarkedConvention.ALWAYS_ASK
+    ):
+        outcome = Outcome.NO_SHOW
+    else:
+        return None
+    known = max(evidence.at, session.end)
+    return Assessment(session, outcome, True, MarkSource.MEET, known, False, history=False)
 
 
 def _contact(
@@ -130,13 +161,15 @@ def decide(
     now: datetime,
     *,
     therapist_id: int,
+    evidence: Mapping[tuple[str, str], CallEvidence] | None = None,
 ) -> list[Decision]:
     """The decisions for every session of one therapist that needs something at ``now``.
 
     ``marks`` are the explicit marks (dashboard and link) for any of the sessions; the
     calendar's own marks are read from each session. ``patients`` maps patient keys to
     their settings; a session whose patient has no record gets no patient-facing action.
-    Sessions that ended at or before ``connected_at`` are never acted on.
+    Sessions that ended at or before ``connected_at`` are never acted on. ``evidence``
+    holds what video calls showed, by session (see :func:`assess`).
 
     Nothing reaches a patient before the session's scheduled end, and nothing is due before
     the outcome is known. Decisions come sorted by session start, then calendar and event id.
@@ -156,7 +189,10 @@ def decide(
         marks_by_ref[mark.ref].append(mark)
 
     ordered = sorted(by_ref.values(), key=lambda s: (s.start, s.calendar_id, s.event_id))
-    assessments = [assess(s, marks_by_ref[s.ref], policy, connected_at, now) for s in ordered]
+    calls = evidence or {}
+    assessments = [
+        assess(s, marks_by_ref[s.ref], policy, connected_at, now, calls.get(s.ref)) for s in ordered
+    ]
     miss_starts: dict[str, list[datetime]] = defaultdict(list)
     for a in assessments:
         key = a.session.patient_key

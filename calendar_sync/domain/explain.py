@@ -22,6 +22,7 @@ _SOURCES = {
     MarkSource.COLOR: "marked by the event colour",
     MarkSource.CALENDAR: "the event was cancelled on the calendar",
     MarkSource.PATIENT_ANSWER: "the patient declined the invitation",
+    MarkSource.MEET: "Google Meet showed nobody but you joined the video call",
 }
 
 _NO_CONTACT = {
@@ -64,6 +65,8 @@ def _why(decision: Decision, policy: Policy) -> str:
             "not marked yet; if still unmarked "
             f"{duration_words(policy.unmarked.hold)} after the end it counts as a no-show"
         )
+    if decision.decided_by is MarkSource.MEET:
+        return f"{decision.outcome.label}: not marked, and {_SOURCES[MarkSource.MEET]}"
     if decision.assumed:
         return (
             f"{decision.outcome.label}: not marked within "

@@ -29,6 +29,9 @@ class MarkSource(Enum):
     COLOR = "color"
     CALENDAR = "calendar"
     PATIENT_ANSWER = "patient_answer"
+    #: Evidence from the session's video call (``domain.meet``): never a stored mark, it
+    #: decides only a session nobody marked.
+    MEET = "meet"
 
 
 # Only for marks made at the very same instant: a deliberate act of the therapist beats

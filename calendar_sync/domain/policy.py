@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from calendar_sync.domain.marks import MarkRules
+from calendar_sync.domain.meet import MeetRules
 from calendar_sync.domain.money import Money
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.domain.sessions import SessionRules
@@ -122,6 +123,8 @@ class Policy:
     ``late_bound``: a patient follow-up more than this after the session's end is offered
     to the therapist instead of sent (3 days).
     ``ladder``: the actions for step 1, 2, ...; the last step repeats for further misses.
+    ``meet_evidence``: read who joined a session's Google Meet call (off until the therapist
+    turns it on and grants the scope); ``meet``: how a call counts (``domain.meet``).
     ``patient_hold``: everything that would reach a patient (an email, an invitation) and
     every fee waits this long, visible to the therapist, before it goes (2 hours; between
     15 minutes and 24 hours).
@@ -145,6 +148,8 @@ class Policy:
     marks: MarkRules = field(default_factory=MarkRules)
     sessions: SessionRules = field(default_factory=SessionRules)
     patient_hold: timedelta = DEFAULT_PATIENT_HOLD
+    meet_evidence: bool = False
+    meet: MeetRules = field(default_factory=MeetRules)
 
     def __post_init__(self) -> None:
         if not MIN_PATIENT_HOLD <= self.patient_hold <= MAX_PATIENT_HOLD:

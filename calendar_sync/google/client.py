@@ -12,8 +12,19 @@ from googleapiclient.discovery import build
 
 # Where each API lives below GOOGLE_API_ROOT: the discovery documents' servicePath, which
 # ``api_endpoint`` replaces together with the root.
-_SERVICE_PATHS = {"calendar": "calendar/v3/", "gmail": "", "oauth2": ""}
-_VERSIONS = {"calendar": "v3", "gmail": "v1", "oauth2": "v2"}
+_SERVICE_PATHS = {"calendar": "calendar/v3/", "gmail": "", "meet": "", "oauth2": ""}
+_VERSIONS = {"calendar": "v3", "gmail": "v1", "meet": "v2", "oauth2": "v2"}
+# Google's shared root serves Calendar, Gmail and user info, but Meet only answers on its own
+# host; another root (the sandbox's) serves them all.
+GOOGLE_ROOT = "https://www.googleapis.com/"
+_OWN_ROOTS = {"meet": "https://meet.googleapis.com/"}
+
+
+def api_endpoint(name: str, api_root: str) -> str:
+    """Where service ``name`` lives for a configured ``GOOGLE_API_ROOT``."""
+    root = _OWN_ROOTS.get(name, api_root) if api_root == GOOGLE_ROOT else api_root
+    return root + _SERVICE_PATHS[name]
+
 
 # Seconds to wait for Google's answer before giving up on a connection (then retried by
 # ``retry.execute``); without it httplib2 would wait for ever on a hung connection.
@@ -41,7 +52,7 @@ class GoogleApis:
                 name,
                 _VERSIONS[name],
                 http=http,
-                client_options={"api_endpoint": self.api_root + _SERVICE_PATHS[name]},
+                client_options={"api_endpoint": api_endpoint(name, self.api_root)},
                 # The discovery documents ship with the library: nothing is fetched.
                 static_discovery=True,
                 cache_discovery=False,
@@ -55,6 +66,10 @@ class GoogleApis:
     @property
     def gmail(self) -> Any:
         return self._service("gmail")
+
+    @property
+    def meet(self) -> Any:
+        return self._service("meet")
 
     @property
     def oauth2(self) -> Any:

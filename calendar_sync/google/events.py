@@ -6,12 +6,14 @@ policy, and the ``nextSyncToken`` of the last page (absent on some servers) is r
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from typing import Any
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import retry
@@ -70,6 +72,8 @@ class CalendarEvent:
     creator_email: str | None = None
     updated: datetime | None = None
     etag: str | None = None
+    #: The Google Meet code of the event's video link (``abc-mnop-xyz``), if it has one.
+    meet_code: str | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -223,6 +227,31 @@ def _attendee(raw: object) -> Attendee | None:
     )
 
 
+_MEET_CODE = re.compile(r"[a-z]{3}-[a-z]{4}-[a-z]{3}")
+
+
+def meeting_code(item: dict[str, Any]) -> str | None:
+    """The Meet code of a calendar event (``hangoutLink`` or its ``conferenceData``), if any.
+
+    Only Google Meet links count: a Zoom or Teams link in ``conferenceData`` has no
+    conference records here.
+    """
+    links: list[object] = [item.get("hangoutLink")]
+    conference = item.get("conferenceData")
+    if isinstance(conference, dict):
+        for entry in conference.get("entryPoints") or []:
+            if isinstance(entry, dict) and entry.get("entryPointType") == "video":
+                links.append(entry.get("uri"))
+    for link in links:
+        if not isinstance(link, str):
+            continue
+        parsed = urlparse(link)
+        code = parsed.path.strip("/").lower()
+        if parsed.hostname == "meet.google.com" and _MEET_CODE.fullmatch(code):
+            return code
+    return None
+
+
 def parse_event(item: object, calendar_zone: str) -> CalendarEvent:
     """Translate one item of ``events.list`` (``calendar_zone``: the listing's time zone).
 
@@ -265,6 +294,7 @@ def parse_event(item: object, calendar_zone: str) -> CalendarEvent:
         creator_email=_address(creator),
         updated=_stamp(item.get("updated")),
         etag=_text(item, "etag", 255),
+        meet_code=meeting_code(item),
     )
 
 

@@ -20,6 +20,8 @@ CALENDAR_LIST = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
 CALENDAR_EVENTS = "https://www.googleapis.com/auth/calendar.events"
 FREEBUSY = "https://www.googleapis.com/auth/calendar.freebusy"
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
+# Asked for only when the therapist turns Meet evidence on (incremental authorization).
+MEET_READ = "https://www.googleapis.com/auth/meetings.space.readonly"
 
 # The least the features need; the README says why each is asked for.
 SCOPES = (OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND)
@@ -111,10 +113,12 @@ def allow_plain_http() -> None:
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 
 
-def _flow(client: OAuthClient, redirect_uri: str, code_verifier: str) -> Flow:
+def _flow(
+    client: OAuthClient, redirect_uri: str, code_verifier: str, extra_scopes: tuple[str, ...] = ()
+) -> Flow:
     return Flow.from_client_config(
         client.as_client_config(),
-        scopes=list(SCOPES),
+        scopes=[*SCOPES, *extra_scopes],
         redirect_uri=redirect_uri,
         code_verifier=code_verifier,
         autogenerate_code_verifier=False,
@@ -129,15 +133,21 @@ def authorization_url(
     code_verifier: str,
     login_hint: str | None = None,
     force_consent: bool = False,
+    extra_scopes: tuple[str, ...] = (),
 ) -> str:
-    """The address of Google's consent page for this sign-in attempt."""
+    """The address of Google's consent page for this sign-in attempt.
+
+    ``extra_scopes`` are asked for on top of :data:`SCOPES` (a feature being turned on);
+    ``include_granted_scopes`` keeps what was granted before in the new grant.
+    """
     extra: dict[str, str] = {"access_type": "offline", "include_granted_scopes": "true"}
     if login_hint:
         extra["login_hint"] = login_hint
     if force_consent:
         # Only a shown consent yields a refresh token; asked for when we have none.
         extra["prompt"] = "consent"
-    url, _ = _flow(client, redirect_uri, code_verifier).authorization_url(state=state, **extra)
+    flow = _flow(client, redirect_uri, code_verifier, extra_scopes)
+    url, _ = flow.authorization_url(state=state, **extra)
     return str(url)
 
 

@@ -1,4 +1,4 @@
-"""A local stand-in for Google (OAuth, Calendar v3, Gmail send, userinfo) over real HTTP.
+"""A local stand-in for Google (OAuth, Calendar v3, Gmail send, Meet, userinfo) over HTTP.
 
 The demo and the tests point the real Google client libraries at it; see docs/sandbox.md.
 """
@@ -21,13 +21,14 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     from .control import bp as control_bp
     from .gmail import bp as gmail_bp
     from .home import bp as home_bp
+    from .meet import bp as meet_bp
     from .oauth import bp as oauth_bp
 
     app = Flask(__name__, template_folder=str(_TEMPLATES))
     app.extensions["sandbox"] = state if state is not None else SandboxState()
     # Google answers compact JSON in field order; sorting would hide nothing but costs clarity.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for blueprint in (home_bp, control_bp, oauth_bp, gmail_bp, calendar_bp):
+    for blueprint in (home_bp, control_bp, oauth_bp, gmail_bp, calendar_bp, meet_bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(GoogleError)

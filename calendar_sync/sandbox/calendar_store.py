@@ -246,6 +246,29 @@ class CalendarStore:
             )
             return stored
 
+    def set_meet_link(self, calendar_id: str, event_id: str, code: str) -> dict:
+        """Give a stored event a Google Meet link, as Calendar does when one is added.
+
+        ``conferenceData`` and ``hangoutLink`` are Google's own fields (not writable here
+        through ``events.insert``); a series passes the link on to its instances.
+        :raises GoogleError: 404 when the event is not stored in that calendar.
+        """
+        with self._lock:
+            calendar = self.find(calendar_id)
+            if calendar is None or event_id not in calendar.events:
+                raise GoogleError(404, "notFound", "Not Found")
+            event = copy.deepcopy(calendar.events[event_id])
+            link = f"https://meet.google.com/{code}"
+            event["hangoutLink"] = link
+            event["conferenceData"] = {
+                "conferenceId": code,
+                "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+                "entryPoints": [
+                    {"entryPointType": "video", "uri": link, "label": link.split("//")[1]}
+                ],
+            }
+            return self._commit(calendar, event)
+
     def delete_event(
         self,
         account: str,

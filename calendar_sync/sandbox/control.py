@@ -22,6 +22,7 @@ FAULT_SHAPES: dict[tuple[int, str], tuple[str, str]] = {
     (403, "userRateLimitExceeded"): ("usageLimits", "User Rate Limit Exceeded"),
     (403, "quotaExceeded"): ("usageLimits", "Calendar usage limits exceeded."),
     (403, "forbidden"): ("global", "Forbidden"),
+    (404, "notFound"): ("global", "Requested entity was not found."),
     (410, "fullSyncRequired"): (
         "calendar",
         "Sync token is no longer valid, a full sync is required.",
@@ -36,6 +37,7 @@ FAULT_SHAPES: dict[tuple[int, str], tuple[str, str]] = {
 DEFAULT_REASONS = {
     429: "rateLimitExceeded",
     403: "rateLimitExceeded",
+    404: "notFound",
     410: "fullSyncRequired",
     500: "backendError",
     503: "backendError",

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import GoogleError
 
-DOCUMENTS = ("calendar.v3", "gmail.v1", "oauth2.v2")
+DOCUMENTS = ("calendar.v3", "gmail.v1", "meet.v2", "oauth2.v2")
 
 _INT_RANGES = {
     "int32": (-(2**31), 2**31 - 1),

@@ -97,3 +97,27 @@ class RunningSandbox:
             static_discovery=True,
             cache_discovery=False,
         )
+
+    def add_meet_link(self, calendar_id: str, event_id: str) -> str:
+        """Give a stored event (a series: all its sessions) a Meet link; its meeting code."""
+        answer = self.control("POST", f"calendar/{calendar_id}/events/{event_id}/meet", {})
+        return str(answer["meetingCode"])
+
+    def add_conference(
+        self,
+        meeting_code: str,
+        start: str,
+        end: str | None,
+        participants: list[dict[str, Any]],
+        publish_at: str | None = None,
+    ) -> str:
+        """Record a call in a Meet space (see ``sandbox.meet``); its record name."""
+        body: dict[str, Any] = {
+            "meetingCode": meeting_code,
+            "start": start,
+            "end": end,
+            "participants": participants,
+        }
+        if publish_at is not None:
+            body["publishAt"] = publish_at
+        return str(self.control("POST", "meet/conferences", body)["name"])

@@ -20,6 +20,7 @@ from ..google import GoogleApiError, ReauthorizationNeeded
 from ..storage import Database
 from ..storage.models import GoogleConnection, Therapist
 from .accounts.connections import ConnectionStatus
+from .attendance.meet import read_meet_one
 from .followup.run import follow_up_one, release_fees_one
 from .outbox.dispatch import dispatch_due
 from .proposals.workflow import advance_proposals
@@ -84,6 +85,8 @@ def run_therapist(
     """
     steps: list[tuple[str, Step]] = [
         ("sync", partial(sync_one, runtime, now=now, dry_run=dry_run)),
+        # Who joined the video sessions that ended, before deciding what they need.
+        ("meet", partial(read_meet_one, runtime, now=now, dry_run=dry_run)),
         ("follow-up", partial(follow_up_one, runtime, now=now, dry_run=dry_run)),
         ("proposals", partial(_proposals, runtime, now=now, dry_run=dry_run)),
     ]

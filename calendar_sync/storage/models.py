@@ -238,6 +238,8 @@ class CalendarEventRow(Base):
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # When the event was first seen cancelled or gone from the calendar.
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The code of the event's Google Meet link (``abc-mnop-xyz``), when it has one.
+    meet_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class CreatedEvent(Base):
@@ -297,6 +299,37 @@ class SessionMark(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(32))
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MeetEvidence(Base):
+    """What Google Meet showed about one video session (``domain.meet``), once settled.
+
+    Nothing of who joined is kept but whether it was the therapist and for how long:
+    ``minutes`` is the time someone else was in the call during the session, ``joined`` and
+    ``left`` their first join and last leave. ``checks`` counts the reads so far; the
+    session is read again at each cycle while ``attendance`` is ``pending``.
+    """
+
+    __tablename__ = "meet_evidence"
+    __table_args__ = (UniqueConstraint("therapist_id", "calendar_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    # Google's calendar id, like ``session_marks``.
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    # present | absent | brief | no_evidence | pending
+    attendance: Mapped[str] = mapped_column(String(16))
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    therapist_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    joined: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    left: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the answer stopped being "pending": what a miss counts from.
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class MarkLink(Base):

@@ -37,6 +37,7 @@ from werkzeug.wrappers import Response
 
 from ..google import GoogleApiError
 from ..google.oauth import (
+    MEET_READ,
     authorization_url,
     exchange_code,
     fetch_profile,
@@ -107,8 +108,24 @@ def connect() -> Response | tuple[str, int, dict[str, str]]:
     return _start(force_consent=request.args.get("consent") == "1", login_hint=None)
 
 
+#: Features that ask Google for more when turned on: name -> the scopes they add.
+EXTRA_GRANTS = {"meet": (MEET_READ,)}
+
+
+def ask_for_more(feature: str, login_hint: str) -> Response | tuple[str, int, dict[str, str]]:
+    """Incremental authorization: Google's consent page for ``feature``'s scopes only.
+
+    The callback signs in as usual and then tells :func:`granted_for` what came back.
+    """
+    response = _start(
+        force_consent=False, login_hint=login_hint, extra_scopes=EXTRA_GRANTS[feature]
+    )
+    browser_session["asking_for"] = feature
+    return response
+
+
 def _start(
-    *, force_consent: bool, login_hint: str | None
+    *, force_consent: bool, login_hint: str | None, extra_scopes: tuple[str, ...] = ()
 ) -> Response | tuple[str, int, dict[str, str]]:
     now = current_time()
     binding = secrets.token_urlsafe(32)
@@ -146,6 +163,7 @@ def _start(
             code_verifier=verifier,
             login_hint=login_hint,
             force_consent=force_consent,
+            extra_scopes=extra_scopes,
         )
     except GoogleApiError:
         log.exception("sign-in cannot start: the OAuth client is not configured")
@@ -194,9 +212,13 @@ def callback() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     except SignInConflict:
         log.warning("sign-in could not be recorded: the account changed during two tries")
         return render_template("auth/refused.html"), 409
+    asked_for = browser_session.get("asking_for")
     browser_session.clear()
     browser_session["sign_in"] = sign_in
     csrf.token()
+    if asked_for in EXTRA_GRANTS:
+        # The settings page reads what was granted from the stored connection.
+        return redirect(url_for("settings.meet_granted"))
     if not keeper.has_refresh_token(therapist_id):
         # No long-lived token stored or sent: only a shown consent yields one.
         return _start(force_consent=True, login_hint=account.email or None)

@@ -31,6 +31,7 @@ from ..google.oauth import FEATURES
 from ..services.accounts.disconnect import disconnect_therapist
 from ..services.accounts.settings import follow_ups_from, load_settings
 from ..services.accounts.settings import therapist_zone as zone_of
+from ..services.attendance.meet import meet_status
 from ..services.followup.marks import MARKABLE
 from ..services.followup.offers import offers
 from ..services.outbox.dispatch import MessageStatus
@@ -77,11 +78,13 @@ def index() -> str:
         hold_words = duration_words(load_settings(db, therapist.id).policy.patient_hold)
         offered = offers(db, therapist.id)
         starts = session_starts(db, therapist.id, {(o.calendar_id, o.event_id) for o in offered})
+        meet = meet_status(db, therapist.id)
     return render_template(
         "dashboard/index.html",
         therapist=therapist,
         connection=connection,
         switched_off=switched_off,
+        meet_status=meet,
         waiting=waiting_for_mark(runtime(), therapist.id, now),
         rehearsal=[] if since else would_have_gone(runtime(), therapist.id, now),
         undo=undo,

@@ -24,18 +24,30 @@ from ..domain.policy import LADDER_ACTIONS, MAX_PATIENT_HOLD, MIN_PATIENT_HOLD, 
 from ..domain.sessions import SessionRules
 from ..domain.slots import RescheduleRules
 from ..domain.unmarked import UnmarkedConvention, UnmarkedRules
+from ..google.oauth import MEET_READ
 from ..services.accounts.settings import (
     PracticeProfile,
     TherapistSettings,
     load_settings,
     save_settings,
+    set_meet_evidence,
 )
+from ..services.attendance.meet import meet_status
 from ..services.followup.run import follow_up_therapist
 from ..services.pages.reach_back import EarlierMiss, reach_back
 from ..services.patients.directory import patient_key
 from ..storage.models import Patient, Therapist
-from .auth import login_required, require_therapist
+from .auth import ask_for_more, login_required, require_therapist
 from .extensions import current_time, database, runtime
+
+MEET_ON = (
+    "Meet evidence is on: after each video session, who joined its Google Meet call is read "
+    "and shown beside the session."
+)
+MEET_REFUSED = (
+    "Google did not grant reading who joined your Meet calls, so Meet evidence stays off. "
+    "Video sessions follow your setting for unmarked sessions."
+)
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -166,6 +178,14 @@ def parse(form: Any, current: TherapistSettings) -> tuple[TherapistSettings, str
                     MAX_PATIENT_HOLD.total_seconds() / 60,
                 )
             ),
+            # Turned on and off by its own button (it asks Google for a permission).
+            meet_evidence=current.policy.meet_evidence,
+            meet=replace(
+                current.policy.meet,
+                minimum=timedelta(minutes=_number(form, "meet_minimum_minutes", 1, 30))
+                if form.get("meet_minimum_minutes")
+                else current.policy.meet.minimum,
+            ),
         )
     except FormError:
         raise
@@ -223,6 +243,8 @@ def _render(
     color_of = {outcome: color for color, outcome in policy.marks.colors.items()}
     tag_of = {outcome: tag for tag, outcome in policy.marks.tags.items()}
     fees = [fee for fee in (policy.no_show_fee, policy.late_cancel_fee) if fee is not None]
+    with database().transaction() as db:
+        status = meet_status(db, therapist.id)
     page = render_template(
         "settings/index.html",
         therapist=therapist,
@@ -244,8 +266,40 @@ def _render(
         windows=lambda day: ", ".join(
             f"{a:%H:%M}-{b:%H:%M}" for a, b in settings.reschedule.working_hours[day]
         ),
+        meet_status=status,
     )
     return page, 400 if error else 200
+
+
+@bp.post("/meet")
+@login_required
+def meet() -> Response | tuple[str, int, dict[str, str]]:
+    """Turn Meet evidence on (asking Google for ``meetings.space.readonly`` if needed) or off."""
+    therapist = require_therapist()
+    now = current_time()
+    wanted = request.form.get("meet_evidence") == "on"
+    granted = MEET_READ in runtime().connections.granted_scopes(therapist.id)
+    with database().transaction() as db:
+        set_meet_evidence(db, therapist.id, wanted, now)
+    if not wanted:
+        flash("Meet evidence is off: video calls are not read any more.", "info")
+        return redirect(url_for("settings.index"))
+    if granted:
+        flash(MEET_ON, "info")
+        return redirect(url_for("settings.index"))
+    return ask_for_more("meet", therapist.email)
+
+
+@bp.get("/meet/granted")
+@login_required
+def meet_granted() -> Response:
+    """Back from Google's consent page: say whether Meet evidence could be turned on."""
+    therapist = require_therapist()
+    if MEET_READ in runtime().connections.granted_scopes(therapist.id):
+        flash(MEET_ON, "info")
+    else:
+        flash(MEET_REFUSED, "error")
+    return redirect(url_for("settings.index"))
 
 
 @bp.get("/")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.marks import MarkRules
+from ...domain.meet import MeetRules
 from ...domain.money import Money
 from ...domain.outcomes import Outcome
 from ...domain.policy import ActionKind, Policy
@@ -74,6 +75,8 @@ def policy_to_json(policy: Policy) -> dict[str, Any]:
             "tags": {key: value.value for key, value in policy.marks.tags.items()},
         },
         "patient_hold_minutes": policy.patient_hold.total_seconds() / 60,
+        "meet_evidence": policy.meet_evidence,
+        "meet_minimum_minutes": policy.meet.minimum.total_seconds() / 60,
     }
 
 
@@ -130,6 +133,14 @@ def policy_from_json(data: dict[str, Any], sessions: SessionRules | None = None)
                     data.get("patient_hold_minutes", base.patient_hold.total_seconds() / 60)
                 )
             ),
+            meet_evidence=bool(data.get("meet_evidence", False)),
+            meet=MeetRules(
+                minimum=timedelta(
+                    minutes=float(
+                        data.get("meet_minimum_minutes", base.meet.minimum.total_seconds() / 60)
+                    )
+                )
+            ),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"the stored policy is malformed ({exc.__class__.__name__})") from exc
@@ -183,6 +194,18 @@ def save_settings(
     row.updated_at = now
     save_session_rules(db, therapist_id, settings.policy.sessions)
     db.flush()
+
+
+def set_meet_evidence(db: DbSession, therapist_id: int, on: bool, now: datetime) -> None:
+    """Turn Meet evidence on or off, leaving every other setting (and ``follow_ups_from``).
+
+    Evidence only spares a patient an email or brings a miss forward within the hold, so
+    unlike a policy change it needs no fresh start for earlier misses.
+    """
+    settings = load_settings(db, therapist_id)
+    policy = replace(settings.policy, meet_evidence=on)
+    # ``reach_back`` keeps ``follow_ups_from`` where it was.
+    save_settings(db, therapist_id, replace(settings, policy=policy), now, reach_back=True)
 
 
 def follow_ups_from(db: DbSession, therapist_id: int) -> datetime | None:

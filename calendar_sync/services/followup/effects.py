@@ -528,7 +528,9 @@ def history_for(inputs: Inputs, key: str, now: datetime) -> list[tuple[Session, 
         (
             s,
             compose.OUTCOME_WORDS[
-                assess(s, by_ref[s.ref], policy, inputs.connected_at, now).outcome
+                assess(
+                    s, by_ref[s.ref], policy, inputs.connected_at, now, inputs.evidence.get(s.ref)
+                ).outcome
             ],
         )
         for s in mine[:8]

@@ -231,7 +231,12 @@ def withdraw_superseded(db: DbSession, inputs: Inputs, now: datetime) -> list[st
         if session is None:
             continue
         now_outcome = assess(
-            session, marks_by_ref[session.ref], policy, inputs.connected_at, now
+            session,
+            marks_by_ref[session.ref],
+            policy,
+            inputs.connected_at,
+            now,
+            inputs.evidence.get(session.ref),
         ).outcome
         if now_outcome.value == outcome:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session as DbSession
 from ...domain.decide import decide
 from ...domain.decisions import Decision, Delivery, PlannedAction
 from ...domain.marks import Mark
+from ...domain.meet import CallEvidence
 from ...domain.ownership import Ownership, ownership
 from ...domain.patients import Patient as DomainPatient
 from ...domain.policy import ActionKind
@@ -32,6 +33,7 @@ from ..accounts.settings import (
     load_settings,
     therapist_zone,
 )
+from ..attendance.meet import settled_evidence
 from ..patients.directory import patient_key
 from ..sync.event_store import as_session
 from .marks import stored_marks
@@ -62,6 +64,8 @@ class Inputs:
     #: Sessions in a calendar another therapist also selected that neither organised nor
     #: created (``domain.ownership``): nothing is done for them but telling the therapist.
     contested: frozenset[tuple[str, str]] = frozenset()
+    #: What video calls showed, by session, while Meet evidence is on (``domain.meet``).
+    evidence: dict[tuple[str, str], CallEvidence] = field(default_factory=dict)
 
 
 def _key_for(row: CalendarEventRow, by_email: dict[str, int]) -> str | None:
@@ -162,6 +166,7 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         event_rows,
         follow_ups_from(db, therapist_id),
         frozenset(contested),
+        settled_evidence(db, therapist_id),
     )
 
 
@@ -194,6 +199,7 @@ def decisions_for(inputs: Inputs, now: datetime) -> list[Decision]:
         inputs.connected_at,
         now,
         therapist_id=inputs.therapist.id,
+        evidence=inputs.evidence,
     )
 
 

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session as DbSession
 
 from ...domain.decide import assess
 from ...domain.marks import Mark
+from ...domain.meet import Evidence, evidence_words
 from ...domain.money import Money
 from ...domain.outcomes import Outcome
 from ...domain.policy import counts_toward_ladder
 from ...storage.models import Patient
+from ..attendance.meet import evidence_rows
 from ..followup.fees import ledger_for
 from ..followup.inputs import Inputs, load_inputs
 from ..patients.directory import patient_key
@@ -33,6 +35,8 @@ class SessionPoint:
     assumed: bool
     calendar_id: str
     event_id: str
+    #: What the session's Google Meet call showed, in words, when it was read.
+    video: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,10 @@ class PatientSummary:
         return self.name or self.email or self.key
 
 
-def _points(inputs: Inputs, now: datetime) -> dict[str, list[SessionPoint]]:
+def _points(
+    inputs: Inputs, now: datetime, calls: dict[tuple[str, str], Evidence] | None = None
+) -> dict[str, list[SessionPoint]]:
+    calls = calls or {}
     marks: dict[tuple[str, str], list[Mark]] = defaultdict(list)
     for mark in inputs.marks:
         marks[mark.ref].append(mark)
@@ -72,7 +79,12 @@ def _points(inputs: Inputs, now: datetime) -> dict[str, list[SessionPoint]]:
         if session.patient_key is None or session.end > now:
             continue
         verdict = assess(
-            session, marks[session.ref], inputs.settings.policy, inputs.connected_at, now
+            session,
+            marks[session.ref],
+            inputs.settings.policy,
+            inputs.connected_at,
+            now,
+            inputs.evidence.get(session.ref),
         )
         points[session.patient_key].append(
             SessionPoint(
@@ -81,6 +93,7 @@ def _points(inputs: Inputs, now: datetime) -> dict[str, list[SessionPoint]]:
                 verdict.assumed,
                 session.calendar_id,
                 session.event_id,
+                evidence_words(calls[session.ref], inputs.zone) if session.ref in calls else None,
             )
         )
     return points
@@ -92,7 +105,7 @@ def summaries(db: DbSession, therapist_id: int, now: datetime) -> list[PatientSu
     if inputs is None:
         return []
     policy = inputs.settings.policy
-    points = _points(inputs, now)
+    points = _points(inputs, now, evidence_rows(db, therapist_id))
     window_start = now - policy.rolling_window
     result = []
     for row in db.scalars(select(Patient).where(Patient.therapist_id == therapist_id)):

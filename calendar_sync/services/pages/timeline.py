@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ...domain.marks import ChangedAfterFollowUp, FollowUpSent, calendar_marks
 from ...domain.marks import changed_after_follow_up as changed_after
+from ...domain.meet import evidence_words
 from ...domain.money import Money
 from ...domain.outcomes import Outcome
 from ...domain.policy import ActionKind
@@ -29,8 +30,10 @@ from ...storage.models import (
     OutboxMessage,
     Patient,
     RescheduleProposal,
+    Therapist,
 )
-from ..accounts.settings import load_settings
+from ..accounts.settings import load_settings, therapist_zone
+from ..attendance.meet import evidence_rows
 from ..followup.compose import OUTCOME_WORDS, name_in_explanation
 from ..followup.marks import stored_marks
 from ..patients.links import PatientAnswer, answers_for
@@ -77,6 +80,8 @@ class Miss:
     answers: tuple[PatientAnswer, ...]
     fees: tuple[FeeLine, ...]
     changed: ChangedAfterFollowUp | None
+    #: What the session's Google Meet call showed, in words, when it was read.
+    video: str | None = None
 
     @property
     def changed_words(self) -> str | None:
@@ -190,6 +195,9 @@ def _misses(
         answers[(answer.calendar_id, answer.event_id)].append(answer)
     marks = stored_marks(db, therapist_id)
     policy = load_settings(db, therapist_id).policy
+    calls = evidence_rows(db, therapist_id)
+    therapist = db.get(Therapist, therapist_id)
+    zone = therapist_zone(db, therapist) if therapist is not None else ZoneInfo("UTC")
     result = []
     for ref in refs:
         group = actions[ref]
@@ -232,6 +240,7 @@ def _misses(
                 answers=tuple(answers.get(ref, [])),
                 fees=tuple(fees.get(ref, [])),
                 changed=changed,
+                video=evidence_words(calls[ref], zone) if ref in calls else None,
             )
         )
     return result

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from ...domain.decide import assess
 from ...domain.explain import consequence
-from ...domain.marks import Mark
+from ...domain.marks import Mark, MarkSource
+from ...domain.meet import evidence_words
 from ...domain.money import Money
 from ...domain.outcomes import Outcome
 from ...domain.policy import Policy, counts_toward_ladder, ladder_step
@@ -19,6 +20,7 @@ from ...domain.sessions import Session
 from ...domain.times import when_words
 from ...storage import Database
 from ...storage.models import FeeEntry, FollowUpAction, OutboxMessage, RescheduleProposal
+from ..attendance.meet import evidence_rows
 from ..followup import compose
 from ..followup.inputs import load_inputs
 from ..proposals.context import ProposalState
@@ -41,6 +43,10 @@ class WaitingSession:
     if_missed: str = ""
     #: The same, for a session that counts as a no-show because nobody marked it.
     if_unmarked: str = ""
+    #: What the session's Google Meet call showed, in words (None: not a read video session).
+    video: str | None = None
+    #: Whether ``assumed`` comes from that call rather than from the hold ending.
+    by_video: bool = False
 
 
 def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list[WaitingSession]:
@@ -48,6 +54,7 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
     database: Database = runtime.database
     with database.transaction() as db:
         inputs = load_inputs(db, therapist_id, now)
+        calls = evidence_rows(db, therapist_id) if inputs is not None else {}
     if inputs is None:
         return []
     policy = inputs.settings.policy
@@ -56,7 +63,14 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
         marks_by_ref[mark.ref].append(mark)
     misses: dict[str, list[datetime]] = defaultdict(list)
     for session in inputs.sessions:
-        verdict = assess(session, marks_by_ref[session.ref], policy, inputs.connected_at, now)
+        verdict = assess(
+            session,
+            marks_by_ref[session.ref],
+            policy,
+            inputs.connected_at,
+            now,
+            inputs.evidence.get(session.ref),
+        )
         if (
             session.patient_key
             and not verdict.history
@@ -67,7 +81,14 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
     for session in sorted(inputs.sessions, key=lambda s: s.start):
         if session.end > now or session.end < now - RECENT or session.cancelled:
             continue
-        verdict = assess(session, marks_by_ref[session.ref], policy, inputs.connected_at, now)
+        verdict = assess(
+            session,
+            marks_by_ref[session.ref],
+            policy,
+            inputs.connected_at,
+            now,
+            inputs.evidence.get(session.ref),
+        )
         if verdict.history or not (verdict.outcome is Outcome.UNMARKED or verdict.assumed):
             continue
         row = inputs.event_rows[session.ref]
@@ -81,6 +102,10 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
                 follow_up_from=compose.followup_starts(session.end, policy, inputs.zone),
                 if_missed=_if_missed(session, misses, policy, assumed=False),
                 if_unmarked=_if_missed(session, misses, policy, assumed=True),
+                video=evidence_words(calls[session.ref], inputs.zone)
+                if session.ref in calls
+                else None,
+                by_video=verdict.decided_by is MarkSource.MEET,
             )
         )
     return waiting

@@ -142,6 +142,7 @@ def _apply_one(
     row.creator_email = event.creator_email
     row.google_updated = event.updated
     row.etag = event.etag
+    row.meet_code = event.meet_code
     row.synced_at = now
     row.cancelled_at = None
     row.created_by_service = (

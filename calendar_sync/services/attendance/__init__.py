@@ -1,0 +1,1 @@
+"""Attendance evidence from outside the calendar: who joined a session's video call."""
