@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 
 from ..domain.marks import MarkSource
 from ..domain.outcomes import Outcome
+from ..google.deployments import deployment
 from ..google.id_tokens import IdTokenVerifier, InvalidIdToken
 from ..services.followup.marks import MARKABLE, record_mark
 from ..services.outbox import review as outbox_review
@@ -278,3 +279,9 @@ def _treat(therapist_id: int, wanted: Mapping[str, str]) -> str:
     return (
         "Treated as a session from now on." if not series else "The series is treated as sessions."
     )
+
+
+@bp.get("/deployment.json")
+def deployment_resource() -> Response:
+    """This service's deployment resource, ready for ``gcloud`` (nothing secret in it)."""
+    return jsonify(deployment(current_app.config["PUBLIC_URL"]))
