@@ -8,7 +8,7 @@ parameters; ``web.addon`` checks every one again before doing anything.
 
 from __future__ import annotations
 
-from html import escape
+from html import escape as _escape
 from typing import Any
 
 from ..domain.outcomes import Outcome
@@ -16,6 +16,12 @@ from ..services.followup.marks import MARKABLE
 from ..services.pages.calendar_panel import Day, NotASession, Outgoing, SessionView
 
 Card = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """Text for a card's HTML: ``<``, ``>`` and ``&`` only (quotes are plain text there)."""
+    return _escape(text, quote=False)
+
 
 #: Marks that only make sense once the session has begun.
 _AFTER_START = (Outcome.ATTENDED, Outcome.NO_SHOW)

@@ -81,7 +81,7 @@ def test_event_open_shows_the_session_and_a_mark_updates_it(panel: Any) -> None:
     assert "If it stays unmarked, it counts as a no-show from" in shown
     assert "a check-in email to the patient" in shown
     assert "ladder step 1" in shown
-    assert "1 sessions, 0 attended, 0 missed, 1 not marked" in shown
+    assert "1 session, 0 attended, 0 missed, 1 not marked" in shown
     for label in ("Attended", "No-show", "Late cancel", "Cancelled in time", "Cancelled by me"):
         assert f"[{label}]" in shown
 

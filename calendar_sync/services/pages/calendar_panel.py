@@ -220,7 +220,7 @@ def _session(
                 f"If it stays unmarked, it counts as a no-show from {starts_at}: {if_missed}."
             )
     attendance = (
-        f"Last {window_words}: {counts['sessions']} sessions, {counts['attended']} attended, "
+        f"Last {window_words}: {_sessions(counts['sessions'])}, {counts['attended']} attended, "
         f"{counts['missed']} missed, {counts['unmarked']} not marked."
         if key is not None
         else "No patient is linked to this session."
@@ -240,6 +240,10 @@ def _session(
         outgoing=_outgoing_for(db, inputs.therapist.id, row, calendar_id, zone),
         offered=_offered(db, inputs.therapist.id, ref, zone),
     )
+
+
+def _sessions(count: int) -> str:
+    return "1 session" if count == 1 else f"{count} sessions"
 
 
 def _mark_words(outcome: Outcome, assumed: bool, decided_by: MarkSource | None) -> str:
@@ -297,7 +301,7 @@ def _offered(db: DbSession, therapist_id: int, ref: tuple[str, str], zone: ZoneI
     if proposal is None:
         return None
     slot = when_words(proposal.slot_start, zone) if proposal.slot_start else "no time yet"
-    return f"New time {slot}: {_PROPOSAL_WORDS.get(proposal.state, proposal.state)}."
+    return f"{slot}: {_PROPOSAL_WORDS.get(proposal.state, proposal.state)}."
 
 
 _PROPOSAL_WORDS = {
