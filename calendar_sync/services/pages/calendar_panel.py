@@ -37,6 +37,7 @@ from ..followup.inputs import Inputs, load_inputs
 from ..followup.marks import MARKABLE
 from ..outbox.dispatch import MessageStatus
 from ..outbox.review import messages
+from ..patients.directory import patient_key
 from ..runtime import Runtime
 from .today import WaitingSession, waiting_for_mark
 
@@ -179,6 +180,8 @@ def _session(
     else:
         patient = row.patient_email or "No patient linked"
     key = next((s.patient_key for s in inputs.sessions if s.ref == ref), None)
+    if key is None and row.patient_id is not None:
+        key = patient_key(row.patient_id)  # a session still to come is not among the inputs
     window = policy.rolling_window
     counts: dict[str, int] = defaultdict(int)
     miss_starts: list[datetime] = []
@@ -213,11 +216,13 @@ def _session(
         if_missed = consequence(policy, step, assumed=True)
     if outcome is Outcome.UNMARKED:
         starts_at = compose.followup_starts(row.end or start, policy, zone)
+        ahead = "" if started else "It has not happened yet. "
         if starts_at is None:
-            unmarked_words = "If it stays unmarked, nothing goes out until you mark it."
+            unmarked_words = f"{ahead}If it stays unmarked, nothing goes out until you mark it."
         else:
             unmarked_words = (
-                f"If it stays unmarked, it counts as a no-show from {starts_at}: {if_missed}."
+                f"{ahead}If it stays unmarked, it counts as a no-show from {starts_at}: "
+                f"{if_missed}."
             )
     attendance = (
         f"Last {window_words}: {_sessions(counts['sessions'])}, {counts['attended']} attended, "
