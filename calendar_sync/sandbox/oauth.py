@@ -369,6 +369,9 @@ def revoke() -> Response:
 @bp.get("/oauth2/v1/certs")
 def certs() -> Response:
     """The keys the sandbox signs ID tokens with, as Google publishes its own (x509 by key id)."""
+    state = current_state()
+    with state.lock:
+        state.calls["oauth.certs"] += 1
     return jsonify(sandbox_key().certs())
 
 

@@ -241,3 +241,33 @@ def test_actions_on_another_therapists_sessions_are_refused(panel: Any) -> None:
     with runtime_of(practice.app).database.transaction() as db:
         assert db.get(OutboxMessage, message_id).status == status  # type: ignore[union-attr]
         assert list(db.scalars(select(SessionOverride))) == []
+
+
+def test_a_whole_series_can_be_treated_as_sessions(practice: Practice) -> None:
+    linked(practice, THERAPIST)
+    first = practice.now - timedelta(days=14, hours=2)
+    practice.env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events",
+        {
+            "summary": "Couple: R & T",
+            "start": {"dateTime": first.isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": (first + timedelta(minutes=50)).isoformat(), "timeZone": "UTC"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=4"],
+            "attendees": [{"email": "r@example.test"}, {"email": "t@example.test"}],
+        },
+    )
+    practice.tick()
+    with runtime_of(practice.app).database.transaction() as db:
+        rows = list(db.scalars(select(CalendarEventRow).order_by(CalendarEventRow.start)))
+        assert len(rows) == 4 and not any(r.is_session for r in rows)
+        ref = (THERAPIST, rows[0].event_id)
+    google = calendar(practice)
+    (card,) = cards_in(google.post("/addon/event", THERAPIST, event=ref).json())
+    assert "Not a session: it has more than one guest." in texts(card)
+    google.press(THERAPIST, button(card, "Treat the whole series as sessions"))
+    practice.tick(practice.now + timedelta(minutes=1))
+    with runtime_of(practice.app).database.transaction() as db:
+        assert all(r.is_session for r in db.scalars(select(CalendarEventRow)))
+        (override,) = db.scalars(select(SessionOverride))
+        assert override.series and override.event_id == rows[0].recurring_event_id
