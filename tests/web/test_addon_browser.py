@@ -85,6 +85,26 @@ def test_the_homepage_marks_in_one_click(page: Any, practice: Practice) -> None:
     page.goto(practice.env.sandbox.url + f"calendar?account={THERAPIST}")
     panel = page.get_by_role("complementary", name="Add-on side panel")
     panel.get_by_role("button", name="Home").click()
-    panel.get_by_text("Waiting for a mark").wait_for()
+    panel.get_by_role("heading", name="Waiting for a mark").wait_for()
     panel.get_by_role("button", name="Attended").click()
     panel.get_by_text("No session is waiting for a mark.").wait_for()
+
+
+def test_connect_from_the_panel_then_it_reloads(page: Any, practice: Practice) -> None:
+    practice.env.sandbox.add_account("dr.new@example.test", "Dr Sam New", "Europe/London")
+    install_addon(practice)
+    page.goto(practice.env.sandbox.url + "calendar?account=dr.new@example.test")
+    panel = page.get_by_role("complementary", name="Add-on side panel")
+    panel.get_by_role("button", name="Home").click()
+    connect = panel.get_by_role("button", name="Connect")
+    connect.wait_for()
+    with page.context.expect_page() as opened:
+        connect.click()
+    consent = opened.value
+    consent.get_by_label("Dr Sam New").check()
+    consent.get_by_role("button", name="Continue").click()
+    consent.wait_for_url(practice.url + "/dashboard")
+    consent.close()
+    # The tab closed: the panel asks again, and the new therapist's day shows.
+    panel.get_by_role("heading", name="Waiting for a mark").wait_for()
+    assert not panel.get_by_role("button", name="Connect").is_visible()
