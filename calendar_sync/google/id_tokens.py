@@ -29,6 +29,8 @@ GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"
 _KEEP_SECONDS = 300.0
 # A token with an unknown key fetches again, but not more often than this.
 _REFETCH_SECONDS = 30.0
+# Google's clock and ours may differ a little; a token is not refused for seconds of drift.
+_CLOCK_SKEW_SECONDS = 30
 
 
 class InvalidIdToken(ValueError):
@@ -120,7 +122,11 @@ class IdTokenVerifier:
     def _decode(self, token: str, audience: str) -> Mapping[str, Any]:
         try:
             claims: Mapping[str, Any] = id_token.verify_token(
-                token, self._keys, audience=audience, certs_url=self._certs_url
+                token,
+                self._keys,
+                audience=audience,
+                certs_url=self._certs_url,
+                clock_skew_in_seconds=_CLOCK_SKEW_SECONDS,
             )
         except InvalidIdToken:
             raise
