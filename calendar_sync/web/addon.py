@@ -97,7 +97,7 @@ def _caller() -> Caller:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        _refuse("no bearer token")
+        _refuse("no Authorization header with Google's signature")
     audience = current_app.config.get("ADDON_AUDIENCE") or (
         current_app.config["PUBLIC_URL"] + request.path
     )
@@ -105,22 +105,22 @@ def _caller() -> Caller:
     try:
         verifier.verify(token.strip(), audience)
     except InvalidIdToken as exc:
-        _refuse(f"request token: {exc}")
+        _refuse(f"Google's signature on the request: {exc}")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         _refuse("no event object")
     authorization = body.get("authorizationEventObject") or {}
     user_token = authorization.get("userIdToken") if isinstance(authorization, dict) else None
     if not isinstance(user_token, str):
-        _refuse("no user ID token")
+        _refuse("no userIdToken")
     try:
         audience = _user_audience()
     except (OSError, ValueError, KeyError, StopIteration, AttributeError):
-        _refuse("no OAuth client configured for the user's token")
+        _refuse("no OAuth client configured for the userIdToken's audience")
     try:
         claims = verifier.verify(user_token, audience)
     except InvalidIdToken as exc:
-        _refuse(f"user token: {exc}")
+        _refuse(f"the userIdToken: {exc}")
     common = body.get("commonEventObject") or {}
     raw = common.get("parameters") if isinstance(common, dict) else None
     parameters = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}

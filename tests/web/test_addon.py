@@ -205,7 +205,9 @@ def _forgeries(google: Calendar, practice: Practice, url: str) -> dict[str, dict
 
 
 @pytest.mark.parametrize("path", ["/addon/homepage", "/addon/event", "/addon/action"])
-def test_forged_requests_are_refused_and_change_nothing(panel: Any, path: str) -> None:
+def test_forged_requests_are_refused_and_change_nothing(
+    panel: Any, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
     practice, google, ref = panel
     parameters = {"do": "mark", "calendar_id": ref[0], "event_id": ref[1], "outcome": "no_show"}
     for why, override in _forgeries(google, practice, practice.url + path).items():
@@ -213,6 +215,11 @@ def test_forged_requests_are_refused_and_change_nothing(panel: Any, path: str) -
         assert answer.status_code == 401, why
         assert answer.json() == {"error": "unauthorized"}, why
     assert stored_marks(practice) == []
+    # The log says why, for the maintainer, and never holds a token or an address.
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == len(_forgeries(google, practice, practice.url + path))
+    assert any("expired" in line for line in refusals)
+    assert not any("eyJ" in line or "@" in line for line in refusals)
 
 
 def test_actions_on_another_therapists_sessions_are_refused(panel: Any) -> None:
