@@ -104,6 +104,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Root of Google's APIs: Calendar at `<root>calendar/v3/`, Gmail at `<root>gmail/v1/`, "
         "user info at `<root>oauth2/v2/userinfo`. The sandbox's address in the demo and tests.",
     ),
+    Setting(
+        "ADDON_AUDIENCE",
+        "",
+        "Audience of the ID token Google signs for each request to the Calendar add-on "
+        "(`/addon/`); empty: the endpoint's own URL under `PUBLIC_URL`, as Google sends it.",
+    ),
+    Setting(
+        "ADDON_CLIENT_ID",
+        "",
+        "OAuth client id the add-on user's ID token (`userIdToken`) is issued to; empty: "
+        "the `client_id` of `GOOGLE_CLIENT_SECRETS`.",
+    ),
     Setting("LOG_LEVEL", "INFO", "Level of the service's log (`DEBUG`, `INFO`, `WARNING`)."),
     Setting(
         "PUSH_NOTIFICATIONS",

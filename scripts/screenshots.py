@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from calendar_sync.demo import Demo
+from calendar_sync.demo.practice import THERAPIST_EMAIL
 from calendar_sync.demo.seed import SandboxControl
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.runtime import runtime_of
@@ -46,6 +47,33 @@ def _checkin_link(demo: Demo, patient: str) -> str:
         if found:
             return str(found[0])
     raise LookupError("no check-in with a link was sent")
+
+
+def _addon_panel(page: Any, demo: Demo, path: Path) -> bool:
+    """The sandbox's Calendar with the add-on's panel open on the week's latest session
+    waiting for a mark, marked a no-show there: its check-in waits with its text and its
+    Hold button. False when the week has no session waiting."""
+    sandbox_url = demo.sandbox_url
+    page.set_viewport_size({"width": LAPTOP["width"], "height": 1200})
+    page.goto(f"{sandbox_url}/calendar?account={THERAPIST_EMAIL}")
+    panel = page.get_by_role("complementary", name="Add-on side panel")
+    events = page.locator(".event")
+    for index in reversed(range(events.count())):
+        with page.expect_response(lambda answer: answer.url.endswith("/calendar/panel")):
+            events.nth(index).click()
+        shown = panel.inner_text()
+        if "Not marked yet" in shown and "It has not happened yet" not in shown:
+            panel.get_by_role("button", name="No-show", exact=True).click()
+            panel.get_by_text("marked from the calendar").wait_for()
+            assert demo.app is not None
+            run_cycle(runtime_of(demo.app), now=datetime.now(UTC), dry_run=False)
+            with page.expect_response(lambda answer: answer.url.endswith("/calendar/panel")):
+                events.nth(index).click()
+            page.screenshot(path=str(path))
+            page.set_viewport_size(LAPTOP)
+            return True
+    page.set_viewport_size(LAPTOP)
+    return False
 
 
 def take(out: Path, browser: Any = None) -> list[Path]:
@@ -119,6 +147,8 @@ def _take(out: Path, browser: Any) -> list[Path]:
             shoot("sandbox-mail", demo.sandbox_url + "/mail")
             shoot("sandbox-invitations", demo.sandbox_url + "/invitations")
             shoot("checkin-link", _checkin_link(demo, "maya.lindqvist@example.test"))
+            if _addon_panel(page, demo, out / "addon-panel.png"):
+                written.append(out / "addon-panel.png")
 
             phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
             page = phone.new_page()

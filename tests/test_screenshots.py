@@ -49,6 +49,7 @@ def test_screenshots_of_the_main_pages(
         "templates-editor-phone",
         "checklist",
         "hold",
+        "addon-panel",
     }
     assert _size(tmp_path / "shots" / "dashboard.png") == (1280, 800)
     assert _size(tmp_path / "shots" / "dashboard-phone.png") == (390, 844)

@@ -22,6 +22,7 @@ from flask import Flask
 
 from ..config import private_folder, write_private
 from ..factory import build_app
+from ..google.deployments import deployment
 from ..sandbox import create_sandbox_app
 from ..sandbox.server import SandboxServer, serve_in_thread
 from ..services.runtime import runtime_of
@@ -95,6 +96,12 @@ class Demo:
                 "MAIL_BACKEND": "gmail",
                 **self.config,
             }
+        )
+        # The sandbox plays Google Calendar with the add-on installed, as gcloud would.
+        _post(
+            self.sandbox.url,
+            "_sandbox/addon",
+            {"deployment": deployment(public_url), "client_id": secrets["web"]["client_id"]},
         )
         now = self.now or datetime.now(UTC)
         self.report = seed_practice(runtime_of(self.app), self.sandbox.url, now)
@@ -172,6 +179,7 @@ def run_demo(
     demo.start()
     click.echo(f"calendar-sync demo: open {demo.url}/ and press Connect Google Calendar")
     click.echo(f"Google sandbox (sent mail, act as the patient): {demo.sandbox_url}/")
+    click.echo(f"Google Calendar with the calendar-sync add-on: {demo.sandbox_url}/calendar")
     click.echo(f"A cycle runs every {tick_seconds:g}s. Press Ctrl+C to stop.")
     try:
         stop.wait()

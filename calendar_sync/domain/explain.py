@@ -17,6 +17,7 @@ from calendar_sync.domain.unmarked import UnmarkedConvention
 
 _SOURCES = {
     MarkSource.DASHBOARD: "marked on the dashboard",
+    MarkSource.CALENDAR_PANEL: "marked from the calendar",
     MarkSource.LINK: "marked with the link in your reminder",
     MarkSource.TITLE_TAG: "marked by a tag in the event title",
     MarkSource.COLOR: "marked by the event colour",
@@ -49,6 +50,11 @@ def duration_words(span: timedelta) -> str:
         return f"{text} hour" if text == "1" else f"{text} hours"
     minutes = round(seconds / 60)
     return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def marked_by(source: MarkSource | None) -> str:
+    """Where a mark came from, in words: ``marked from the calendar``."""
+    return "marked" if source is None else _SOURCES[source]
 
 
 def ordinal(number: int) -> str:

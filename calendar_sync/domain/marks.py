@@ -24,6 +24,8 @@ class MarkSource(Enum):
     """Where a mark came from."""
 
     DASHBOARD = "dashboard"
+    #: From the side panel of the Calendar add-on, beside the event.
+    CALENDAR_PANEL = "calendar_panel"
     LINK = "link"
     TITLE_TAG = "title_tag"
     COLOR = "color"
@@ -78,9 +80,9 @@ class Mark:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "at", to_utc(self.at, "Mark.at"))
-        explicit = (MarkSource.DASHBOARD, MarkSource.LINK)
+        explicit = (MarkSource.DASHBOARD, MarkSource.CALENDAR_PANEL, MarkSource.LINK)
         if self.outcome is Outcome.UNMARKED and self.source not in explicit:
-            raise ValueError("only the dashboard or the link can clear a mark")
+            raise ValueError("only the dashboard, the calendar panel or the link can clear a mark")
 
     @property
     def ref(self) -> tuple[str, str]:

@@ -167,12 +167,33 @@ def is_session(facts: EventFacts, rules: SessionRules) -> bool:
     Otherwise yes when it has exactly one other attendee (if enabled) or its title matches
     the therapist's pattern.
     """
-    if facts.all_day or facts.shows_as_free or facts.therapist_declined:
-        return False
+    return why_not_session(facts, rules) is None
+
+
+def why_not_session(facts: EventFacts, rules: SessionRules) -> str | None:
+    """Why an event is not a session, as the end of "Not a session: ..." (None if it is one).
+
+    The first reason in the order :func:`is_session` checks them, so the therapist reads the
+    one that decided it.
+    """
+    if facts.all_day:
+        return "it lasts all day"
+    if facts.shows_as_free:
+        return "it shows you as free, like a note or a reminder"
+    if facts.therapist_declined:
+        return "you declined it"
     if not facts.organized_by_therapist and facts.organizer.lower() not in rules.co_organizers:
-        return False
+        return "you are not the organiser, and its organiser is not one you book sessions with"
     if rules.one_attendee_is_session and facts.other_attendees == 1:
-        return True
-    if rules.title_pattern is not None:
-        return re.search(rules.title_pattern, facts.title, re.IGNORECASE) is not None
-    return False
+        return None
+    pattern_matches = rules.title_pattern is not None and (
+        re.search(rules.title_pattern, facts.title, re.IGNORECASE) is not None
+    )
+    if pattern_matches:
+        return None
+    pattern = " and its title does not match your session pattern" if rules.title_pattern else ""
+    if facts.other_attendees > 1:
+        return f"it has more than one guest{pattern}"
+    if not rules.one_attendee_is_session:
+        return "its title does not match your session pattern"
+    return f"it has no guest{pattern}"

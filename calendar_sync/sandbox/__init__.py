@@ -17,6 +17,7 @@ _TEMPLATES = TEMPLATES
 
 def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     """Build the sandbox WSGI app around ``state`` (a fresh, empty one by default)."""
+    from .calendar_addon import bp as calendar_addon_bp
     from .calendar_api import bp as calendar_bp
     from .control import bp as control_bp
     from .gmail import bp as gmail_bp
@@ -28,7 +29,15 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.extensions["sandbox"] = state if state is not None else SandboxState()
     # Google answers compact JSON in field order; sorting would hide nothing but costs clarity.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for blueprint in (home_bp, control_bp, oauth_bp, gmail_bp, calendar_bp, meet_bp):
+    for blueprint in (
+        home_bp,
+        control_bp,
+        oauth_bp,
+        gmail_bp,
+        calendar_bp,
+        meet_bp,
+        calendar_addon_bp,
+    ):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(GoogleError)

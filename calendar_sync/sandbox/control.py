@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
 
 from .scopes import normalize_scopes
+from .signing import ISSUER, LIFETIME_SECONDS, sandbox_key
 from .state import Fault, OAuthClient, SandboxState, current_state
 
 bp = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
@@ -179,6 +181,39 @@ def _grant_selector() -> tuple[str | None, str]:
         abort(_bad("give email (and optionally client_id), refresh_token or access_token"))
     client_id = data.get("client_id")
     return (client_id if isinstance(client_id, str) else None), email
+
+
+@bp.post("/id-tokens")
+def sign_id_token() -> tuple[Response, int]:
+    """An ID token signed with the sandbox's published key: for an account (``email``, whose
+    id becomes ``sub``) or any ``subject``; ``audience`` is required, ``lifetime`` (seconds,
+    negative for one already expired) and ``issuer`` are optional."""
+    state = current_state()
+    data = _body()
+    audience = data.get("audience")
+    if not isinstance(audience, str) or not audience:
+        abort(_bad("audience is required"))
+    email = data.get("email")
+    with state.lock:
+        if email is not None:
+            if email not in state.accounts:
+                abort(_bad("unknown account", 404))
+            subject = state.accounts[email].id
+        else:
+            subject = str(data.get("subject") or "")
+    if not subject:
+        abort(_bad("email or subject is required"))
+    lifetime = int(data.get("lifetime", LIFETIME_SECONDS))
+    issued_at = None if lifetime > 0 else float(time.time() + lifetime - 60)
+    token = sandbox_key().id_token(
+        subject=subject,
+        audience=audience,
+        email=email,
+        issuer=str(data.get("issuer") or ISSUER),
+        lifetime=abs(lifetime) if lifetime > 0 else 1,
+        issued_at=issued_at,
+    )
+    return jsonify({"id_token": token}), 201
 
 
 @bp.post("/grants/revoke")

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, g, jsonify, redirect, render_template, re
 
 from .api import drop_connection, google_method
 from .scopes import SIGN_IN_SCOPES, USERINFO_EMAIL, USERINFO_PROFILE, parse_scope_param
+from .signing import sandbox_key
 from .state import AUTH_CODE_LIFETIME, AuthCode, OAuthClient, SandboxState, current_state
 
 bp = Blueprint("sandbox_oauth", __name__)
@@ -367,8 +368,11 @@ def revoke() -> Response:
 
 @bp.get("/oauth2/v1/certs")
 def certs() -> Response:
-    """The signing keys document the client secrets point at; the sandbox signs nothing."""
-    return jsonify({"keys": []})
+    """The keys the sandbox signs ID tokens with, as Google publishes its own (x509 by key id)."""
+    state = current_state()
+    with state.lock:
+        state.calls["oauth.certs"] += 1
+    return jsonify(sandbox_key().certs())
 
 
 @bp.get("/oauth2/v2/userinfo")

@@ -332,6 +332,22 @@ class MeetEvidence(Base):
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class SessionOverride(Base):
+    """An event, or a whole series (``series``: ``event_id`` is the series' id), that the
+    therapist treats as a session though the recognition rules say otherwise."""
+
+    __tablename__ = "session_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), index=True
+    )
+    calendar_id: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    series: Mapped[bool] = mapped_column(Boolean())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class MarkLink(Base):
     """A one-click mark link sent to the therapist: one session, one outcome, used once.
 

@@ -7,6 +7,7 @@ from flask import Flask
 from ..domain.times import short_day, short_when, when_words
 from . import (
     activity,
+    addon,
     auth,
     csrf,
     dashboard,
@@ -50,5 +51,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(activity.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(mailbox.bp)
+    app.register_blueprint(addon.bp)
     # make url_for("index") == url_for("home.index")
     app.add_url_rule("/", endpoint="index")

@@ -18,6 +18,7 @@ from calendar_sync.domain.sessions import (
     SessionRules,
     extract_title_tags,
     is_session,
+    why_not_session,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -153,3 +154,47 @@ def test_a_co_organisers_invitation_is_a_session_whatever_the_case() -> None:
 def test_a_co_organiser_must_be_one_address(address: str) -> None:
     with pytest.raises(ValueError, match="not an email address"):
         SessionRules(co_organizers=frozenset({address}))
+
+
+@pytest.mark.parametrize(
+    ("facts", "rules", "reason"),
+    [
+        (EventFacts("Sam", all_day=True, other_attendees=1), SessionRules(), "it lasts all day"),
+        (
+            EventFacts("Sam", shows_as_free=True, other_attendees=1),
+            SessionRules(),
+            "it shows you as free, like a note or a reminder",
+        ),
+        (
+            EventFacts("Sam", therapist_declined=True, other_attendees=1),
+            SessionRules(),
+            "you declined it",
+        ),
+        (
+            EventFacts(
+                "Sam", other_attendees=1, organized_by_therapist=False, organizer="x@e.test"
+            ),
+            SessionRules(),
+            "you are not the organiser, and its organiser is not one you book sessions with",
+        ),
+        (EventFacts("Team", other_attendees=2), SessionRules(), "it has more than one guest"),
+        (EventFacts("Lunch"), SessionRules(), "it has no guest"),
+        (
+            EventFacts("Lunch"),
+            SessionRules(title_pattern=r"^session"),
+            "it has no guest and its title does not match your session pattern",
+        ),
+        (
+            EventFacts("Lunch", other_attendees=1),
+            SessionRules(title_pattern=r"^session", one_attendee_is_session=False),
+            "its title does not match your session pattern",
+        ),
+        (EventFacts("Sam", other_attendees=1), SessionRules(), None),
+        (EventFacts("Session JM"), SessionRules(title_pattern=r"^session"), None),
+    ],
+)
+def test_why_an_event_is_not_a_session_in_one_sentence(
+    facts: EventFacts, rules: SessionRules, reason: str | None
+) -> None:
+    assert why_not_session(facts, rules) == reason
+    assert is_session(facts, rules) is (reason is None)

@@ -31,6 +31,9 @@ CSRF_EXEMPT = {
     "webhooks.google_calendar": "Google's push calls carry no cookie; the channel token is checked",
     "marks.mark_from_link": "the signed link is the credential and names exactly one mark",
     "patient.answer": "patients have no session; the single-use signed token is the credential",
+    "addon.homepage": "Google Calendar calls the add-on; its signed ID tokens are the credential",
+    "addon.event_open": "as above",
+    "addon.action": "as above",
 }
 REFUSED = "did not come from this site"
 PAGES = (

@@ -75,7 +75,7 @@ def record_mark(
     now: datetime,
 ) -> None:
     """Keep a mark; the latest mark of any source wins when the session is decided."""
-    if source not in (MarkSource.DASHBOARD, MarkSource.LINK):
+    if source not in (MarkSource.DASHBOARD, MarkSource.CALENDAR_PANEL, MarkSource.LINK):
         raise ValueError("only dashboard and link marks are stored; the calendar holds the rest")
     db.add(
         SessionMark(

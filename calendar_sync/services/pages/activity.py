@@ -163,6 +163,9 @@ def _proposals(
     return found
 
 
+_MARKED_BY = {"dashboard": "on the dashboard", "calendar_panel": "from the calendar"}
+
+
 def _marks(
     db: DbSession, therapist_id: int, window: Window, limit: int, zone: ZoneInfo
 ) -> list[Entry]:
@@ -172,7 +175,7 @@ def _marks(
     )
     found = []
     for mark in db.scalars(query.order_by(at.desc()).limit(limit)):
-        by = "on the dashboard" if mark.source == "dashboard" else "by the link in an email"
+        by = _MARKED_BY.get(mark.source, "by the link in an email")
         what = f"Marked {OUTCOME_WORDS[Outcome(mark.outcome)]} {by}"
         found.append(Entry(mark.marked_at, "mark", what, "", mark.calendar_id, mark.event_id))
     return found

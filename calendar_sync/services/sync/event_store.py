@@ -28,7 +28,13 @@ from ...domain.sessions import (
     is_session,
 )
 from ...google.events import CANCELLED, CalendarEvent
-from ...storage.models import CalendarEventRow, CalendarRow, CreatedEvent, Patient
+from ...storage.models import (
+    CalendarEventRow,
+    CalendarRow,
+    CreatedEvent,
+    Patient,
+    SessionOverride,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,8 @@ class Context:
     rules: SessionRules
     patients: tuple[Patient, ...]
     created_ids: frozenset[str]
+    #: Events and series the therapist treats as sessions whatever the rules say.
+    treated_as_sessions: frozenset[str] = frozenset()
 
 
 def load_context(db: DbSession, calendar: CalendarRow, rules: SessionRules) -> Context:
@@ -62,7 +70,15 @@ def load_context(db: DbSession, calendar: CalendarRow, rules: SessionRules) -> C
     created = frozenset(
         db.scalars(select(CreatedEvent.event_id).where(CreatedEvent.calendar_row_id == calendar.id))
     )
-    return Context(rules, patients, created)
+    treated = frozenset(
+        db.scalars(
+            select(SessionOverride.event_id).where(
+                SessionOverride.therapist_id == calendar.therapist_id,
+                SessionOverride.calendar_id == calendar.google_calendar_id,
+            )
+        )
+    )
+    return Context(rules, patients, created, treated)
 
 
 def _name_pattern(name: str) -> re.Pattern[str]:
@@ -159,7 +175,9 @@ def _apply_one(
     )
     # Our own events are proposals: one becomes a session once the patient accepts it.
     ours_pending = row.created_by_service and response != "accepted"
-    row.is_session = not ours_pending and is_session(facts, context.rules)
+    treated = context.treated_as_sessions
+    chosen = event.event_id in treated or event.recurring_event_id in treated
+    row.is_session = not ours_pending and (chosen or is_session(facts, context.rules))
 
 
 def apply_events(

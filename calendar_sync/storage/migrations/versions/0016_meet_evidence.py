@@ -1,7 +1,7 @@
 """Meet evidence: what a video session's call showed, without anyone's name.
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from calendar_sync.storage.types import UTCDateTime
 
-revision = "0026"
-down_revision = "0025"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Meet links: the code of each event's Google Meet link, to read who joined the call.
 
-Revision ID: 0025
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-01
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
