@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..google import GoogleApiError, ReauthorizationNeeded
 from ..storage import Database
@@ -55,7 +55,7 @@ def run_cycle(runtime: Runtime, *, now: datetime, dry_run: bool) -> CycleReport:
     """
     database: Database = runtime.database
     with database.transaction() as db:
-        count = db.scalar(select(func.count()).select_from(Therapist)) or 0
+        everyone = list(db.scalars(select(Therapist.id).order_by(Therapist.id)))
         active = list(
             db.scalars(
                 select(GoogleConnection.therapist_id)
@@ -63,6 +63,26 @@ def run_cycle(runtime: Runtime, *, now: datetime, dry_run: bool) -> CycleReport:
                 .order_by(GoogleConnection.therapist_id)
             )
         )
+    entries: list[str] = []
+    for therapist_id in active:
+        entries += run_therapist(runtime, therapist_id, now=now, dry_run=dry_run)
+    # The messages of therapists whose connection is paused: they are told why.
+    for therapist_id in sorted(set(everyone) - set(active)):
+        entries += _dispatch(runtime, now, therapist_id, dry_run=dry_run)
+    return CycleReport(now=now, dry_run=dry_run, therapists=len(everyone), entries=entries)
+
+
+Step = Callable[[int], list[str]]
+
+
+def run_therapist(
+    runtime: Runtime, therapist_id: int, *, now: datetime, dry_run: bool
+) -> list[str]:
+    """One therapist's share of a cycle: sync, follow-up, proposals, sending, fees.
+
+    Each step has its own error boundary, so a failed step is reported and done again by
+    the next cycle while the later steps still run; nothing here touches another therapist.
+    """
     steps: list[tuple[str, Step]] = [
         ("sync", partial(sync_one, runtime, now=now, dry_run=dry_run)),
         # Who joined the video sessions that ended, before deciding what they need.
@@ -75,23 +95,22 @@ def run_cycle(runtime: Runtime, *, now: datetime, dry_run: bool) -> CycleReport:
         steps.append(("follow-up", partial(follow_up_one, runtime, now=now, dry_run=False)))
     entries: list[str] = []
     for name, step in steps:
-        for therapist_id in active:
-            entries += _guarded(name, therapist_id, step)
-    # Every therapist's messages, paused ones included (they are told why); each message has
-    # its own boundary inside.
-    try:
-        entries += dispatch_due(runtime, now, dry_run=dry_run)
-    except Exception as exc:
-        log.error("sending failed (%s); the next cycle sends what is due", type(exc).__name__)
-        entries.append("sending failed; the next cycle sends what is due")
+        entries += _guarded(name, therapist_id, step)
+    entries += _dispatch(runtime, now, therapist_id, dry_run=dry_run)
     # A fee is recorded when its follow-up goes, so after the emails.
     if not dry_run:
-        for therapist_id in active:
-            entries += _guarded("fees", therapist_id, partial(release_fees_one, runtime, now=now))
-    return CycleReport(now=now, dry_run=dry_run, therapists=count, entries=entries)
+        entries += _guarded("fees", therapist_id, partial(release_fees_one, runtime, now=now))
+    return entries
 
 
-Step = Callable[[int], list[str]]
+def _dispatch(
+    runtime: Runtime, now: datetime, therapist_id: int | None, *, dry_run: bool
+) -> list[str]:
+    try:
+        return dispatch_due(runtime, now, therapist_id, dry_run=dry_run)
+    except Exception as exc:
+        log.error("sending failed (%s); the next cycle sends what is due", type(exc).__name__)
+        return ["sending failed; the next cycle sends what is due"]
 
 
 def _guarded(name: str, therapist_id: int, step: Step) -> list[str]:
