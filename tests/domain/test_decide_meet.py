@@ -14,7 +14,8 @@ from calendar_sync.domain.money import Money
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.domain.policy import ActionKind, Policy
 from calendar_sync.domain.unmarked import UnmarkedConvention, UnmarkedRules
-from tests.domain.test_decide import CONNECTED, PATIENTS, THERAPIST_ID, session
+
+from .test_decide import CONNECTED, PATIENTS, THERAPIST_ID, session
 
 A = ActionKind
 SESSION = session()

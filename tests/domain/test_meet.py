@@ -20,6 +20,8 @@ from calendar_sync.domain.meet import (
     needs_sessions,
 )
 
+from ..instants import spread
+
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 END = START + timedelta(minutes=50)
 RULES = MeetRules()
@@ -230,3 +232,19 @@ def test_the_therapist_alone_is_never_present(
     alone = [person(*spans, therapist=True) for _, spans in found]
     evidence = assess_call([call(-100, 200, *alone)], START, END, RULES, now)
     assert evidence.attendance in (Attendance.ABSENT, Attendance.PENDING)
+
+
+@pytest.mark.parametrize("start", spread())
+@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York"])
+def test_times_are_local_whatever_the_instant(start: datetime, zone: str) -> None:
+    end = start + timedelta(minutes=50)
+    joined, left = start + timedelta(minutes=2), end - timedelta(minutes=1)
+    records = [
+        CallRecord(start, end, (Participant(True, (Stay(start, end),)),)),
+        CallRecord(start, end, (Participant(False, (Stay(joined, left),)),)),
+    ]
+    evidence = assess_call(records, start, end, RULES, end + timedelta(minutes=10))
+    assert evidence.attendance is Attendance.PRESENT and evidence.minutes == 47
+    local = ZoneInfo(zone)
+    expected = f"{joined.astimezone(local):%H:%M} to {left.astimezone(local):%H:%M}"
+    assert evidence_words(evidence, local) == f"joined by video {expected}"

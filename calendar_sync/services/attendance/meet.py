@@ -81,13 +81,19 @@ def meet_status(db: DbSession, therapist_id: int) -> str:
     return "on" if meet_enabled(db, therapist_id) else "not_granted"
 
 
-def settled_evidence(db: DbSession, therapist_id: int) -> dict[tuple[str, str], CallEvidence]:
-    """The settled answers, by session (Google calendar id, event id); empty when off."""
+def settled_evidence(
+    db: DbSession, therapist_id: int, since: datetime
+) -> dict[tuple[str, str], CallEvidence]:
+    """The answers settled from ``since`` on, by session (Google calendar id, event id).
+
+    Empty while Meet evidence is off: turning it off takes back what it decided and has
+    not gone yet, as a changed mark does.
+    """
     if not meet_enabled(db, therapist_id):
         return {}
     rows = db.scalars(
         select(MeetEvidence).where(
-            MeetEvidence.therapist_id == therapist_id, MeetEvidence.settled_at.is_not(None)
+            MeetEvidence.therapist_id == therapist_id, MeetEvidence.settled_at >= since
         )
     )
     return {

@@ -166,7 +166,8 @@ def load_inputs(db: DbSession, therapist_id: int, now: datetime) -> Inputs | Non
         event_rows,
         follow_ups_from(db, therapist_id),
         frozenset(contested),
-        settled_evidence(db, therapist_id),
+        # An answer is settled after its session ended, so none older than the sessions.
+        settled_evidence(db, therapist_id, since),
     )
 
 

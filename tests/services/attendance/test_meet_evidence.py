@@ -28,7 +28,12 @@ from calendar_sync.google.oauth import (
     GMAIL_SEND,
     OPENID,
 )
-from calendar_sync.services.accounts.settings import load_settings, save_settings, with_policy
+from calendar_sync.services.accounts.settings import (
+    load_settings,
+    save_settings,
+    set_meet_evidence,
+    with_policy,
+)
 from calendar_sync.services.attendance.meet import MEET_SCOPE, meet_status
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.followup.marks import record_mark
@@ -366,3 +371,18 @@ def test_a_patient_who_joined_reads_as_such_on_today_and_the_chart(env: Any) -> 
     assert "Counted as attended from the video call: nothing goes to the patient." in today_page
     chart = page(env, f"/patients/{patient_id(env)}", after_end(16))
     assert "Google Meet: joined by video 10:02 to 10:49" in chart
+
+
+def test_turning_meet_off_takes_back_what_it_decided_and_had_not_gone(env: Any) -> None:
+    conference(env, [therapist()])
+    tick(env, after_end(15))
+    assert to_patient(env) == ["pending"]
+    with runtime_of(env.app).database.transaction() as db:
+        set_meet_evidence(db, env.therapist_id, False, after_end(20))
+    tick(env, after_end(25))
+    # Within the unmarked hold again: nothing goes until the therapist's setting says so.
+    assert "pending" not in to_patient(env)
+    tick(env, after_end(15) + HOLD + timedelta(minutes=5))
+    assert mailed_patient(env) == []
+    tick(env, after_end(60 * 20 + 5))
+    assert to_patient(env).count("pending") == 1
