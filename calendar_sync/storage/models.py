@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import UTCDateTime
@@ -198,7 +207,11 @@ class CalendarEventRow(Base):
     """
 
     __tablename__ = "calendar_events"
-    __table_args__ = (UniqueConstraint("calendar_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "event_id"),
+        # The follow-up's and the proposals' window queries: one calendar's events by start.
+        Index("ix_calendar_events_calendar_id_start", "calendar_id", "start"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The calendar's row (``calendars.id``), never Google's calendar id.
@@ -210,7 +223,7 @@ class CalendarEventRow(Base):
     original_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(32), default="confirmed")
     title: Mapped[str] = mapped_column(Text(), default="")
-    start: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     all_day: Mapped[bool] = mapped_column(Boolean(), default=False)
