@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -27,6 +27,7 @@ from ...domain.sessions import (
     extract_title_tags,
     is_session,
 )
+from ...domain.title_names import TitleNames
 from ...google.events import CANCELLED, CalendarEvent
 from ...storage.models import CalendarEventRow, CalendarRow, CreatedEvent, Patient
 
@@ -51,7 +52,7 @@ class Context:
     """What judging an event needs besides the event: rules, patients, our own events."""
 
     rules: SessionRules
-    patients: tuple[Patient, ...]
+    patients: PatientDirectory
     created_ids: frozenset[str]
 
 
@@ -62,15 +63,33 @@ def load_context(db: DbSession, calendar: CalendarRow, rules: SessionRules) -> C
     created = frozenset(
         db.scalars(select(CreatedEvent.event_id).where(CreatedEvent.calendar_row_id == calendar.id))
     )
-    return Context(rules, patients, created)
+    return Context(rules, PatientDirectory(patients), created)
 
 
-def _name_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)", re.IGNORECASE)
+class PatientDirectory:
+    """A therapist's patients, ready to match events: addresses in a dict, names in one pattern.
+
+    The names' pattern is compiled once per directory version (the names, in order) and shared
+    by every sync that sees the same directory.
+    """
+
+    def __init__(self, patients: Iterable[Patient]) -> None:
+        self.patients = tuple(patients)
+        self.by_email: dict[str, Patient] = {}
+        for patient in self.patients:
+            if patient.email:
+                # The first entry with an address wins, as the directory is read in order.
+                self.by_email.setdefault(patient.email.lower(), patient)
+        self.names = _title_names(tuple(p.name for p in self.patients))
+
+
+@lru_cache(maxsize=256)
+def _title_names(names: tuple[str, ...]) -> TitleNames:
+    return TitleNames(names)
 
 
 def match_patient(
-    event: CalendarEvent, patients: Iterable[Patient]
+    event: CalendarEvent, patients: PatientDirectory | Iterable[Patient]
 ) -> tuple[str | None, Patient | None]:
     """The patient of an event: (email, directory entry), either may be None.
 
@@ -78,23 +97,21 @@ def match_patient(
     entry whose name or initials stand as a whole word in the title, when exactly one does.
     An invited address that is not one plain address (``domain.addresses``) is not kept.
     """
+    directory = patients if isinstance(patients, PatientDirectory) else PatientDirectory(patients)
     others = event.others
     email = others[0].email if len(others) == 1 else None
-    patients = tuple(patients)
     if email is not None and not is_plain_address(email):
         # Invited, but not at an address we could write to: a patient we cannot reach.
         return None, None
     if email is not None:
-        for patient in patients:
-            if patient.email and patient.email.lower() == email.lower():
-                return email, patient
-        return email, None
+        return email, directory.by_email.get(email.lower())
     if others:
         return None, None
     # Entries made for invited patients have no name to look for in titles.
-    found = [p for p in patients if p.name.strip() and _name_pattern(p.name).search(event.title)]
+    found = directory.names.found(event.title, stop_after=1)
     if len(found) == 1:
-        return found[0].email, found[0]
+        patient = directory.patients[found.pop()]
+        return patient.email, patient
     return None, None
 
 
