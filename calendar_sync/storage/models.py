@@ -175,6 +175,13 @@ class CalendarRow(Base):
     watch_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A push notification asked for a sync; cleared by the sync that follows it.
     sync_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A listing under way, page by page (each page is stored as it comes): when it began,
+    # the page to ask for next, and for a full listing its window. All None between syncs;
+    # an interrupted listing resumes at ``listing_page_token`` in the next cycle.
+    listing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    listing_page_token: Mapped[str | None] = mapped_column(Text())
+    listing_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    listing_window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PushChannel(Base):
@@ -251,6 +258,9 @@ class CalendarEventRow(Base):
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # When the event was first seen cancelled or gone from the calendar.
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The start of the last full listing that returned the event: what such a listing did
+    # not return by its end is gone (``calendars.listing_started_at``).
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CreatedEvent(Base):
