@@ -9,10 +9,21 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
+from calendar_sync.domain.policy import DEFAULT_PATIENT_HOLD
 from calendar_sync.google import GoogleApiError
 from calendar_sync.google.client import GoogleApis
-from calendar_sync.google.oauth import CALENDAR_EVENTS
+from calendar_sync.google.oauth import (
+    CALENDAR_EVENTS,
+    CALENDAR_LIST,
+    EMAIL,
+    FREEBUSY,
+    GMAIL_SEND,
+    OPENID,
+)
+from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.followup.run import follow_up_therapist
+from calendar_sync.services.outbox.dispatch import MessageStatus
+from calendar_sync.services.outbox.review import messages
 from calendar_sync.services.patients.directory import add_patient
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.sync import calendar_list as calendar_service
@@ -272,3 +283,77 @@ def test_a_cycle_goes_on_with_a_listing_cut_short_whatever_the_poll_interval(
     assert any("incremental sync" in line for line in lines), lines
     assert len(store(env, calendar_id)) == 29 + 12
     assert calendar_row(env, calendar_id).listing_started_at is None
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_what_a_patient_receives_does_not_depend_on_an_interrupted_first_sync(
+    sandboxed_app: Any,
+    connect: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+    interrupted: bool,
+) -> None:
+    """A miss on page one, other sessions after it: one check-in and one new time, either way.
+
+    Cut short after its first page, the first sync is finished by the next cycle, and the
+    follow-up decides only then: the same email, one cycle later.
+    """
+    env = sandboxed_app
+    connected = NOW - timedelta(days=2)
+    env.sandbox.control("POST", "clock", {"now": connected.isoformat()})
+    env.app.config["PUSH_NOTIFICATIONS"] = "off"
+    monkeypatch.setattr(event_sync, "LISTING_PAGE_SIZE", 3)
+    patient = "sam.patient@example.test"
+    therapist_id = connect(
+        THERAPIST,
+        connected,
+        scopes=[OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND],
+        with_calendars=True,
+    )
+    seed(
+        env,
+        {
+            "summary": "Sam R",
+            "start": {"dateTime": "2026-03-19T10:00:00Z"},
+            "end": {"dateTime": "2026-03-19T10:50:00Z"},
+            "colorId": "11",
+            "attendees": [{"email": patient}],
+        },
+    )
+    for day in range(21, 31):
+        seed(
+            env,
+            {
+                "summary": "Sam R",
+                "start": {"dateTime": f"2026-04-{day:02d}T10:00:00Z"},
+                "end": {"dateTime": f"2026-04-{day:02d}T10:50:00Z"},
+                "attendees": [{"email": patient}],
+            },
+        )
+    runtime = runtime_of(env.app)
+
+    def tick(now: datetime) -> list[str]:
+        env.sandbox.control("POST", "clock", {"now": now.isoformat()})
+        return run_cycle(runtime, now=now, dry_run=False).lines()
+
+    if interrupted:
+        # Refused outright (no retries) once the first page was served.
+        env.sandbox.control(
+            "POST", "faults", {"method": LIST, "status": 403, "reason": "forbidden", "skip": 1}
+        )
+        lines = tick(NOW)
+        assert f"therapist {therapist_id}: follow-up waits until the calendar is read" in lines
+        with runtime.database.transaction() as db:
+            assert messages(db, therapist_id, (MessageStatus.PENDING,)) == []
+    decided = NOW + timedelta(minutes=1) if interrupted else NOW
+    tick(decided)
+    with runtime.database.transaction() as db:
+        (held,) = messages(db, therapist_id, (MessageStatus.PENDING,))
+    assert held.recipient == patient and held.not_before == decided + DEFAULT_PATIENT_HOLD
+
+    tick(decided + DEFAULT_PATIENT_HOLD)
+    tick(decided + DEFAULT_PATIENT_HOLD + timedelta(minutes=20))
+
+    sent = [m for m in env.sandbox.control("GET", "mail")["messages"] if patient in m["to"]]
+    assert [m["text"].replace("\r\n", "\n") for m in sent] == [held.text]
+    invited = env.sandbox.control("GET", f"calendar/invitations?email={patient}")["messages"]
+    assert len(invited) == 1
