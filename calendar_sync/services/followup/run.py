@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import select
@@ -33,15 +33,22 @@ from .inputs import Inputs, decisions_for, load_inputs, pending
 log = logging.getLogger(__name__)
 
 
-def _still_reading(db: DbSession, therapist_id: int) -> bool:
-    """Whether a listing of one of the therapist's selected calendars is under way."""
+# How long the follow-up waits for a calendar's listing to finish: a listing resumes at the
+# next cycle, so this is only reached when a calendar keeps failing (its error is on the
+# dashboard), and the therapist's other calendars must not wait for it for ever.
+READING_PATIENCE = timedelta(hours=6)
+
+
+def _still_reading(db: DbSession, therapist_id: int, now: datetime) -> bool:
+    """Whether a listing of one of the therapist's calendars began lately and is under way."""
     return (
         db.scalar(
             select(CalendarRow.id)
             .where(
                 CalendarRow.therapist_id == therapist_id,
                 CalendarRow.selected.is_(True),
-                CalendarRow.listing_started_at.is_not(None),
+                CalendarRow.gone_at.is_(None),
+                CalendarRow.listing_started_at > now - READING_PATIENCE,
             )
             .limit(1)
         )
@@ -55,7 +62,7 @@ def follow_up_therapist(
     """Decide and record what is due for one therapist; lines in plain words for the report."""
     database: Database = runtime.database
     with database.transaction() as db:
-        if _still_reading(db, therapist_id):
+        if _still_reading(db, therapist_id, now):
             # Half a calendar could show a miss without the new time booked on a later
             # page: nothing is decided until the listing is in, one cycle or so.
             return [f"therapist {therapist_id}: follow-up waits until the calendar is read"]

@@ -21,7 +21,7 @@ from calendar_sync.google.oauth import (
     OPENID,
 )
 from calendar_sync.services.cycle import run_cycle
-from calendar_sync.services.followup.run import follow_up_therapist
+from calendar_sync.services.followup.run import READING_PATIENCE, follow_up_therapist
 from calendar_sync.services.outbox.dispatch import MessageStatus
 from calendar_sync.services.outbox.review import messages
 from calendar_sync.services.patients.directory import add_patient
@@ -180,9 +180,14 @@ def test_an_interrupted_first_sync_resumes_and_stores_what_one_uninterrupted_syn
     halfway = calendar_row(env, calendar_id)
     assert halfway.listing_page_token and halfway.listing_started_at == NOW
     assert halfway.last_sync_at is None and halfway.sync_token is None
-    assert follow_up_therapist(runtime_of(env.app), therapist_id, now=NOW, dry_run=False) == [
-        f"therapist {therapist_id}: follow-up waits until the calendar is read"
-    ]
+    waits = [f"therapist {therapist_id}: follow-up waits until the calendar is read"]
+    assert follow_up_therapist(runtime_of(env.app), therapist_id, now=NOW, dry_run=True) == waits
+    # A calendar that keeps failing does not hold the therapist's follow-ups for ever.
+    much_later = NOW + READING_PATIENCE + timedelta(minutes=1)
+    assert (
+        follow_up_therapist(runtime_of(env.app), therapist_id, now=much_later, dry_run=True)
+        != waits
+    )
     env.sandbox.control("DELETE", "faults")
     env.sandbox.control("DELETE", "calls")
 
