@@ -88,6 +88,8 @@ class Fault:
     # Drop the answer after doing the work, like a response lost on the way back.
     after_processing: bool = False
     remaining: int = 1
+    # Calls of the method answered normally before the fault plays ("after page k").
+    skip: int = 0
 
 
 @dataclass
@@ -305,6 +307,9 @@ class SandboxState:
             if not queue:
                 return None
             fault = queue[0]
+            if fault.skip > 0:
+                fault.skip -= 1
+                return None
             fault.remaining -= 1
             if fault.remaining <= 0:
                 queue.popleft()
