@@ -59,6 +59,13 @@ def _push_mode(value: str) -> str:
     return mode
 
 
+def _tasks_target(value: str) -> str:
+    target = value.strip().lower()
+    if target not in ("appengine", "http"):
+        raise ConfigError(f"CLOUD_TASKS_TARGET must be appengine or http, got {value!r}")
+    return target
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "APP_ENGINE_CRON",
@@ -118,6 +125,42 @@ SETTINGS: tuple[Setting, ...] = (
         "A selected calendar is synced by the cycle when its last sync is older than this "
         "(push notifications sync sooner).",
         _positive_int,
+    ),
+    Setting(
+        "THERAPIST_LEASE_SECONDS",
+        "120",
+        "How long a worker's claim on one therapist's work lasts without renewal; a live "
+        "worker renews it every third of that, so this is how long a dead worker's therapists "
+        "wait before another worker takes them over.",
+        _positive_int,
+    ),
+    Setting(
+        "CLOUD_TASKS_QUEUE",
+        "",
+        "Cloud Tasks queue (`projects/P/locations/L/queues/Q`) that fans the cycle out: cron's "
+        "`/tasks/dispatch` enqueues one task per due therapist, and push notifications become "
+        "tasks. Empty: one process does the work (`calendar-sync worker`). See "
+        "[docs/deploy.md](docs/deploy.md).",
+    ),
+    Setting(
+        "CLOUD_TASKS_TARGET",
+        "appengine",
+        "Where tasks call the service: `appengine` (App Engine handlers, trusted by the "
+        "`X-AppEngine-*` headers App Engine strips from outside requests) or `http` "
+        "(`PUBLIC_URL`, each call carrying a Google-signed OIDC token).",
+        _tasks_target,
+    ),
+    Setting(
+        "CLOUD_TASKS_SERVICE_ACCOUNT",
+        "",
+        "With `http` targets: the service account whose OIDC token Cloud Tasks sends; a "
+        "handler accepts only a token for that account with `PUBLIC_URL` as its audience.",
+    ),
+    Setting(
+        "GOOGLE_OIDC_CERTS_URL",
+        "https://www.googleapis.com/oauth2/v1/certs",
+        "Google's public keys that sign OIDC tokens (checked on `http` task calls); the "
+        "sandbox's address in tests.",
     ),
     Setting(
         "PATIENT_LINK_DAYS",
