@@ -1,4 +1,4 @@
-"""A local stand-in for Google (OAuth, Calendar v3, Gmail send, userinfo) over real HTTP.
+"""A local stand-in for Google (OAuth, Calendar v3, Gmail send, userinfo, Cloud Tasks v2).
 
 The demo and the tests point the real Google client libraries at it; see docs/sandbox.md.
 """
@@ -18,6 +18,8 @@ _TEMPLATES = TEMPLATES
 def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     """Build the sandbox WSGI app around ``state`` (a fresh, empty one by default)."""
     from .calendar_api import bp as calendar_bp
+    from .cloudtasks import bp as cloudtasks_bp
+    from .cloudtasks import control as cloudtasks_control_bp
     from .control import bp as control_bp
     from .gmail import bp as gmail_bp
     from .home import bp as home_bp
@@ -27,7 +29,16 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.extensions["sandbox"] = state if state is not None else SandboxState()
     # Google answers compact JSON in field order; sorting would hide nothing but costs clarity.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for blueprint in (home_bp, control_bp, oauth_bp, gmail_bp, calendar_bp):
+    blueprints = (
+        home_bp,
+        control_bp,
+        oauth_bp,
+        gmail_bp,
+        calendar_bp,
+        cloudtasks_bp,
+        cloudtasks_control_bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     @app.errorhandler(GoogleError)

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Blueprint, Response, g, jsonify, redirect, render_template, request
 
 from .api import drop_connection, google_method
+from .id_tokens import certs as signing_certs
 from .scopes import SIGN_IN_SCOPES, USERINFO_EMAIL, USERINFO_PROFILE, parse_scope_param
 from .state import AUTH_CODE_LIFETIME, AuthCode, OAuthClient, SandboxState, current_state
 
@@ -367,8 +368,8 @@ def revoke() -> Response:
 
 @bp.get("/oauth2/v1/certs")
 def certs() -> Response:
-    """The signing keys document the client secrets point at; the sandbox signs nothing."""
-    return jsonify({"keys": []})
+    """The certificates of the key that signs the sandbox's ID tokens (Cloud Tasks' OIDC)."""
+    return jsonify(signing_certs())
 
 
 @bp.get("/oauth2/v2/userinfo")
