@@ -95,11 +95,14 @@ def worker(interval: float, processes: int) -> None:
 def _worker_processes(interval: float, processes: int, stop: threading.Event) -> None:
     from datetime import timedelta
 
+    from .factory import build_runtime
     from .services.pool import start_processes, stop_processes
 
     if runtime_of(current_app).database.engine.dialect.name != "postgresql":
         click.echo("worker: several processes share one SQLite writer; Postgres suits them better")
-    started = start_processes(current_app.config, processes, timedelta(seconds=interval))
+    started = start_processes(
+        build_runtime, current_app.config, processes, timedelta(seconds=interval)
+    )
     click.echo(f"worker: {processes} claiming processes, each therapist every {interval:g}s")
     try:
         while not stop.wait(1.0):

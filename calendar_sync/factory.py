@@ -71,3 +71,10 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     register(app)
     return app
+
+
+def build_runtime(config: dict[str, Any]) -> Runtime:
+    """A runtime for a worker process: the app built from ``config``, without its server."""
+    from .services.runtime import runtime_of
+
+    return runtime_of(build_app(config))

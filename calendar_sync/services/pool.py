@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -55,20 +55,22 @@ def child_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _child(config: dict[str, Any], every_seconds: float) -> None:
-    from .. import create_app
-    from .runtime import runtime_of
+#: Builds a process's runtime from the parent's settings; a module-level function (spawned
+#: processes receive it by name), ``calendar_sync.factory.build_runtime`` in the service.
+RuntimeBuilder = Callable[[dict[str, Any]], Runtime]
 
+
+def _child(build: RuntimeBuilder, config: dict[str, Any], every_seconds: float) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    runtime = runtime_of(create_app(config))
+    runtime = build(config)
     claim_forever(runtime, timedelta(seconds=every_seconds), stop)
     runtime.database.dispose()
 
 
 def start_processes(
-    config: Mapping[str, Any], processes: int, every: timedelta
+    build: RuntimeBuilder, config: Mapping[str, Any], processes: int, every: timedelta
 ) -> list[multiprocessing.process.BaseProcess]:
     """Start ``processes`` claiming workers (spawned, each with its own app and database pool)."""
     context = multiprocessing.get_context("spawn")
@@ -76,7 +78,7 @@ def start_processes(
     for n in range(processes):
         process = context.Process(
             target=_child,
-            args=(child_config(config), every.total_seconds()),
+            args=(build, child_config(config), every.total_seconds()),
             name=f"calendar-sync-worker-{n + 1}",
         )
         process.start()

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from calendar_sync.domain.policy import DEFAULT_PATIENT_HOLD
+from calendar_sync.factory import build_runtime
 from calendar_sync.google.oauth import (
     CALENDAR_EVENTS,
     CALENDAR_LIST,
@@ -84,7 +85,7 @@ def test_a_worker_killed_mid_cycle_leaves_its_therapists_to_the_others(
     _practice(env, connect, wall)
     config = {**env.app.config, "THERAPIST_LEASE_SECONDS": 3}
     started_at = datetime.now(UTC)
-    workers = start_processes(config, 4, timedelta(hours=1))
+    workers = start_processes(build_runtime, config, 4, timedelta(hours=1))
     victim = workers[0]
     killed_holding: int | None = None
     try:
