@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -249,6 +250,23 @@ def finish(config: dict[str, Any]) -> None:
         raise ConfigError("TOKEN_ENCRYPTION_KEYS is empty")
     config["TOKEN_ENCRYPTION_KEYS"] = keys
     _check_mail(config)
+    _check_tasks(config)
+
+
+_QUEUE = re.compile(r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]{1,100}")
+
+
+def _check_tasks(config: dict[str, Any]) -> None:
+    queue = config.get("CLOUD_TASKS_QUEUE") or ""
+    if queue and not _QUEUE.fullmatch(queue):
+        raise ConfigError("CLOUD_TASKS_QUEUE must be projects/P/locations/L/queues/Q")
+    if queue and config.get("CLOUD_TASKS_TARGET") == "http":
+        account = config.get("CLOUD_TASKS_SERVICE_ACCOUNT") or ""
+        if account.count("@") != 1:
+            raise ConfigError(
+                "CLOUD_TASKS_TARGET=http needs CLOUD_TASKS_SERVICE_ACCOUNT, the account whose "
+                "OIDC token the handlers accept"
+            )
 
 
 def _check_mail(config: dict[str, Any]) -> None:
