@@ -28,6 +28,7 @@ worker: $(STAMP)
 # Timings of the decision step, as ratios within one run (see docs/performance.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decide.py
+	$(BIN)/python benchmarks/bench_workers.py
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots
