@@ -100,9 +100,10 @@ def therapist(therapist_id: int) -> Response:
 def calendar(calendar_id: int) -> Response:
     _require_cloud_tasks()
     outcome = sync_requested(runtime(), calendar_id)
-    # Another process is syncing it: 503 makes Cloud Tasks call again after its backoff.
+    # Another process is syncing it: a non-2xx answer makes Cloud Tasks call again after its
+    # backoff. Not 503, which Cloud Tasks reads as App Engine overloaded and throttles for.
     return Response(
         response=f'{{"sync": "{outcome}"}}',
-        status=503 if outcome == "busy" else 200,
+        status=409 if outcome == "busy" else 200,
         mimetype="application/json",
     )

@@ -255,3 +255,29 @@ def test_http_targets_carry_an_oidc_token_that_the_handler_checks(
     # App Engine's headers mean nothing to an HTTP target.
     forged = {"X-AppEngine-QueueName": "therapists", "X-AppEngine-TaskName": "x"}
     assert client.post(path, headers=forged).status_code == 403
+
+
+def test_a_calendar_synced_elsewhere_is_asked_again_later(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    from calendar_sync.storage.leases import claim_calendar, release_calendar
+
+    practice(env, connect)
+    database = runtime_of(env.app).database
+    with database.transaction() as db:
+        calendar_id = db.scalars(select(CalendarRow.id).order_by(CalendarRow.id)).first()
+    assert calendar_id is not None
+    headers = {"X-AppEngine-QueueName": "therapists", "X-AppEngine-TaskName": "c"}
+    client = env.app.test_client()
+    assert claim_calendar(database, calendar_id, "next-door", datetime.now(UTC), timedelta(1))
+
+    busy = client.post(f"/tasks/calendar/{calendar_id}", headers=headers)
+    # Not 2xx, so Cloud Tasks calls again; not 503, which would throttle the whole queue.
+    assert busy.status_code == 409 and busy.json == {"sync": "busy"}
+
+    release_calendar(database, calendar_id, "next-door")
+    done = client.post(f"/tasks/calendar/{calendar_id}", headers=headers)
+    assert done.status_code == 200 and done.json == {"sync": "synced"}
+    with database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_id)
+        assert calendar is not None and calendar.last_sync_at is not None
