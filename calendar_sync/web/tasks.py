@@ -6,7 +6,7 @@ only there: behind any other server anyone can send them. So those doors open on
 Engine's own environment says this is App Engine, and answer 404 anywhere else (there,
 ``calendar-sync worker`` runs the cycle).
 
-- ``/tasks/tick`` (cron, ``APP_ENGINE_CRON``): one whole cycle in the request.
+- ``/tasks/tick`` (cron, ``APP_ENGINE_CRON``, no queue): one whole cycle in the request.
 - ``/tasks/dispatch`` (cron, with ``CLOUD_TASKS_QUEUE``): one task per due therapist.
 - ``/tasks/therapist/<id>`` and ``/tasks/calendar/<id>`` (Cloud Tasks): one therapist's
   share under their lease, one calendar's push-requested sync. With App Engine targets only
@@ -40,7 +40,8 @@ def _from_cron() -> bool:
 
 @bp.get("/tick")
 def tick() -> dict[str, object]:
-    if not current_app.config.get("APP_ENGINE_CRON") or not _from_cron():
+    # With a queue, cron's other door fans the cycle out instead (cron.yaml lists both).
+    if not current_app.config.get("APP_ENGINE_CRON") or runtime().tasks or not _from_cron():
         abort(404)
     report = run_cycle(runtime(), now=current_time(), dry_run=False)
     # Counts only: the report's lines can name sessions, and this answer is logged.

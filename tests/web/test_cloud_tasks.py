@@ -281,3 +281,14 @@ def test_a_calendar_synced_elsewhere_is_asked_again_later(
     with database.transaction() as db:
         calendar = db.get(CalendarRow, calendar_id)
         assert calendar is not None and calendar.last_sync_at is not None
+
+
+def test_with_a_queue_cron_fans_out_instead_of_running_the_cycle(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    practice(env, connect)
+    env.app.config["APP_ENGINE_CRON"] = True
+    env.sandbox.control("DELETE", "calls")
+
+    assert env.app.test_client().get("/tasks/tick", headers=CRON).status_code == 404
+    assert env.sandbox.control("GET", "calls")["calls"] == {}
