@@ -144,10 +144,19 @@ def claim_and_run_next(
     return found
 
 
-def claim_round(runtime: Runtime, holder: str, every: timedelta) -> int:
-    """Work through every due therapist no worker has run within ``every``; returns how many."""
+def claim_round(
+    runtime: Runtime, holder: str, every: timedelta, known: set[int] | None = None
+) -> int:
+    """Work through every due therapist no worker has run within ``every``; returns how many.
+
+    ``known`` holds the therapists whose lease rows this worker already made sure of (it
+    grows), so an idle worker looking again every few seconds does not rewrite them all.
+    """
     candidates = due_therapist_ids(runtime, runtime.now())
-    ensure_therapist_rows(runtime.database, candidates)
+    new = [t for t in candidates if known is None or t not in known]
+    ensure_therapist_rows(runtime.database, new)
+    if known is not None:
+        known.update(new)
     done = 0
     while claim_and_run_next(runtime, candidates, holder, every) is not None:
         done += 1

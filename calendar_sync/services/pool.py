@@ -30,10 +30,11 @@ IDLE_WAIT = 2.0
 def claim_forever(runtime: Runtime, every: timedelta, stop: threading.Event) -> int:
     """One claiming worker until ``stop`` is set; returns the shares it ran."""
     holder = worker_name()
+    known: set[int] = set()
     ran = 0
     while not stop.is_set():
         try:
-            ran += claim_round(runtime, holder, every)
+            ran += claim_round(runtime, holder, every, known)
         except Exception as exc:  # the loop outlives any one round's failure
             log.error("claiming round failed (%s); trying again", type(exc).__name__)
         stop.wait(min(IDLE_WAIT, every.total_seconds()))
