@@ -31,6 +31,8 @@ CSRF_EXEMPT = {
     "webhooks.google_calendar": "Google's push calls carry no cookie; the channel token is checked",
     "marks.mark_from_link": "the signed link is the credential and names exactly one mark",
     "patient.answer": "patients have no session; the single-use signed token is the credential",
+    "tasks.therapist": "Cloud Tasks sends no cookie; its headers or OIDC token are checked",
+    "tasks.calendar": "Cloud Tasks sends no cookie; its headers or OIDC token are checked",
 }
 REFUSED = "did not come from this site"
 PAGES = (
