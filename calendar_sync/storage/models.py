@@ -625,3 +625,33 @@ class BarrierAnswer(Base):
     reasons: Mapped[str] = mapped_column(String(255), default="")
     other_text: Mapped[str] = mapped_column(Text(), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TherapistLease(Base):
+    """Who is doing a therapist's share of the work now, until when, and when it last ran.
+
+    A worker claims the row (``holder``, ``expires_at`` on the wall clock) before it works for
+    the therapist and clears it after; a worker that dies leaves a lease that simply expires.
+    """
+
+    __tablename__ = "therapist_leases"
+
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the last completed run started (wall clock): the claim loop's "done this round".
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class CalendarSyncLease(Base):
+    """The one sync of a calendar running now, whichever process runs it."""
+
+    __tablename__ = "calendar_sync_leases"
+
+    calendar_row_id: Mapped[int] = mapped_column(
+        "calendar_id", ForeignKey("calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

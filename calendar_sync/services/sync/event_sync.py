@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,10 +29,11 @@ from ...google import GoogleApiError, ReauthorizationNeeded, SyncTokenExpired
 from ...google.client import GoogleApis
 from ...google.events import PAGE_SIZE, list_event_pages
 from ...storage import Database, hold_therapist
+from ...storage.leases import claim_calendar, release_calendar, worker_name
 from ...storage.models import CalendarRow, GoogleConnection
 from ..accounts.connections import ConnectionStatus
 from ..accounts.settings import session_rules
-from ..runtime import Runtime
+from ..runtime import Runtime, wall_clock
 from .calendar_list import refresh_calendar_list
 from .channels import maintain_channels, plan_channels
 from .event_store import apply_events, load_context, mark_missing
@@ -47,9 +49,16 @@ FUTURE_WINDOW = timedelta(days=365)
 # it small to see many pages).
 LISTING_PAGE_SIZE = PAGE_SIZE
 
-# One sync at a time per calendar in this process (the push worker and a cycle may meet).
+# One sync at a time per calendar in this process (the push worker and a cycle may meet):
+# the second waits. Across processes a lease does it: the second leaves the work to the first.
 _calendar_locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()
+# Longer than a first sync of a big calendar takes; a dead worker's claim is gone after it.
+SYNC_LEASE = timedelta(minutes=5)
+
+
+class SyncInProgress(Exception):
+    """Another process is syncing this calendar now; its sync stands for ours."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,12 @@ class SyncResult:
     error: str | None = None
     #: Events Google sent that could not be read or stored, each skipped on its own.
     skipped: int = 0
+    #: Another process was syncing the calendar: nothing was done here.
+    busy: bool = False
 
     def line(self) -> str:
+        if self.busy:
+            return f"calendar {self.calendar_row_id}: being synced by another worker"
         if self.error:
             return f"calendar {self.calendar_row_id}: not synced ({self.error})"
         kind = "full sync" if self.full else "incremental sync"
@@ -135,6 +148,20 @@ def _stands(calendar: CalendarRow, listing: _Listing, page_token: str | None) ->
     )
 
 
+@contextmanager
+def _one_sync_anywhere(
+    database: Database, calendar_row_id: int, clock: Callable[[], datetime]
+) -> Iterator[None]:
+    with _lock_for(calendar_row_id):
+        holder = worker_name()
+        if not claim_calendar(database, calendar_row_id, holder, clock(), SYNC_LEASE):
+            raise SyncInProgress
+        try:
+            yield
+        finally:
+            release_calendar(database, calendar_row_id, holder)
+
+
 def sync_calendar(
     database: Database,
     apis: GoogleApis,
@@ -143,8 +170,10 @@ def sync_calendar(
     *,
     sleep: Callable[[float], None] = time.sleep,
     page_size: int = PAGE_SIZE,
+    clock: Callable[[], datetime] = wall_clock,
 ) -> SyncResult:
-    """Sync one calendar (row id) as of ``now``, page by page (``page_size`` events each).
+    """Sync one calendar (row id) as of ``now``, page by page (``page_size`` events each);
+    ``clock`` (the wall clock) times the calendar's lease.
 
     Each page is parsed, applied and committed with where the listing stands, so memory
     holds one page and a listing cut short (a failure, a stopped process) resumes at its
@@ -154,8 +183,9 @@ def sync_calendar(
 
     :raises GoogleApiError: when Google fails (after retries); the pages already stored stay.
     :raises ReauthorizationNeeded: the grant is gone.
+    :raises SyncInProgress: another process is syncing the calendar.
     """
-    with _lock_for(calendar_row_id):
+    with _one_sync_anywhere(database, calendar_row_id, clock):
         with database.transaction() as db:
             calendar = db.get(CalendarRow, calendar_row_id)
             if calendar is None:
@@ -334,6 +364,9 @@ def sync_calendar_safely(
         )
     except ReauthorizationNeeded:
         raise
+    except SyncInProgress:
+        # A request that came after the other sync began stays set for the next one.
+        return SyncResult(calendar_row_id, False, 0, 0, busy=True)
     except Exception as exc:  # one calendar's failure must not stop the others
         return SyncResult(
             calendar_row_id, False, 0, 0, error=record_error(database, calendar_row_id, exc, now)
