@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,13 @@ from sqlalchemy.orm import Session as DbSession
 
 from ..storage import Database
 from ..storage.models import Therapist, TherapistSchedule
-from .runtime import Runtime
+
+
+class _WithDatabase(Protocol):
+    """What :func:`due_therapists` needs of the ``Runtime`` (kept apart: no import cycle)."""
+
+    database: Database
+
 
 #: However quiet a therapist is, their share of the cycle runs at least this often: a
 #: safety net under the moments computed from their data.
@@ -61,7 +68,7 @@ def mark_changed(db: DbSession, therapist_id: int) -> None:
     )
 
 
-def due_therapists(runtime: Runtime, now: datetime) -> list[int]:
+def due_therapists(runtime: _WithDatabase, now: datetime) -> list[int]:
     """The therapists (all, connected or paused) with something due at ``now``, by id."""
     database: Database = runtime.database
     with database.transaction() as db:
