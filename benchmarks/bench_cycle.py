@@ -32,10 +32,18 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import insert, select
 
-from calendar_sync.factory import create_app
+from calendar_sync import create_app
 from calendar_sync.google.client import GoogleApis
 from calendar_sync.google.events import list_events
-from calendar_sync.google.oauth import Grant
+from calendar_sync.google.oauth import (
+    CALENDAR_EVENTS,
+    CALENDAR_LIST,
+    EMAIL,
+    FREEBUSY,
+    GMAIL_SEND,
+    OPENID,
+    Grant,
+)
 from calendar_sync.sandbox.testing import RunningSandbox
 from calendar_sync.services.accounts.settings import switch_follow_ups_on
 from calendar_sync.services.cycle import run_cycle
@@ -50,14 +58,7 @@ from calendar_sync.storage.models import (
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-SCOPES = [
-    "openid",
-    "email",
-    "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/calendar.calendarlist.readonly",
-    "https://www.googleapis.com/auth/calendar.freebusy",
-    "https://www.googleapis.com/auth/gmail.send",
-]
+SCOPES = [OPENID, EMAIL, CALENDAR_LIST, CALENDAR_EVENTS, FREEBUSY, GMAIL_SEND]
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

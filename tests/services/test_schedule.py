@@ -15,12 +15,14 @@ from calendar_sync.domain.marks import MarkSource
 from calendar_sync.domain.outcomes import Outcome
 from calendar_sync.google.client import kept_clients
 from calendar_sync.services.followup.marks import record_mark
+from calendar_sync.services.outbox.dispatch import MessageStatus
+from calendar_sync.services.outbox.review import messages
 from calendar_sync.services.proposals.context import ProposalState
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.services.schedule import due_therapists
 from calendar_sync.storage.models import CalendarEventRow, RescheduleProposal, TherapistSchedule
 
-from .test_cycle import HOLD, NOW, THERAPIST, connected, env, missed_session, tick
+from .test_cycle import HOLD, NOW, PATIENT, THERAPIST, connected, env, missed_session, tick
 
 __all__ = ["env"]  # the fixture, shared with the cycle tests
 
@@ -143,3 +145,31 @@ def test_with_push_healthy_the_calendar_is_read_only_as_a_safety_net(
     }
     # the clients built at the first run were used again
     assert kept_clients() == built
+
+
+def test_a_session_still_ahead_is_followed_up_at_its_moments(
+    env: Any, connect: Callable[..., int]
+) -> None:
+    """Unmarked, it counts as missed when the hold ends: the run comes back for it."""
+    connected(env, connect)
+    start = NOW + timedelta(hours=1)
+    env.sandbox.control(
+        "POST",
+        f"calendar/{THERAPIST}/events",
+        {
+            "summary": "Sam R",
+            "start": {"dateTime": start.isoformat()},
+            "end": {"dateTime": (start + timedelta(minutes=50)).isoformat()},
+            "attendees": [{"email": PATIENT}],
+        },
+    )
+    tick(env, NOW)
+    end = start + timedelta(minutes=50)
+    # the reminder to mark, two hours after the end
+    lines = tick(env, end + timedelta(hours=2, minutes=1))
+    assert any("remind" in line for line in lines), lines
+    # and the check-in, held, once the unmarked hold (20 hours) is over
+    tick(env, end + timedelta(hours=20, minutes=1))
+    with runtime_of(env.app).database.transaction() as db:
+        held = [m for m in messages(db, 1, (MessageStatus.PENDING,)) if m.recipient == PATIENT]
+    assert len(held) == 1

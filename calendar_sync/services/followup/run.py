@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -22,7 +22,13 @@ from ...domain.moments import next_change
 from ...domain.policy import ActionKind
 from ...domain.times import when_words
 from ...storage import Database
-from ...storage.models import FollowUpAction, GoogleConnection, RescheduleProposal
+from ...storage.models import (
+    CalendarEventRow,
+    CalendarRow,
+    FollowUpAction,
+    GoogleConnection,
+    RescheduleProposal,
+)
 from ..accounts.connections import ConnectionStatus
 from ..notices import notify_once
 from ..patients.directory import link_patients
@@ -128,6 +134,19 @@ def _next_moment(db: DbSession, inputs: Inputs, now: datetime) -> datetime:
     policy = inputs.settings.policy
     found = next_change(inputs.sessions, inputs.marks, policy, inputs.connected_at, now)
     moments = [found] if found is not None else []
+    # The inputs hold sessions begun by ``now``: the next one to begin joins them then.
+    upcoming = db.scalar(
+        select(func.min(CalendarEventRow.start))
+        .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
+        .where(
+            CalendarRow.therapist_id == inputs.therapist.id,
+            CalendarRow.selected.is_(True),
+            CalendarEventRow.is_session.is_(True),
+            CalendarEventRow.start > now,
+        )
+    )
+    if upcoming is not None:
+        moments.append(upcoming)
     for created_at, release_at in db.execute(
         select(RescheduleProposal.created_at, RescheduleProposal.release_at).where(
             RescheduleProposal.therapist_id == inputs.therapist.id,
