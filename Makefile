@@ -25,9 +25,11 @@ worker: $(STAMP)
 	$(BIN)/calendar-sync worker
 
 # PNGs of the main pages for the README, from a freshly seeded demo (needs chromium).
-# Timings of the decision step, as ratios within one run (see docs/performance.md).
+# Timings of the decision step, and what a cycle costs when nothing happens (Google requests
+# counted at the sandbox, time per therapist), as ratios within one run (docs/performance.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decide.py
+	$(BIN)/python -W ignore benchmarks/bench_cycle.py
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots

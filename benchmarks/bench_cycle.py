@@ -181,8 +181,10 @@ def requests_per_offer_per_hour(folder: Path) -> tuple[float, str]:
         therapist = "dr.offer@example.test"
         _connect(app, sandbox, therapist, START)
         _missed_session(sandbox, therapist, START + timedelta(hours=1))
-        # Hold (20 h) then the patient hold (2 h): the invitation is placed by then.
-        now = _run(app, sandbox, START, 60 * 23)
+        # The unmarked hold (20 h after the end), then the patient hold (2 h): the
+        # invitation is placed by the end of the day, and read back (a change: the offer is
+        # checked once) by the safety-net poll at 24 h. The hour after that is measured.
+        now = _run(app, sandbox, START, 60 * 24 + 1)
         with runtime_of(app).database.transaction() as db:
             states = list(db.scalars(select(RescheduleProposal.state)))
         sandbox.control("DELETE", "calls")
