@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ...storage import Database
 from ...storage.models import CalendarRow, PushChannel
 from ..runtime import Runtime
+from ..schedule import mark_changed
 from .channels import token_matches
 
 
@@ -67,4 +68,7 @@ def receive(runtime: Runtime, notification: Notification, now: datetime) -> int:
             calendar = db.get(CalendarRow, calendar_id)
             if calendar is not None and calendar.sync_requested_at is None:
                 calendar.sync_requested_at = now
+            if calendar is not None:
+                # The next cycle runs the therapist, whether or not the queue got to it.
+                mark_changed(db, calendar.therapist_id)
     return 200
