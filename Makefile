@@ -25,11 +25,13 @@ worker: $(STAMP)
 	$(BIN)/calendar-sync worker
 
 # PNGs of the main pages for the README, from a freshly seeded demo (needs chromium).
-# Timings of the decision step and of a big first sync, as ratios within one run, the Meet
-# calls per video session, the Calendar add-on's answer times and a cycle run by 1, 2 and 4
-# worker processes on Postgres (see docs/performance.md).
+# Timings of the decision step and of a big first sync, as ratios within one run; what a
+# cycle costs when nothing happens (Google requests counted at the sandbox, time per
+# therapist); the Meet calls per video session; the Calendar add-on's answer times; a cycle
+# run by 1, 2 and 4 worker processes on Postgres (see docs/performance.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decide.py
+	$(BIN)/python -W ignore benchmarks/bench_cycle.py
 	$(BIN)/python benchmarks/bench_sync.py
 	$(BIN)/python benchmarks/bench_meet.py
 	$(BIN)/python benchmarks/bench_addon.py

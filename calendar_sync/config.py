@@ -134,9 +134,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "POLL_INTERVAL_SECONDS",
-        "900",
-        "A selected calendar is synced by the cycle when its last sync is older than this "
-        "(push notifications sync sooner).",
+        "1200",
+        "A selected calendar without a working push channel is synced by the cycle when its "
+        "last sync is older than this: at most 3 reads an hour, so a therapist costs at most "
+        "5 Google requests an hour with push off (see docs/sync.md).",
+        _positive_int,
+    ),
+    Setting(
+        "PUSH_POLL_INTERVAL_SECONDS",
+        "21600",
+        "A calendar with a live push channel is read anyway when its last sync is older than "
+        "this: a safety net for lost notifications (6 hours; see docs/sync.md).",
         _positive_int,
     ),
     Setting(

@@ -85,6 +85,11 @@ def app_config(tmp_path: Path, database_url: str) -> dict[str, Any]:
         "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "PUBLIC_URL": "http://127.0.0.1:5000",
         "GOOGLE_CLIENT_SECRETS": str(tmp_path / "client_secret.json"),
+        # The tests step the clock by minutes and expect calendars read every quarter hour,
+        # push or not (the sandbox's notifications arrive on a thread of their own); the
+        # defaults are tested on their own (tests/services/test_schedule.py).
+        "POLL_INTERVAL_SECONDS": "900",
+        "PUSH_POLL_INTERVAL_SECONDS": "900",
     }
 
 

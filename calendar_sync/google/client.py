@@ -1,7 +1,17 @@
-"""Building Google API clients: the one place ``googleapiclient.discovery.build`` is called."""
+"""Building Google API clients: the one place ``googleapiclient.discovery.build`` is called.
+
+Building a client from its discovery document takes milliseconds, so built clients are
+kept across cycles: per thread (``httplib2.Http`` is not thread-safe) and per caller's key
+(the therapist), the credentials of the moment swapped into the kept connection at each
+use. Credentials may also be given as a source, asked only when a client is first used:
+a token is then refreshed only when a call needs one.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,33 +40,91 @@ def api_endpoint(name: str, api_root: str) -> str:
 # ``retry.execute``); without it httplib2 would wait for ever on a hung connection.
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
+#: Built clients kept per thread, the least recently used dropped first.
+KEPT_CLIENTS = 512
+
+_kept = threading.local()
+
+
+def _build(name: str, api_root: str, http: Any) -> Any:
+    return build(
+        name,
+        _VERSIONS[name],
+        http=http,
+        client_options={"api_endpoint": api_endpoint(name, api_root)},
+        # The discovery documents ship with the library: nothing is fetched.
+        static_discovery=True,
+        cache_discovery=False,
+    )
+
+
+def _kept_service(
+    key: tuple[Hashable, ...], name: str, api_root: str, timeout: float, credentials: Credentials
+) -> Any:
+    """This thread's client for ``key``, built once, now authorised by ``credentials``."""
+    kept: OrderedDict[tuple[Hashable, ...], tuple[Any, Any]] | None = getattr(
+        _kept, "clients", None
+    )
+    if kept is None:
+        kept = _kept.clients = OrderedDict()
+    found = kept.get(key)
+    if found is None:
+        http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
+        found = (http, _build(name, api_root, http))
+        kept[key] = found
+        while len(kept) > KEPT_CLIENTS:
+            kept.popitem(last=False)
+    else:
+        kept.move_to_end(key)
+    http, service = found
+    http.credentials = credentials
+    return service
+
+
+def kept_clients() -> int:
+    """How many built clients this thread keeps (for tests and benchmarks)."""
+    return len(getattr(_kept, "clients", ()))
+
 
 @dataclass
 class GoogleApis:
-    """Lazily built clients for one therapist's credentials."""
+    """Lazily built clients for one therapist's credentials.
 
-    credentials: Credentials
+    ``credentials`` may be None with a ``source`` that gives them at the first call.
+    With a ``keep`` key (the therapist's id), built clients outlive this object.
+    """
+
+    credentials: Credentials | None
     api_root: str
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    source: Callable[[], Credentials] | None = None
+    keep: Hashable | None = None
     _built: dict[str, Any] | None = None
+
+    def valid_credentials(self) -> Credentials:
+        """The credentials, asked of ``source`` the first time they are needed."""
+        if self.credentials is None:
+            if self.source is None:
+                raise ValueError("GoogleApis needs credentials or a source of them")
+            self.credentials = self.source()
+        return self.credentials
 
     def _service(self, name: str) -> Any:
         if self._built is None:
             self._built = {}
         if name not in self._built:
-            # Each service gets its own connection: httplib2.Http is not thread-safe.
-            http = google_auth_httplib2.AuthorizedHttp(
-                self.credentials, http=httplib2.Http(timeout=self.timeout)
-            )
-            self._built[name] = build(
-                name,
-                _VERSIONS[name],
-                http=http,
-                client_options={"api_endpoint": api_endpoint(name, self.api_root)},
-                # The discovery documents ship with the library: nothing is fetched.
-                static_discovery=True,
-                cache_discovery=False,
-            )
+            credentials = self.valid_credentials()
+            if self.keep is not None:
+                key = (self.keep, name, self.api_root, self.timeout)
+                self._built[name] = _kept_service(
+                    key, name, self.api_root, self.timeout, credentials
+                )
+            else:
+                # Each service gets its own connection: httplib2.Http is not thread-safe.
+                http = google_auth_httplib2.AuthorizedHttp(
+                    credentials, http=httplib2.Http(timeout=self.timeout)
+                )
+                self._built[name] = _build(name, self.api_root, http)
         return self._built[name]
 
     @property

@@ -82,7 +82,7 @@ def send_raw(apis: GoogleApis, raw: bytes, timeout: float = SEND_TIMEOUT_SECONDS
     request = apis.gmail.users().messages().send(userId="me", body={"raw": encoded})
     # The built service's own Http may repeat a request; this one never does.
     request.http = google_auth_httplib2.AuthorizedHttp(
-        apis.credentials, http=SingleAttemptHttp(timeout=timeout)
+        apis.valid_credentials(), http=SingleAttemptHttp(timeout=timeout)
     )
     answer = retry.execute(request, policy=retry.NO_RETRY)
     message_id = answer.get("id") if isinstance(answer, dict) else None

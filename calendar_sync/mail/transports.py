@@ -103,7 +103,11 @@ class GmailTransport(Transport):
             return SendResult(SendOutcome.REFUSED, NO_GMAIL_SCOPE)
         if sender.therapist_id not in self._apis:
             try:
-                self._apis[sender.therapist_id] = self.keeper.apis(sender.therapist_id, now)
+                apis = self.keeper.apis(sender.therapist_id, now)
+                # The send needs a valid token: get it now, before the message is marked
+                # as being sent, so a refresh that fails or hangs leaves nothing in doubt.
+                apis.valid_credentials()
+                self._apis[sender.therapist_id] = apis
             except ReauthorizationNeeded:
                 return SendResult(SendOutcome.PAUSED, RECONNECT)
             except GoogleApiError:

@@ -25,11 +25,11 @@ from ..storage.leases import (
     renew_therapist,
     worker_name,
 )
-from ..storage.models import GoogleConnection, Therapist
+from ..storage.models import GoogleConnection
 from .accounts.connections import ConnectionStatus
-from .cycle import run_therapist
-from .outbox.dispatch import dispatch_due
+from .cycle import run_paused, run_therapist
 from .runtime import Runtime
+from .schedule import due_therapists
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,12 @@ def lease_length(runtime: Runtime) -> timedelta:
 
 
 def due_therapist_ids(runtime: Runtime, now: datetime) -> list[int]:
-    """The therapists with work to look at ``now``: today, every one of them.
+    """The therapists with something due or changed at ``now`` (``schedule``).
 
     Those with an active connection get their whole share; the others only the sending
-    step, which tells them why their messages wait. This is the one place to narrow to the
-    therapists actually due (per-therapist next-due times) once they are kept.
+    step, which tells them why their messages wait.
     """
-    with runtime.database.transaction() as db:
-        return list(db.scalars(select(Therapist.id).order_by(Therapist.id)))
+    return due_therapists(runtime, now)
 
 
 def _share(runtime: Runtime, therapist_id: int, now: datetime) -> list[str]:
@@ -56,11 +54,7 @@ def _share(runtime: Runtime, therapist_id: int, now: datetime) -> list[str]:
         )
     if status == ConnectionStatus.ACTIVE:
         return run_therapist(runtime, therapist_id, now=now, dry_run=False)
-    try:
-        return dispatch_due(runtime, now, therapist_id)
-    except Exception as exc:  # as in the cycle: the next run sends what is due
-        log.error("therapist %s: sending failed (%s)", therapist_id, type(exc).__name__)
-        return [f"therapist {therapist_id}: sending failed; the next cycle sends what is due"]
+    return run_paused(runtime, therapist_id, now=now, dry_run=False)
 
 
 class _Heartbeat:

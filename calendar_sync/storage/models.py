@@ -71,6 +71,30 @@ class GoogleConnection(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class TherapistSchedule(Base):
+    """When the therapist's share of a cycle next has something to do, and what changed.
+
+    ``due_at`` is the earliest moment anything of theirs can fall due (a poll, a channel
+    renewal, a hold ending, a deadline, a message's time); ``follow_up_due_at`` the earliest
+    at which the follow-up's decisions can change by time alone. ``changes`` is bumped by
+    everything that changes their data (a sync that brought events, a mark, a setting, an
+    answer); ``handled`` is the value the last run had seen. A therapist without a row is
+    due (``services.schedule``).
+    """
+
+    __tablename__ = "therapist_schedules"
+
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), primary_key=True
+    )
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    follow_up_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    changes: Mapped[int] = mapped_column(Integer, default=0)
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    # When the calendar list was last read (it is read rarely; see docs/sync.md).
+    calendar_list_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class SignInAttempt(Base):
     """One trip through Google's consent page, kept server-side between redirect and callback.
 

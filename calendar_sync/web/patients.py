@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ..domain.addresses import InvalidAddress, plain_address
 from ..services.followup.fees import fees_csv, ledger_for, waive
 from ..services.pages.patients import summaries
+from ..services.patients.directory import save_patient
 from ..services.patients.links import answers_for
 from ..storage.models import Patient
 from .auth import login_required, require_therapist
@@ -53,16 +54,15 @@ def add() -> BaseResponse:
         flash(f"Not added: {exc}.", "error")
         return redirect(url_for("patients.index"))
     with database().transaction() as db:
-        db.add(
-            Patient(
-                therapist_id=therapist.id,
-                name=name[:255],
-                email=email,
-                do_not_email=False,
-                fee_exempt=False,
-                fee_exempt_reason="",
-                created_at=current_time(),
-            )
+        save_patient(
+            db,
+            therapist.id,
+            Patient(created_at=current_time()),
+            name=name,
+            email=email,
+            do_not_email=False,
+            fee_exempt=False,
+            fee_exempt_reason="",
         )
     flash("Patient added. Sessions whose title names them are matched at the next sync.", "info")
     return redirect(url_for("patients.index"))
@@ -113,16 +113,23 @@ def update(patient_id: int) -> BaseResponse:
     with database().transaction() as db:
         patient = db.get(Patient, patient_id)
         assert patient is not None  # checked by _own, same therapist
-        patient.name = (request.form.get("name") or "").strip()[:255]
         email = (request.form.get("email") or "").strip().lower() or None
+        address = patient.email
         try:
-            patient.email = plain_address(email) if email else None
+            address = plain_address(email) if email else None
         except InvalidAddress as exc:
             # The other fields are saved; the address on file stays as it was.
             refused = f"The email address was not changed: {exc}."
-        patient.do_not_email = request.form.get("do_not_email") == "on"
-        patient.fee_exempt = request.form.get("fee_exempt") == "on"
-        patient.fee_exempt_reason = (request.form.get("fee_exempt_reason") or "").strip()[:500]
+        save_patient(
+            db,
+            therapist.id,
+            patient,
+            name=(request.form.get("name") or "").strip(),
+            email=address,
+            do_not_email=request.form.get("do_not_email") == "on",
+            fee_exempt=request.form.get("fee_exempt") == "on",
+            fee_exempt_reason=(request.form.get("fee_exempt_reason") or "").strip(),
+        )
     if refused:
         flash(refused, "error")
     else:

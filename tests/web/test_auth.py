@@ -167,8 +167,10 @@ def test_revoked_grant_pauses_and_asks_to_reconnect(env: Any) -> None:
     therapist_id = stored_connection(env).therapist_id
     env.sandbox.control("POST", "grants/revoke", {"email": THERAPIST})
     later = datetime.now(UTC) + timedelta(hours=2)  # the stored access token has expired
+    # nothing is refreshed until a call needs the token
+    apis = keeper.apis(therapist_id, later)
     with pytest.raises(ReauthorizationNeeded):
-        keeper.apis(therapist_id, later)
+        apis.calendar  # noqa: B018 - the first use asks for a valid token
     assert stored_connection(env).status == "needs_reauth"
     calls_before = env.sandbox.control("GET", "calls").get("oauth.token", 0)
     with pytest.raises(ReauthorizationNeeded):
@@ -180,7 +182,7 @@ def test_revoked_grant_pauses_and_asks_to_reconnect(env: Any) -> None:
     # connecting again (consent shown) brings the connection back
     connect(env)
     assert stored_connection(env).status == "active"
-    assert keeper.apis(therapist_id, later).credentials.valid
+    assert keeper.apis(therapist_id, later).valid_credentials().valid
 
 
 def test_two_workers_refreshing_at_once_leave_a_valid_token(env: Any) -> None:
@@ -193,7 +195,7 @@ def test_two_workers_refreshing_at_once_leave_a_valid_token(env: Any) -> None:
 
     def worker() -> None:
         barrier.wait()
-        results.append(keeper.apis(therapist_id, later))
+        results.append(GoogleApis(keeper.credentials(therapist_id, later), keeper.api_root))
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 
 import google.auth.exceptions
 import google.auth.transport.requests
@@ -25,6 +26,7 @@ from ...google.oauth import Grant, OAuthClient, utc_naive
 from ...storage import Database
 from ...storage.crypto import TokenCipher
 from ...storage.models import GoogleConnection
+from ..schedule import mark_changed
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class ConnectionKeeper:
         connection.granted_scopes = " ".join(sorted(grant.scopes))
         connection.version = (connection.version or 0) + 1
         db.flush()
+        mark_changed(db, therapist_id)
         return connection
 
     def has_refresh_token(self, therapist_id: int) -> bool:
@@ -101,7 +104,19 @@ class ConnectionKeeper:
 
         :raises ReauthorizationNeeded: the grant is gone; the therapist must reconnect.
         """
-        return GoogleApis(self.credentials(therapist_id, now), self.api_root)
+        # Nothing is read or refreshed until a call needs the token; clients built for the
+        # therapist are kept across cycles (``google.client``).
+        self._require_connected(therapist_id)
+        return GoogleApis(
+            None,
+            self.api_root,
+            source=partial(self.credentials, therapist_id, now),
+            keep=therapist_id,
+        )
+
+    def _require_connected(self, therapist_id: int) -> None:
+        with self.database.transaction() as db:
+            self._require(db, therapist_id)
 
     def credentials(self, therapist_id: int, now: datetime) -> Credentials:
         """:raises ReauthorizationNeeded: as :meth:`apis`."""
@@ -111,6 +126,9 @@ class ConnectionKeeper:
             expires_at = connection.access_token_expires_at
         if expires_at is None or expires_at - REFRESH_MARGIN <= now:
             credentials = self._refresh(therapist_id, credentials, version, now)
+        # Whether the token is still good is judged here, by ``now``; google-auth would judge
+        # it again by the wall clock and refresh on its own, without the refresh being kept.
+        credentials.expiry = None
         return credentials
 
     def granted_scopes(self, therapist_id: int) -> frozenset[str]:
@@ -165,9 +183,13 @@ class ConnectionKeeper:
         except google.auth.exceptions.TransportError as exc:
             raise GoogleApiError(0, "transport", "Google could not be reached") from exc
         token = str(credentials.token)
-        # google-auth keeps expiries as naive UTC.
+        # google-auth keeps expiries as naive UTC, counted from the wall clock: the token's
+        # lifetime is counted from ``now`` instead, the instant every decision here uses.
         expiry = credentials.expiry
-        expires_at = expiry.replace(tzinfo=UTC) if expiry else now + timedelta(seconds=3500)
+        lifetime = (
+            expiry.replace(tzinfo=UTC) - datetime.now(UTC) if expiry else timedelta(seconds=3500)
+        )
+        expires_at = now + lifetime
         with self.database.transaction() as db:
             written = db.execute(
                 update(GoogleConnection)

@@ -25,6 +25,7 @@ from ...domain.sessions import SessionRules
 from ...domain.slots import RescheduleRules
 from ...domain.unmarked import UnmarkedConvention, UnmarkedRules
 from ...storage.models import CalendarRow, SessionRulesRow, Therapist, TherapistSettingsRow
+from ..schedule import mark_changed
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def save_settings(
     row.updated_at = now
     save_session_rules(db, therapist_id, settings.policy.sessions)
     db.flush()
+    mark_changed(db, therapist_id)
 
 
 def set_meet_evidence(db: DbSession, therapist_id: int, on: bool, now: datetime) -> None:
@@ -225,6 +227,7 @@ def switch_follow_ups_on(db: DbSession, therapist_id: int, now: datetime) -> Non
     if row.follow_ups_from is None:
         row.follow_ups_from = now
     db.flush()
+    mark_changed(db, therapist_id)
 
 
 def switch_follow_ups_off(db: DbSession, therapist_id: int) -> None:
@@ -233,6 +236,7 @@ def switch_follow_ups_off(db: DbSession, therapist_id: int) -> None:
     if row is not None:
         row.follow_ups_from = None
         db.flush()
+    mark_changed(db, therapist_id)
 
 
 def with_policy(settings: TherapistSettings, policy: Policy) -> TherapistSettings:

@@ -46,6 +46,7 @@ from ...storage.models import (
 from ..accounts.settings import load_settings
 from ..notices import notify_once
 from ..runtime import Runtime
+from ..schedule import mark_changed
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ ROOM_OPEN_BEFORE = timedelta(hours=12)
 #: Sessions that ended longer ago are not read any more (the service was down): the
 #: therapist's convention has long taken over.
 GIVE_UP_AFTER = timedelta(days=2)
+#: While Google has not published a call's record yet, it is looked for again this often:
+#: twelve looks in the default hour, where every cycle would be sixty.
+LOOK_AGAIN = timedelta(minutes=5)
 
 SCOPE_WITHDRAWN = (
     "Google Meet evidence is on, but Google no longer lets this service read who joined your "
@@ -209,6 +213,34 @@ def _store(
     row.checked_at = now
     if evidence.attendance.settled and row.settled_at is None:
         row.settled_at = now
+        # The follow-up looks at the session again with its answer.
+        mark_changed(db, therapist_id)
+
+
+def next_meet_moment(db: DbSession, therapist_id: int, now: datetime) -> datetime | None:
+    """When an ended video session's answer is next looked for; None when none is awaited.
+
+    A session's end already brings the therapist's run (the follow-up's own moment), so
+    only the sessions whose record Google has not published yet are counted here.
+    """
+    if not meet_enabled(db, therapist_id):
+        return None
+    waiting = {
+        (calendar_id, event_id)
+        for windows in _unsettled(db, therapist_id, now).values()
+        for calendar_id, event_id, _, _ in windows
+    }
+    if not waiting:
+        return None
+    looked = {
+        (row.calendar_id, row.event_id): row.checked_at
+        for row in db.scalars(
+            select(MeetEvidence).where(
+                MeetEvidence.therapist_id == therapist_id, MeetEvidence.settled_at.is_(None)
+            )
+        )
+    }
+    return min(now if looked.get(key) is None else looked[key] + LOOK_AGAIN for key in waiting)
 
 
 def _scope_withdrawn(db: DbSession, therapist_id: int) -> None:

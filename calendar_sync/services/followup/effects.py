@@ -98,8 +98,9 @@ class Effects:
 
         When a new time is being offered for the session, the patient's email waits (its
         actions stay unrecorded) until the time is chosen, so the email can name it; the
-        cycle chooses times, then applies the decisions again. Email, invitation and fee
-        then wait together until ``release_at`` (see ``hold``).
+        follow-up chooses the time right after planning it, then applies the decision again
+        (``run.follow_up_therapist``). Email, invitation and fee then wait together until
+        ``release_at`` (see ``hold``).
         """
         inputs, now = self.inputs, self.now
         session = decision.session

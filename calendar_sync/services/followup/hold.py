@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.decide import assess
@@ -203,6 +203,16 @@ def release_fees(db: DbSession, therapist_id: int, now: datetime) -> int:
             db.delete(fee)
     db.flush()
     return released
+
+
+def next_fee_release(db: DbSession, therapist_id: int, now: datetime) -> datetime | None:
+    """The end of the earliest hold of a fee still held (one past its hold waits on its email,
+    whose own moment brings the release)."""
+    return db.scalar(
+        select(func.min(FeeEntry.held_until)).where(
+            FeeEntry.therapist_id == therapist_id, FeeEntry.held_until > now
+        )
+    )
 
 
 def withdraw_superseded(db: DbSession, inputs: Inputs, now: datetime) -> list[str]:

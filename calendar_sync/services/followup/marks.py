@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session as DbSession
 from ...domain.marks import Mark, MarkSource
 from ...domain.outcomes import Outcome
 from ...storage.models import MarkLink, SessionMark
+from ..schedule import mark_changed
 
 # Long enough to mark after a weekend away; the dashboard works after that.
 MARK_LINK_LIFETIME = timedelta(days=7)
@@ -88,6 +89,7 @@ def record_mark(
         )
     )
     db.flush()
+    mark_changed(db, therapist_id)
 
 
 def stored_marks(db: DbSession, therapist_id: int) -> list[Mark]:

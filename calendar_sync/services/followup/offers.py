@@ -23,6 +23,7 @@ from ...storage import Database
 from ...storage.models import FollowUpAction
 from ..proposals.workflow import plan_proposal
 from ..runtime import Runtime
+from ..schedule import mark_changed
 from .effects import Effects
 from .hold import PATIENT_EMAIL_KINDS
 from .inputs import decisions_for, load_inputs
@@ -133,6 +134,7 @@ def drop(runtime: Runtime, therapist_id: int, action_id: int) -> None:
         if not rows:
             raise NotSent(_GONE)
         _move(db, [row.id for row in rows], DISMISSED)
+        mark_changed(db, therapist_id)
 
 
 def send(runtime: Runtime, therapist_id: int, action_id: int, now: datetime) -> None:
@@ -146,6 +148,7 @@ def send(runtime: Runtime, therapist_id: int, action_id: int, now: datetime) -> 
         rows = _offered_rows(db, therapist_id, action_id)
         if not rows:
             raise NotSent(_GONE)
+        mark_changed(db, therapist_id)
         inputs = load_inputs(db, therapist_id, now)
         ref = (rows[0].calendar_id, rows[0].event_id)
         decision = None

@@ -13,24 +13,36 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from ...domain.decisions import Decision, PlannedAction
+from ...domain.decisions import Decision, Delivery, PlannedAction
+from ...domain.moments import next_change
 from ...domain.policy import ActionKind
 from ...domain.times import when_words
 from ...storage import Database
-from ...storage.models import CalendarRow, FollowUpAction, GoogleConnection
+from ...storage.models import (
+    CalendarEventRow,
+    CalendarRow,
+    FollowUpAction,
+    GoogleConnection,
+    RescheduleProposal,
+)
 from ..accounts.connections import ConnectionStatus
 from ..notices import notify_once
 from ..patients.directory import link_patients
+from ..proposals.context import ProposalState
+from ..proposals.workflow import PLACEMENT_WAIT, choose_times
 from ..runtime import Runtime
+from ..schedule import LONGEST_QUIET, set_follow_up_due
 from .effects import Effects
-from .hold import release_fees, withdraw_superseded
+from .hold import PATIENT_EMAIL_KINDS, release_fees, withdraw_superseded
 from .inputs import Inputs, decisions_for, load_inputs, pending
 
 log = logging.getLogger(__name__)
+
+SET_ASIDE = "a session's follow-up failed; set aside and tried again next cycle"
 
 
 # How long the follow-up waits for a calendar's listing to finish: a listing resumes at the
@@ -59,7 +71,13 @@ def _still_reading(db: DbSession, therapist_id: int, now: datetime) -> bool:
 def follow_up_therapist(
     runtime: Runtime, therapist_id: int, *, now: datetime, dry_run: bool
 ) -> list[str]:
-    """Decide and record what is due for one therapist; lines in plain words for the report."""
+    """Decide and record what is due for one therapist; lines in plain words for the report.
+
+    Runs once a cycle. A miss that offers a new time has its time chosen here, right after
+    the proposal is planned, so that the patient's email names it (see ``Effects.apply``).
+    The moment the decisions can next change is written to the therapist's schedule, so
+    the cycle comes back then, or at the next change, and not before.
+    """
     database: Database = runtime.database
     with database.transaction() as db:
         if _still_reading(db, therapist_id, now):
@@ -73,29 +91,98 @@ def follow_up_therapist(
             return []
         withdrawn = [] if dry_run else withdraw_superseded(db, inputs, now)
         due = pending(db, therapist_id, decisions_for(inputs, now), inputs.follow_ups_from)
+        moment = _next_moment(db, inputs, now)
     if dry_run:
         return [f"therapist {therapist_id}: would act: {d.explanation}" for d, _ in due]
     effects = Effects(runtime, inputs, now)
     lines: list[str] = list(withdrawn)
+    failed = [False]
+    lines += _apply(runtime, inputs, effects, due, now, failed)
+    # Emails that wait for a new time: choose it now, then write them naming it.
+    waiting = [d for d, actions in due if _waits_for_a_time(d, actions)]
+    if waiting:
+        lines += choose_times(runtime, therapist_id, now)
+        with database.transaction() as db:
+            again = pending(db, therapist_id, waiting, inputs.follow_ups_from)
+        lines += _apply(runtime, inputs, effects, again, now, failed)
+    with database.transaction() as db:
+        # A session set aside is tried again at the next cycle.
+        set_follow_up_due(db, therapist_id, now if failed[0] else moment)
+    return [f"therapist {therapist_id}: {line}" for line in lines if line]
+
+
+def _waits_for_a_time(decision: Decision, actions: list[PlannedAction]) -> bool:
+    kinds = {a.kind for a in actions if a.delivery is Delivery.SEND}
+    return ActionKind.PROPOSE_RESCHEDULE in kinds and bool(kinds & PATIENT_EMAIL_KINDS)
+
+
+def _apply(
+    runtime: Runtime,
+    inputs: Inputs,
+    effects: Effects,
+    due: list[tuple[Decision, list[PlannedAction]]],
+    now: datetime,
+    failed: list[bool],
+) -> list[str]:
+    """Record each decision's actions; one error boundary per session, one for reminders."""
+    lines: list[str] = []
     reminders: list[tuple[Decision, PlannedAction]] = []
+
+    def guarded(items: list[tuple[Decision, list[PlannedAction]]], work: Callable[[], str]) -> str:
+        line = _guarded(runtime, inputs, items, work, now)
+        failed[0] = failed[0] or line == SET_ASIDE
+        return line
+
     # One error boundary per session: a session that cannot be handled is set aside (and
     # tried again next cycle), never stopping the therapist's other sessions.
     for decision, actions in due:
         if decision.session.ref in inputs.contested:
             work = partial(effects.set_aside_contested, decision, actions)
-            lines.append(_guarded(runtime, inputs, [(decision, actions)], work, now))
+            lines.append(guarded([(decision, actions)], work))
             continue
         reminders += [
             (decision, a) for a in actions if a.kind is ActionKind.REMIND_THERAPIST_TO_MARK
         ]
         rest = [a for a in actions if a.kind is not ActionKind.REMIND_THERAPIST_TO_MARK]
         if rest:
-            work = partial(effects.apply, decision, rest)
-            lines.append(_guarded(runtime, inputs, [(decision, rest)], work, now))
+            lines.append(guarded([(decision, rest)], partial(effects.apply, decision, rest)))
     if reminders:
         work = partial(effects.remind_to_mark, reminders)
-        lines.append(_guarded(runtime, inputs, [(d, [a]) for d, a in reminders], work, now))
-    return [f"therapist {therapist_id}: {line}" for line in lines if line]
+        lines.append(guarded([(d, [a]) for d, a in reminders], work))
+    return lines
+
+
+def _next_moment(db: DbSession, inputs: Inputs, now: datetime) -> datetime:
+    """When the follow-up must run again if nothing changes before.
+
+    The domain's next change, and the moments an email stops waiting for its new time
+    (``Effects``: a time not chosen, or not placed, within ``PLACEMENT_WAIT``).
+    """
+    policy = inputs.settings.policy
+    found = next_change(inputs.sessions, inputs.marks, policy, inputs.connected_at, now)
+    moments = [found] if found is not None else []
+    # The inputs hold sessions begun by ``now``: the next one to begin joins them then.
+    upcoming = db.scalar(
+        select(func.min(CalendarEventRow.start))
+        .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
+        .where(
+            CalendarRow.therapist_id == inputs.therapist.id,
+            CalendarRow.selected.is_(True),
+            CalendarEventRow.is_session.is_(True),
+            CalendarEventRow.start > now,
+        )
+    )
+    if upcoming is not None:
+        moments.append(upcoming)
+    for created_at, release_at in db.execute(
+        select(RescheduleProposal.created_at, RescheduleProposal.release_at).where(
+            RescheduleProposal.therapist_id == inputs.therapist.id,
+            RescheduleProposal.state == ProposalState.PLANNED,
+        )
+    ):
+        moments += [m + PLACEMENT_WAIT for m in (created_at, release_at) if m is not None]
+    later = [m for m in moments if m > now]
+    return min(later, default=now + LONGEST_QUIET)
 
 
 def _guarded(
@@ -137,7 +224,7 @@ def _guarded(
                 "cycle; if this stays here, please tell us.",
                 now,
             )
-        return "a session's follow-up failed; set aside and tried again next cycle"
+        return SET_ASIDE
 
 
 def _any_recorded(db: DbSession, therapist_id: int, keys: set[str]) -> bool:
@@ -188,4 +275,7 @@ def follow_up_one(
             therapist_id,
             type(exc).__name__,
         )
+        if not dry_run:
+            with runtime.database.transaction() as db:
+                set_follow_up_due(db, therapist_id, now)
         return [f"therapist {therapist_id}: follow-up failed, retried next cycle"]

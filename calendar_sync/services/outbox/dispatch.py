@@ -220,6 +220,26 @@ def dispatch_due(
     return lines + held_back
 
 
+def next_moment(db: DbSession, therapist_id: int, now: datetime) -> datetime | None:
+    """When the therapist's next message is due (one being sent: at once, to recover it)."""
+    waiting = db.scalar(
+        select(func.min(OutboxMessage.not_before)).where(
+            OutboxMessage.therapist_id == therapist_id,
+            OutboxMessage.status == MessageStatus.PENDING,
+        )
+    )
+    busy = db.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.therapist_id == therapist_id,
+            OutboxMessage.status.in_([MessageStatus.CLAIMED, MessageStatus.SENDING]),
+        )
+        .limit(1)
+    )
+    moments = [m for m in (waiting, now if busy is not None else None) if m is not None]
+    return min(moments, default=None)
+
+
 def _send_guarded(
     database: Database,
     transport: Transport,

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ...storage.models import OutboxMessage
+from ..schedule import mark_changed
 from .dispatch import MessageStatus
 
 #: States shown as needing the therapist: the outcome is unknown, or it could not go out.
@@ -70,7 +71,11 @@ def _change(
         )
         .values(updated_at=now, **values)
     )
-    return bool(result.rowcount == 1)
+    if result.rowcount != 1:
+        return False
+    # What waits on the message (its invitation, its fee) moves with it at the next run.
+    mark_changed(db, therapist_id)
+    return True
 
 
 def hold(db: DbSession, therapist_id: int, message_id: int, now: datetime) -> bool:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from ...storage import hold_therapist
 from ...storage.models import CalendarEventRow, CalendarRow, Patient
+from ..schedule import mark_changed
 
 
 def add_patient(
@@ -36,6 +37,27 @@ def add_patient(
     db.add(patient)
     db.flush()
     return patient
+
+
+def save_patient(
+    db: DbSession,
+    therapist_id: int,
+    patient: Patient,
+    *,
+    name: str,
+    email: str | None,
+    do_not_email: bool,
+    fee_exempt: bool,
+    fee_exempt_reason: str,
+) -> None:
+    """Store the directory's fields of a patient (new or not); the next run decides anew."""
+    patient.therapist_id = therapist_id
+    patient.name, patient.email = name[:255], email
+    patient.do_not_email, patient.fee_exempt = do_not_email, fee_exempt
+    patient.fee_exempt_reason = fee_exempt_reason[:500]
+    db.add(patient)
+    db.flush()
+    mark_changed(db, therapist_id)
 
 
 def patient_key(patient_id: int) -> str:

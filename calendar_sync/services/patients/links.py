@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DbSession
 
 from ...storage.models import BarrierAnswer, CalendarEventRow, CalendarRow, PatientLink
+from ..schedule import mark_changed
 
 CHOOSE_TIME = "choose_time"
 BARRIER_SURVEY = "barrier_survey"
@@ -187,7 +188,12 @@ def claim(db: DbSession, link_id: str, now: datetime, *, answer: str | None = No
         )
         .values(used_at=now, answer=answer)
     )
-    return bool(getattr(result, "rowcount", 0))
+    if not getattr(result, "rowcount", 0):
+        return False
+    therapist_id = db.scalar(select(PatientLink.therapist_id).where(PatientLink.id == link_id))
+    if therapist_id is not None:
+        mark_changed(db, therapist_id)
+    return True
 
 
 def release(db: DbSession, link_id: str) -> None:

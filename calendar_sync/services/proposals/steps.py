@@ -24,6 +24,7 @@ from ...storage.models import CalendarRow, CreatedEvent, RescheduleProposal
 from .. import notices
 from ..followup.hold import Gate, gate, withdraw
 from ..patients.links import CHOOSE_TIME, issue_link
+from ..schedule import mark_changed
 from ..sync.event_store import record_created_event
 from .context import (
     Context,
@@ -157,6 +158,7 @@ def place(database: Database, context: Context, now: datetime) -> list[str]:
                 "The time it named was taken meanwhile; a new email names another.",
                 emails_only=True,
             )
+            mark_changed(db, row.therapist_id)
         _move_on(
             database,
             row,

@@ -23,7 +23,7 @@ from ...domain.decisions import idempotency_key
 from ...domain.policy import ActionKind
 from ...domain.sessions import Session
 from ...domain.slots import Slot, answer_deadline, has_session_soon
-from ...google import GoogleApiError
+from ...google import GoogleApiError, ReauthorizationNeeded
 from ...google.event_writes import move_event
 from ...storage import Database
 from ...storage.models import CalendarEventRow, CalendarRow, RescheduleProposal
@@ -31,6 +31,7 @@ from .. import notices
 from ..followup.hold import conversation_email, withdraw
 from ..outbox.dispatch import MessageStatus
 from ..runtime import Runtime
+from ..schedule import mark_changed
 from .context import (
     OPEN_STATES,
     Context,
@@ -42,7 +43,7 @@ from .context import (
     rules_for,
     words_for_error,
 )
-from .steps import PURPOSE, free_slots, offer, replace_declined, step
+from .steps import PURPOSE, choose, free_slots, offer, replace_declined, step
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ __all__ = [
     "ProposalState",
     "advance_proposals",
     "choose_time",
+    "choose_times",
+    "next_moment",
     "plan_proposal",
     "proposal_event_id",
     "times_to_choose",
@@ -150,27 +153,35 @@ def advance_proposals(
     dry_run: bool = False,
     *,
     sleep: Sleep = time.sleep,
+    calendars_changed: bool = True,
 ) -> list[str]:
     """Move every open proposal of the therapist on by what happened; report lines.
 
     With ``dry_run`` nothing is called or written. A Google failure on one proposal is
-    recorded on it (``last_error``) and does not stop the others.
+    recorded on it (``last_error``) and does not stop the others. Without
+    ``calendars_changed`` (no sync brought anything, nothing was marked or answered) an
+    offer waiting for its answer is left alone until its deadline: Google is not asked
+    whether its time is still free when nothing could have taken it.
 
     :raises ReauthorizationNeeded: the therapist's Google access is gone.
     """
     database: Database = runtime.database
     with database.transaction() as db:
-        rows = list(
-            db.scalars(
-                select(RescheduleProposal)
-                .where(
-                    RescheduleProposal.therapist_id == therapist_id,
-                    RescheduleProposal.state.in_(OPEN_STATES),
-                )
-                .order_by(RescheduleProposal.id)
-            )
+        query = select(RescheduleProposal).where(
+            RescheduleProposal.therapist_id == therapist_id,
+            RescheduleProposal.state.in_(OPEN_STATES),
         )
-        rows += _declined_after_accepting(db, therapist_id, now)
+        if not calendars_changed:
+            # Nothing was heard from the calendars: an offer is looked at again only when
+            # its deadline came or its last step failed; one still planned, always.
+            query = query.where(
+                (RescheduleProposal.state == ProposalState.PLANNED)
+                | (RescheduleProposal.answer_deadline <= now)
+                | RescheduleProposal.last_error.is_not(None)
+            )
+        rows = list(db.scalars(query.order_by(RescheduleProposal.id)))
+        if calendars_changed:
+            rows += _declined_after_accepting(db, therapist_id, now)
     if dry_run:
         return [_describe(row, now) for row in rows]
     if not rows:
@@ -183,7 +194,12 @@ def advance_proposals(
         try:
             with database.transaction() as db:
                 context = load_context(db, runtime, apis, proposal_id, now, sleep)
+            unchosen = context.row.state == ProposalState.PLANNED and context.row.slot_start is None
             found, follow_up = step(database, context, now)
+            if unchosen and context.row.slot_start is not None:
+                # Its email waited for this time: the follow-up writes it at the next run.
+                with database.transaction() as db:
+                    mark_changed(db, therapist_id)
         except GoogleApiError as exc:
             log.warning("proposal %s: Google failed: %s %s", proposal_id, exc.status, exc.reason)
             found, follow_up = [_failed(database, proposal_id, exc, now)], None
@@ -191,6 +207,70 @@ def advance_proposals(
         if follow_up is not None:
             queue.append(follow_up)
     return lines
+
+
+def choose_times(
+    runtime: Runtime, therapist_id: int, now: datetime, *, sleep: Sleep = time.sleep
+) -> list[str]:
+    """Choose the time of each planned proposal that has none yet (nothing is placed).
+
+    The follow-up calls it right after planning, so the patient's email can name the
+    time. A failure is recorded on the proposal and tried again by the proposals step.
+    """
+    database: Database = runtime.database
+    with database.transaction() as db:
+        ids = list(
+            db.scalars(
+                select(RescheduleProposal.id)
+                .where(
+                    RescheduleProposal.therapist_id == therapist_id,
+                    RescheduleProposal.state == ProposalState.PLANNED,
+                    RescheduleProposal.slot_start.is_(None),
+                )
+                .order_by(RescheduleProposal.id)
+            )
+        )
+    if not ids:
+        return []
+    lines: list[str] = []
+    try:
+        apis = runtime.connections.apis(therapist_id, now)
+    except ReauthorizationNeeded:
+        return [f"therapist {therapist_id}: new times wait for Google access"]
+    for proposal_id in ids:
+        try:
+            with database.transaction() as db:
+                context = load_context(db, runtime, apis, proposal_id, now, sleep)
+            lines += choose(database, context, now)
+        except GoogleApiError as exc:
+            log.warning("proposal %s: Google failed: %s %s", proposal_id, exc.status, exc.reason)
+            lines.append(_failed(database, proposal_id, exc, now))
+    return lines
+
+
+def next_moment(db: DbSession, therapist_id: int, now: datetime) -> datetime | None:
+    """When the therapist's open proposals next need a step without any change: a time to
+    choose or a failed step (at once), a hold ending, an answer's deadline."""
+    moments: list[datetime] = []
+    for state, slot_start, release_at, deadline, error in db.execute(
+        select(
+            RescheduleProposal.state,
+            RescheduleProposal.slot_start,
+            RescheduleProposal.release_at,
+            RescheduleProposal.answer_deadline,
+            RescheduleProposal.last_error,
+        ).where(
+            RescheduleProposal.therapist_id == therapist_id,
+            RescheduleProposal.state.in_(OPEN_STATES),
+        )
+    ):
+        if error is not None or (state == ProposalState.PLANNED and slot_start is None):
+            moments.append(now)
+        elif state == ProposalState.PLANNED and release_at is not None and release_at > now:
+            moments.append(release_at)
+        elif state == ProposalState.PROPOSED and deadline is not None:
+            moments.append(deadline)
+    return min(moments, default=None)
 
 
 def _declined_after_accepting(
@@ -258,6 +338,7 @@ def _hold_back_email(db: DbSession, row: RescheduleProposal, now: datetime) -> N
             "The new time it named could not be offered; it is written again without it.",
             emails_only=True,
         )
+        mark_changed(db, row.therapist_id)
     else:
         email.not_before, email.updated_at = now + RETRY_PLACEMENT, now
 
@@ -423,6 +504,7 @@ def choose_time(
         )
         stored.answer_deadline = answer_deadline(context.rules, slot, now)
         stored.updated_at, stored.last_error = now, None
+        mark_changed(db, therapist_id)
         notices.notify(
             db,
             therapist_id,

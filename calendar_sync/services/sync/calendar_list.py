@@ -19,6 +19,7 @@ from ...google.client import GoogleApis
 from ...google.oauth import CALENDAR_LIST
 from ...storage import Database, hold_therapist
 from ...storage.models import CalendarRow, Therapist
+from ..schedule import mark_changed
 
 # Shown when the calendar-list scope was not granted and only the main calendar is known.
 PRIMARY_SUMMARY = "Main calendar"
@@ -118,6 +119,7 @@ def select_calendar(
         if selected and not row.selected:
             row.sync_requested_at = now
         row.selected = selected
+        mark_changed(db, therapist_id)
 
 
 def calendar_statuses(database: Database, therapist_id: int) -> list[CalendarStatus]:

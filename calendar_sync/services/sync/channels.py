@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session as DbSession
 
 from ...config import is_loopback
 from ...google import GoogleApiError
@@ -80,6 +81,62 @@ def _needs_channel(calendar: CalendarRow, now: datetime, interval: timedelta) ->
         return True
     # A refused channel is tried again once per poll interval, not at every cycle.
     return calendar.watch_attempted_at <= now - interval
+
+
+def push_healthy(calendar: CalendarRow, config: dict[str, Any] | Any, now: datetime) -> bool:
+    """Whether Google tells us of this calendar's changes: push on and a live channel."""
+    expires = calendar.channel_expires_at
+    return (
+        push_enabled(config)
+        and calendar.channel_id is not None
+        and expires is not None
+        and expires > now
+    )
+
+
+def poll_interval(calendar: CalendarRow, config: dict[str, Any] | Any, now: datetime) -> timedelta:
+    """How long a calendar goes unread: a safety net under push, else the poll interval."""
+    key = (
+        "PUSH_POLL_INTERVAL_SECONDS"
+        if push_healthy(calendar, config, now)
+        else ("POLL_INTERVAL_SECONDS")
+    )
+    return timedelta(seconds=int(config[key]))
+
+
+def next_channel_moment(
+    db: DbSession, config: dict[str, Any] | Any, therapist_id: int, now: datetime
+) -> datetime | None:
+    """When :func:`maintain_channels` next has something to do for the therapist."""
+    enabled = push_enabled(config)
+    interval = timedelta(seconds=int(config["POLL_INTERVAL_SECONDS"]))
+    moments: list[datetime] = []
+    for calendar in db.scalars(select(CalendarRow).where(CalendarRow.therapist_id == therapist_id)):
+        wanted = enabled and calendar.selected and calendar.gone_at is None
+        if wanted and calendar.channel_id is not None:
+            expires = calendar.channel_expires_at
+            moments.append(now if expires is None else expires - RENEWAL_MARGIN)
+        elif wanted:
+            attempted = calendar.watch_attempted_at
+            refused = calendar.watch_problem is not None and attempted is not None
+            moments.append(attempted + interval if refused and attempted else now)
+        elif calendar.channel_id is not None:
+            moments.append(now)
+    current = select(CalendarRow.channel_id).where(
+        CalendarRow.therapist_id == therapist_id, CalendarRow.channel_id.is_not(None)
+    )
+    for created_at, expires_at in db.execute(
+        select(PushChannel.created_at, PushChannel.expires_at)
+        .join(CalendarRow, CalendarRow.id == PushChannel.calendar_row_id)
+        .where(
+            CalendarRow.therapist_id == therapist_id,
+            PushChannel.stopped_at.is_(None),
+            PushChannel.resource_id.is_not(None),
+            PushChannel.id.not_in(current),
+        )
+    ):
+        moments.append(now if expires_at is not None else created_at + PENDING_GRACE)
+    return min(moments, default=None)
 
 
 def _calendars(database: Database, therapist_id: int) -> list[CalendarRow]:
@@ -242,7 +299,10 @@ def stop_old_channels(
 
     Expired ones are only marked: Google has already let them go.
     """
-    current = select(CalendarRow.channel_id).where(CalendarRow.channel_id.is_not(None))
+    # The therapist's own current channels: a channel record belongs to one of their calendars.
+    current = select(CalendarRow.channel_id).where(
+        CalendarRow.therapist_id == therapist_id, CalendarRow.channel_id.is_not(None)
+    )
     return _stop(
         database,
         apis,

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -34,8 +35,9 @@ from ...storage.models import CalendarRow, GoogleConnection
 from ..accounts.connections import ConnectionStatus
 from ..accounts.settings import session_rules
 from ..runtime import Runtime, wall_clock
+from ..schedule import mark_changed, peek, set_calendar_list_read
 from .calendar_list import refresh_calendar_list
-from .channels import maintain_channels, plan_channels
+from .channels import maintain_channels, next_channel_moment, plan_channels, poll_interval
 from .event_store import apply_events, load_context, mark_missing
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,9 @@ log = logging.getLogger(__name__)
 # a fee dispute months); newer ones and a year ahead cover reschedules and series.
 PAST_WINDOW = timedelta(days=120)
 FUTURE_WINDOW = timedelta(days=365)
+# The calendar list changes when a calendar is added, shared or removed: rare, and never
+# urgent (a new calendar shows on the dashboard within this long, to be selected there).
+CALENDAR_LIST_INTERVAL = timedelta(hours=6)
 
 # Events per page of a cycle's listings: Google's maximum, so the fewest calls (tests make
 # it small to see many pages).
@@ -284,6 +289,9 @@ def _run_listing(
             listing.upserted += applied.upserted
             listing.cancelled += applied.cancelled
             listing.skipped += applied.failed
+            if applied.upserted or applied.cancelled:
+                # The follow-up and the open proposals look again at the next run.
+                mark_changed(db, calendar.therapist_id)
             if page.time_zone:
                 calendar.time_zone = page.time_zone
             if page.next_page_token is not None:
@@ -295,8 +303,13 @@ def _run_listing(
                     calendar.sync_token = None  # whatever it was, a full listing replaces it
                 continue
             if full:
-                listing.cancelled += mark_missing(db, calendar, listing.started_at, window, now)
+                gone = mark_missing(db, calendar, listing.started_at, window, now)
+                listing.cancelled += gone
                 calendar.last_full_sync_at = now
+                if gone or listing.resumed:
+                    # What went, or a calendar read at last in full: the follow-up, which
+                    # waited for it, looks again at the next run.
+                    mark_changed(db, calendar.therapist_id)
             _forget_listing(calendar)
             # None when the server keeps no tokens: the next sync lists the window again.
             calendar.sync_token = page.next_sync_token
@@ -373,8 +386,46 @@ def sync_calendar_safely(
         )
 
 
-def _due(calendar: CalendarRow, now: datetime, interval: timedelta) -> bool:
+def _due(calendar: CalendarRow, now: datetime, config: Any) -> bool:
+    interval = poll_interval(calendar, config, now)
     return calendar.last_sync_at is None or calendar.last_sync_at <= now - interval
+
+
+def _list_due(known: list[CalendarRow], read_at: datetime | None, now: datetime) -> bool:
+    """The calendar list is read when nothing is known yet, else every few hours.
+
+    A calendar Google no longer serves also gets the list read (see ``sync_therapist``).
+    """
+    return not known or read_at is None or read_at <= now - CALENDAR_LIST_INTERVAL
+
+
+def next_moment(db: DbSession, config: Any, therapist_id: int, now: datetime) -> datetime | None:
+    """When the therapist's sync next has something to do: a poll, the list, a channel."""
+    calendars = list(
+        db.scalars(select(CalendarRow).where(CalendarRow.therapist_id == therapist_id))
+    )
+    read_at = peek(db, therapist_id).calendar_list_read_at
+    moments = [now if not calendars or read_at is None else read_at + CALENDAR_LIST_INTERVAL]
+    for calendar in calendars:
+        if not calendar.selected or calendar.gone_at is not None:
+            continue
+        if (
+            calendar.sync_requested_at is not None
+            or calendar.last_sync_at is None
+            or calendar.listing_started_at is not None  # a listing cut short goes on
+        ):
+            moments.append(now)
+        else:
+            moments.append(calendar.last_sync_at + poll_interval(calendar, config, now))
+    channel = next_channel_moment(db, config, therapist_id, now)
+    if channel is not None:
+        moments.append(channel)
+    return min(moments)
+
+
+def _not_found(calendar: CalendarRow) -> bool:
+    """The last sync found the calendar gone: the list says whether it was removed."""
+    return calendar.last_error == error_words(GoogleApiError(404, "notFound", ""))
 
 
 def sync_all(
@@ -459,12 +510,14 @@ def sync_therapist(
     """
 
     database: Database = runtime.database
-    interval = timedelta(seconds=int(runtime.config["POLL_INTERVAL_SECONDS"]))
+    config = runtime.config
     with database.transaction() as db:
         known = list(
             db.scalars(select(CalendarRow).where(CalendarRow.therapist_id == therapist_id))
         )
-        list_due = not known or any(_due(c, now, interval) for c in known if c.selected)
+        gone_missing = any(c.selected and c.gone_at is None and _not_found(c) for c in known)
+        read_at = peek(db, therapist_id).calendar_list_read_at
+        list_due = gone_missing or _list_due(known, read_at, now)
     prefix = f"therapist {therapist_id}"
     if dry_run:
         lines = [f"{prefix}: would refresh the calendar list"] if list_due else []
@@ -474,7 +527,7 @@ def sync_therapist(
                     lines.append(f"{prefix}: would go on reading calendar {calendar.id}")
                 elif calendar.sync_requested_at is not None:
                     lines.append(f"{prefix}: would sync calendar {calendar.id} (push request)")
-                elif _due(calendar, now, interval):
+                elif _due(calendar, now, config):
                     lines.append(f"{prefix}: would sync calendar {calendar.id} (poll)")
         lines.extend(plan_channels(runtime, therapist_id, now))
         return lines
@@ -487,6 +540,8 @@ def sync_therapist(
                 database, apis, therapist_id, keeper.granted_scopes(therapist_id), now, sleep=sleep
             )
             lines.append(f"{prefix}: {count} calendar(s) on the list")
+            with database.transaction() as db:
+                set_calendar_list_read(db, therapist_id, now)
         except GoogleApiError as exc:
             log.warning("therapist %s: calendar list failed: %s", therapist_id, exc.reason)
             lines.append(f"{prefix}: calendar list not refreshed ({error_words(exc)})")
@@ -497,7 +552,7 @@ def sync_therapist(
             # A listing cut short goes on at once, whatever the poll interval says.
             if c.listing_started_at is not None
             or c.sync_requested_at is not None
-            or _due(c, now, interval)
+            or _due(c, now, config)
         ]
     for calendar_id in due:
         result = sync_calendar_safely(database, apis, calendar_id, now, sleep=sleep)

@@ -17,6 +17,7 @@ from ...google.tasks import bucket, task_id
 from ...storage import Database
 from ...storage.models import CalendarRow, PushChannel
 from ..runtime import Runtime
+from ..schedule import mark_changed
 from .channels import token_matches
 from .queue import SPACING
 
@@ -73,6 +74,9 @@ def receive(runtime: Runtime, notification: Notification, now: datetime) -> int:
             calendar = db.get(CalendarRow, calendar_id)
             if calendar is not None and calendar.sync_requested_at is None:
                 calendar.sync_requested_at = now
+            if calendar is not None:
+                # The next cycle runs the therapist, whether or not the queue got to it.
+                mark_changed(db, calendar.therapist_id)
     return 200
 
 

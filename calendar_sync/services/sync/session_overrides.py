@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session as DbSession
 
 from ...storage.models import CalendarEventRow, CalendarRow, SessionOverride
+from ..schedule import mark_changed
 
 
 def treat_as_session(
@@ -64,5 +65,8 @@ def treat_as_session(
         if not row.is_session and not row.created_by_service:
             row.is_session = True
             changed += 1
+    if changed:
+        # The follow-up looks at the new sessions at the next run.
+        mark_changed(db, therapist_id)
     db.flush()
     return changed
