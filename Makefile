@@ -25,12 +25,15 @@ worker: $(STAMP)
 	$(BIN)/calendar-sync worker
 
 # PNGs of the main pages for the README, from a freshly seeded demo (needs chromium).
-# Timings of the decision step, as ratios within one run, and the Calendar add-on's answer
-# times (see docs/performance.md).
+# Timings of the decision step and of a big first sync, as ratios within one run, the Meet
+# calls per video session, the Calendar add-on's answer times and a cycle run by 1, 2 and 4
+# worker processes on Postgres (see docs/performance.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decide.py
+	$(BIN)/python benchmarks/bench_sync.py
 	$(BIN)/python benchmarks/bench_meet.py
 	$(BIN)/python benchmarks/bench_addon.py
+	$(BIN)/python benchmarks/bench_workers.py
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py --out docs/screenshots

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import click
@@ -58,25 +59,58 @@ def tick(now: datetime, dry_run: bool) -> None:
     type=click.FloatRange(min=1),
     help="Seconds from the start of one cycle to the start of the next.",
 )
+@click.option(
+    "--processes",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Run this many claiming worker processes (Postgres): each takes one therapist at "
+    "a time under a lease, and each therapist is run once per --interval. 0: one cycle "
+    "after another in this process.",
+)
 @with_appcontext
-def worker(interval: float) -> None:
+def worker(interval: float, processes: int) -> None:
     """Run a full cycle every --interval seconds until stopped (beside ``run``).
 
     A failing cycle is logged and the next one runs on time; stop with Ctrl+C or SIGTERM.
+    With --processes N, N processes share the therapists out between them instead.
     """
     import signal
-    import threading
 
     from .services.worker import run_forever
 
     stop = threading.Event()
     # SIGTERM is how process managers ask a service to stop: finish the cycle, then leave.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    if processes:
+        _worker_processes(interval, processes, stop)
+        return
     click.echo(f"worker: a cycle every {interval:g}s; Ctrl+C to stop")
     try:
         run_forever(runtime_of(current_app), interval, stop)
     except KeyboardInterrupt:
         stop.set()
+    click.echo("worker stopped")
+
+
+def _worker_processes(interval: float, processes: int, stop: threading.Event) -> None:
+    from datetime import timedelta
+
+    from .factory import build_runtime
+    from .services.pool import start_processes, stop_processes
+
+    if runtime_of(current_app).database.engine.dialect.name != "postgresql":
+        click.echo("worker: several processes share one SQLite writer; Postgres suits them better")
+    started = start_processes(
+        build_runtime, current_app.config, processes, timedelta(seconds=interval)
+    )
+    click.echo(f"worker: {processes} claiming processes, each therapist every {interval:g}s")
+    try:
+        while not stop.wait(1.0):
+            if not any(p.is_alive() for p in started):
+                break
+    except KeyboardInterrupt:
+        pass
+    stop_processes(started)
     click.echo("worker stopped")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ def _push_mode(value: str) -> str:
     if mode not in ("auto", "on", "off"):
         raise ConfigError(f"PUSH_NOTIFICATIONS must be auto, on or off, got {value!r}")
     return mode
+
+
+def _tasks_target(value: str) -> str:
+    target = value.strip().lower()
+    if target not in ("appengine", "http"):
+        raise ConfigError(f"CLOUD_TASKS_TARGET must be appengine or http, got {value!r}")
+    return target
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -130,6 +138,36 @@ SETTINGS: tuple[Setting, ...] = (
         "A selected calendar is synced by the cycle when its last sync is older than this "
         "(push notifications sync sooner).",
         _positive_int,
+    ),
+    Setting(
+        "THERAPIST_LEASE_SECONDS",
+        "120",
+        "How long a worker's claim on one therapist's work lasts without renewal; a live "
+        "worker renews it every third of that, so this is how long a dead worker's therapists "
+        "wait before another worker takes them over.",
+        _positive_int,
+    ),
+    Setting(
+        "CLOUD_TASKS_QUEUE",
+        "",
+        "Cloud Tasks queue (`projects/P/locations/L/queues/Q`) that fans the cycle out: cron's "
+        "`/tasks/dispatch` enqueues one task per due therapist, and push notifications become "
+        "tasks. Empty: one process does the work (`calendar-sync worker`). See "
+        "[docs/deploy.md](docs/deploy.md).",
+    ),
+    Setting(
+        "CLOUD_TASKS_TARGET",
+        "appengine",
+        "Where tasks call the service: `appengine` (App Engine handlers, trusted by the "
+        "`X-AppEngine-*` headers App Engine strips from outside requests) or `http` "
+        "(`PUBLIC_URL`, each call carrying a Google-signed OIDC token).",
+        _tasks_target,
+    ),
+    Setting(
+        "CLOUD_TASKS_SERVICE_ACCOUNT",
+        "",
+        "With `http` targets: the service account whose OIDC token Cloud Tasks sends; a "
+        "handler accepts only a token for that account with `PUBLIC_URL` as its audience.",
     ),
     Setting(
         "PATIENT_LINK_DAYS",
@@ -218,6 +256,23 @@ def finish(config: dict[str, Any]) -> None:
         raise ConfigError("TOKEN_ENCRYPTION_KEYS is empty")
     config["TOKEN_ENCRYPTION_KEYS"] = keys
     _check_mail(config)
+    _check_tasks(config)
+
+
+_QUEUE = re.compile(r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]{1,100}")
+
+
+def _check_tasks(config: dict[str, Any]) -> None:
+    queue = config.get("CLOUD_TASKS_QUEUE") or ""
+    if queue and not _QUEUE.fullmatch(queue):
+        raise ConfigError("CLOUD_TASKS_QUEUE must be projects/P/locations/L/queues/Q")
+    if queue and config.get("CLOUD_TASKS_TARGET") == "http":
+        account = config.get("CLOUD_TASKS_SERVICE_ACCOUNT") or ""
+        if account.count("@") != 1:
+            raise ConfigError(
+                "CLOUD_TASKS_TARGET=http needs CLOUD_TASKS_SERVICE_ACCOUNT, the account whose "
+                "OIDC token the handlers accept"
+            )
 
 
 def _check_mail(config: dict[str, Any]) -> None:

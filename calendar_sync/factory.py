@@ -16,6 +16,7 @@ from flask import Flask
 from . import config as settings
 from . import logs
 from .google.oauth import allow_plain_http
+from .google.tasks import CloudTasks
 from .resources import STATIC, TEMPLATES
 from .services.accounts.connections import ConnectionKeeper
 from .services.runtime import Runtime
@@ -65,9 +66,24 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
         api_root=app.config["GOOGLE_API_ROOT"],
     )
     runtime = Runtime(database, keeper, app.config)
+    if app.config["CLOUD_TASKS_QUEUE"]:
+        runtime.tasks = CloudTasks(
+            queue=app.config["CLOUD_TASKS_QUEUE"],
+            api_root=app.config["GOOGLE_API_ROOT"],
+            target=app.config["CLOUD_TASKS_TARGET"],
+            public_url=app.config["PUBLIC_URL"],
+            service_account=app.config["CLOUD_TASKS_SERVICE_ACCOUNT"],
+        )
     # The queue's worker syncs what push notifications ask for, with this runtime.
     runtime.sync_queue.handler = partial(run_queued_job, runtime)
     runtime.attach(app)
 
     register(app)
     return app
+
+
+def build_runtime(config: dict[str, Any]) -> Runtime:
+    """A runtime for a worker process: the app built from ``config``, without its server."""
+    from .services.runtime import runtime_of
+
+    return runtime_of(build_app(config))

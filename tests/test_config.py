@@ -126,3 +126,31 @@ def test_the_app_creates_its_instance_folder_and_database_for_the_owner_only(
         assert (instance / "calendar_sync.sqlite3").exists()
     finally:
         runtime_of(app).database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({"CLOUD_TASKS_QUEUE": "therapists"}, "projects/P/locations/L/queues/Q"),
+        (
+            {
+                "CLOUD_TASKS_QUEUE": "projects/p/locations/europe-west2/queues/therapists",
+                "CLOUD_TASKS_TARGET": "http",
+            },
+            "CLOUD_TASKS_SERVICE_ACCOUNT",
+        ),
+        ({"CLOUD_TASKS_TARGET": "pubsub"}, "appengine or http"),
+    ],
+)
+def test_an_unusable_cloud_tasks_setting_is_a_clear_error(
+    tmp_path: Path, extra: dict[str, str], words: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        config.finish(config.load(extra, tmp_path))
+
+
+def test_a_queue_with_app_engine_targets_needs_nothing_more(tmp_path: Path) -> None:
+    queue = "projects/p/locations/europe-west2/queues/therapists"
+    values = config.load({"CLOUD_TASKS_QUEUE": queue}, tmp_path)
+    config.finish(values)
+    assert values["CLOUD_TASKS_TARGET"] == "appengine"

@@ -248,3 +248,43 @@ def test_edited_templates_carry_over_as_one_text(any_database_url: str) -> None:
             ]
     finally:
         database.dispose()
+
+
+def test_events_are_indexed_by_calendar_then_start(any_database_url: str) -> None:
+    """The follow-up's window query (one calendar's events between two starts) has its index."""
+    from sqlalchemy import inspect
+
+    database = Database(any_database_url)
+    try:
+        database.upgrade()
+        indexes = {
+            index["name"]: index["column_names"]
+            for index in inspect(database.engine).get_indexes("calendar_events")
+        }
+        assert indexes["ix_calendar_events_calendar_id_start"] == ["calendar_id", "start"]
+        # Every query on start names the calendar too: the start-only index is gone.
+        assert "ix_calendar_events_start" not in indexes
+    finally:
+        database.dispose()
+
+
+def test_sqlite_plans_the_window_query_on_the_index(sqlite_url: str) -> None:
+    from sqlalchemy import text
+
+    database = Database(sqlite_url)
+    try:
+        database.upgrade()
+        with database.engine.connect() as connection:
+            plan = " ".join(
+                str(row[-1])
+                for row in connection.execute(
+                    text(
+                        "EXPLAIN QUERY PLAN SELECT id FROM calendar_events"
+                        " WHERE calendar_id = 1 AND start >= '2026-01-01' AND start <= '2026-03-01'"
+                    )
+                )
+            )
+        assert "ix_calendar_events_calendar_id_start" in plan
+        assert "start>?" in plan and "start<?" in plan
+    finally:
+        database.dispose()

@@ -74,3 +74,27 @@ class GoogleApis:
     @property
     def oauth2(self) -> Any:
         return self._service("oauth2")
+
+
+#: Where Cloud Tasks lives when the API root is Google's own: a host of its own.
+GOOGLE_ROOT = "https://www.googleapis.com/"
+
+
+def build_cloud_tasks(
+    credentials: Any, api_root: str, timeout: float = DEFAULT_TIMEOUT_SECONDS
+) -> Any:
+    """A Cloud Tasks v2 client for the service's own identity (not a therapist's).
+
+    Against Google the discovery document's endpoint (``cloudtasks.googleapis.com``) is
+    used; any other root (the sandbox) serves it at ``<root>v2/``.
+    """
+    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout))
+    options = {} if api_root == GOOGLE_ROOT else {"api_endpoint": api_root}
+    return build(
+        "cloudtasks",
+        "v2",
+        http=http,
+        client_options=options,
+        static_discovery=True,
+        cache_discovery=False,
+    )

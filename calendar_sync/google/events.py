@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
@@ -303,25 +303,50 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def list_events(
+@dataclass
+class EventPage:
+    """One page of an ``events.list`` run: its events, and where the listing goes next.
+
+    ``next_page_token`` is set on every page but the last; ``next_sync_token`` only on the
+    last (and not even there on servers that keep no tokens).
+    """
+
+    events: list[CalendarEvent]
+    skipped: list[str]
+    next_page_token: str | None
+    next_sync_token: str | None
+    #: The listing's time zone, when this machine knows it.
+    time_zone: str | None
+    summary: str | None
+
+
+def list_event_pages(
     calendar_service: Any,
     calendar_id: str,
     *,
     sync_token: str | None = None,
     time_min: datetime | None = None,
     time_max: datetime | None = None,
+    page_token: str | None = None,
+    time_zone: str | None = None,
     policy: retry.RetryPolicy = retry.DEFAULT_POLICY,
     sleep: Callable[[float], None] = time.sleep,
     page_size: int = PAGE_SIZE,
-) -> Listing:
-    """Every event of a calendar (with ``sync_token``: every change since it), all pages.
+) -> Iterator[EventPage]:
+    """The pages of a calendar's events (with ``sync_token``: of the changes since it).
+
+    Each page is fetched when the previous one has been taken, so a caller that stores each
+    page before taking the next holds one page in memory. ``page_token`` resumes a listing
+    at that page (with the same query it started with); ``time_zone`` is the zone to read
+    all-day events in when a page does not name a known one.
 
     Series come expanded into instances (``singleEvents``); a sync token excludes the time
     window, which the token already fixes. An item that is not a readable event is left
-    out, and why is kept in ``Listing.skipped``.
+    out, and why is kept in ``EventPage.skipped``.
 
     :raises SyncTokenExpired: the token is no longer valid (410).
-    :raises GoogleApiError: as :func:`retry.execute`.
+    :raises GoogleApiError: as :func:`retry.execute` (400 for a page token Google no longer
+        knows).
     """
     query: dict[str, Any] = {
         "calendarId": calendar_id,
@@ -335,29 +360,74 @@ def list_events(
             query["timeMin"] = format_time(time_min)
         if time_max is not None:
             query["timeMax"] = format_time(time_max)
-    listing = Listing()
-    page_token: str | None = None
+    known_zone = time_zone
     while True:
         page_query = dict(query, pageToken=page_token) if page_token else query
         page = retry.execute(
             calendar_service.events().list(**page_query), policy=policy, sleep=sleep
         )
-        listing.pages += 1
-        zone = _zone(page.get("timeZone"), listing.time_zone or "UTC")
+        zone = _zone(page.get("timeZone"), known_zone or "UTC")
         # A zone this machine does not know is not kept: UTC (or the first page's) stands in.
-        if listing.time_zone is None and zone == page.get("timeZone"):
-            listing.time_zone = zone
-        listing.summary = listing.summary or page.get("summary")
+        if known_zone is None and zone == page.get("timeZone"):
+            known_zone = zone
+        events: list[CalendarEvent] = []
+        skipped: list[str] = []
         for item in page.get("items") or []:
             # One event Google sends that we cannot read must not fail the whole calendar.
             try:
-                listing.events.append(parse_event(item, zone))
+                events.append(parse_event(item, zone))
             except MalformedEvent as exc:
-                listing.skipped.append(str(exc))
-        page_token = page.get("nextPageToken")
+                skipped.append(str(exc))
+        page_token = page.get("nextPageToken") or None
+        yield EventPage(
+            events=events,
+            skipped=skipped,
+            next_page_token=page_token,
+            next_sync_token=None if page_token else page.get("nextSyncToken"),
+            time_zone=known_zone,
+            summary=page.get("summary"),
+        )
         if not page_token:
-            listing.next_sync_token = page.get("nextSyncToken")
-            return listing
+            return
+
+
+def list_events(
+    calendar_service: Any,
+    calendar_id: str,
+    *,
+    sync_token: str | None = None,
+    time_min: datetime | None = None,
+    time_max: datetime | None = None,
+    policy: retry.RetryPolicy = retry.DEFAULT_POLICY,
+    sleep: Callable[[float], None] = time.sleep,
+    page_size: int = PAGE_SIZE,
+) -> Listing:
+    """Every page of :func:`list_event_pages` gathered in one :class:`Listing`.
+
+    For bounded listings (a window of days, proposals' free time); a calendar's own sync
+    goes page by page.
+
+    :raises SyncTokenExpired: the token is no longer valid (410).
+    :raises GoogleApiError: as :func:`retry.execute`.
+    """
+    listing = Listing()
+    for page in list_event_pages(
+        calendar_service,
+        calendar_id,
+        sync_token=sync_token,
+        time_min=time_min,
+        time_max=time_max,
+        policy=policy,
+        sleep=sleep,
+        page_size=page_size,
+    ):
+        listing.pages += 1
+        listing.time_zone = listing.time_zone or page.time_zone
+        listing.summary = listing.summary or page.summary
+        listing.events.extend(page.events)
+        listing.skipped.extend(page.skipped)
+        listing.next_sync_token = page.next_sync_token
+    return listing
 
 
 def get_event(

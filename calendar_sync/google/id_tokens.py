@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import google.auth.exceptions
@@ -142,3 +143,10 @@ def _reason(exc: Exception) -> str:
         if words.lower() in text.lower():
             return words.lower()
     return type(exc).__name__
+
+
+@cache
+def verifier_for(api_root: str) -> IdTokenVerifier:
+    """The one verifier of this process for ``api_root``: its keys are fetched once, not per
+    request."""
+    return IdTokenVerifier(api_root)

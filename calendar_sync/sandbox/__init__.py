@@ -1,4 +1,4 @@
-"""A local stand-in for Google (OAuth, Calendar v3, Gmail send, Meet, userinfo) over HTTP.
+"""A local stand-in for Google (OAuth, Calendar v3, Gmail send, Meet, userinfo, Cloud Tasks v2).
 
 The demo and the tests point the real Google client libraries at it; see docs/sandbox.md.
 """
@@ -19,6 +19,8 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     """Build the sandbox WSGI app around ``state`` (a fresh, empty one by default)."""
     from .calendar_addon import bp as calendar_addon_bp
     from .calendar_api import bp as calendar_bp
+    from .cloudtasks import bp as cloudtasks_bp
+    from .cloudtasks import control as cloudtasks_control_bp
     from .control import bp as control_bp
     from .gmail import bp as gmail_bp
     from .home import bp as home_bp
@@ -29,7 +31,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.extensions["sandbox"] = state if state is not None else SandboxState()
     # Google answers compact JSON in field order; sorting would hide nothing but costs clarity.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    for blueprint in (
+    blueprints = (
         home_bp,
         control_bp,
         oauth_bp,
@@ -37,7 +39,10 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
         calendar_bp,
         meet_bp,
         calendar_addon_bp,
-    ):
+        cloudtasks_bp,
+        cloudtasks_control_bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     @app.errorhandler(GoogleError)

@@ -305,12 +305,15 @@ def add_fault() -> tuple[Response, int]:
     count = data.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         abort(_bad("count must be a positive integer"))
+    skip = data.get("skip", 0)
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        abort(_bad("skip must be a non-negative integer"))
     after = bool(data.get("after_processing", False))
     if "timeout" in data:
         timeout = data["timeout"]
         if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout < 0:
             abort(_bad("timeout must be a non-negative number of seconds"))
-        fault = Fault(timeout=float(timeout), after_processing=after, remaining=count)
+        fault = Fault(timeout=float(timeout), after_processing=after, remaining=count, skip=skip)
     else:
         status = data.get("status")
         if status not in DEFAULT_REASONS:
@@ -319,7 +322,7 @@ def add_fault() -> tuple[Response, int]:
         if (status, reason) not in FAULT_SHAPES:
             pairs = sorted(f"{s}/{r}" for s, r in FAULT_SHAPES)
             abort(_bad(f"unsupported status/reason; use one of {pairs}"))
-        fault = Fault(status=status, reason=reason, remaining=count)
+        fault = Fault(status=status, reason=reason, remaining=count, skip=skip)
     current_state().add_fault(method, fault)
     return jsonify({"method": method, "count": count}), 201
 
@@ -330,7 +333,13 @@ def list_faults() -> Response:
     with state.lock:
         queued = {
             method: [
-                {"status": f.status, "reason": f.reason, "timeout": f.timeout, "count": f.remaining}
+                {
+                    "status": f.status,
+                    "reason": f.reason,
+                    "timeout": f.timeout,
+                    "count": f.remaining,
+                    "skip": f.skip,
+                }
                 for f in queue
             ]
             for method, queue in state.faults.items()

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import GoogleError
 
-DOCUMENTS = ("calendar.v3", "gmail.v1", "meet.v2", "oauth2.v2")
+DOCUMENTS = ("calendar.v3", "gmail.v1", "meet.v2", "oauth2.v2", "cloudtasks.v2")
 
 _INT_RANGES = {
     "int32": (-(2**31), 2**31 - 1),
@@ -31,6 +31,8 @@ _INTEGER = re.compile(r"-?\d+")
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?"
 )
+# A protobuf Duration in JSON: seconds with an "s" ("3.5s").
+_DURATION = re.compile(r"-?\d+(\.\d{1,9})?s")
 
 # Where Google words a missing required body field its own way.
 _MISSING_MESSAGES = {
@@ -303,8 +305,10 @@ class BodyValidator:
             raise self._fail(where, "TYPE_STRING", value)
         if fmt in ("int64", "uint64"):
             self._check_integer(value, fmt, where)
-        elif (fmt == "date-time" and not _is_date_time(value)) or (
-            fmt == "date" and not _is_date(value)
+        elif (
+            (fmt in ("date-time", "google-datetime") and not _is_date_time(value))
+            or (fmt == "date" and not _is_date(value))
+            or (fmt == "google-duration" and not _DURATION.fullmatch(value))
         ):
             raise self._fail(where, "TYPE_STRING", value)
         elif fmt == "byte" and not _is_base64(value):

@@ -12,6 +12,7 @@ from typing import Any
 from flask import current_app
 
 from .calendar_store import CalendarStore
+from .task_hub import TaskHub
 
 ACCESS_TOKEN_LIFETIME = timedelta(seconds=3599)
 # Google's authorization codes are short-lived; ten minutes is what its docs allow for.
@@ -88,6 +89,8 @@ class Fault:
     # Drop the answer after doing the work, like a response lost on the way back.
     after_processing: bool = False
     remaining: int = 1
+    # Calls of the method answered normally before the fault plays ("after page k").
+    skip: int = 0
 
 
 @dataclass
@@ -157,6 +160,7 @@ class SandboxState:
         # or "oidc" (``sub``, ``email_verified``, as an OpenID Connect provider does).
         self.userinfo_style = "v2"
         self.calendar = CalendarStore(clock=self.now)
+        self.tasks = TaskHub(clock=self.now)
 
     # -- clock -------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -305,6 +309,9 @@ class SandboxState:
             if not queue:
                 return None
             fault = queue[0]
+            if fault.skip > 0:
+                fault.skip -= 1
+                return None
             fault.remaining -= 1
             if fault.remaining <= 0:
                 queue.popleft()
@@ -316,10 +323,11 @@ class SandboxState:
             return self.history_id
 
     def close(self) -> None:
-        """Stop background work of the parts that have any (push delivery)."""
+        """Stop background work of the parts that have any (push delivery, task dispatch)."""
         close = getattr(self.calendar, "close", None)
         if callable(close):
             close()
+        self.tasks.close()
 
 
 def current_state() -> SandboxState:

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..google.tasks import CloudTasks
 from ..storage import Database
 from .accounts.connections import ConnectionKeeper
 from .sync.queue import CoalescingQueue
@@ -26,7 +27,7 @@ def wall_clock() -> datetime:
 
 @dataclass
 class Runtime:
-    """The database, the Google connection keeper, the settings and the sync queue.
+    """The database, the Google connection keeper, the settings, the sync queue and tasks.
 
     ``config`` is the application's settings mapping itself (``calendar_sync.config``
     documents every key), so a change to it is seen everywhere. ``clock`` is what the edges
@@ -38,6 +39,8 @@ class Runtime:
     config: MutableMapping[str, Any]
     sync_queue: CoalescingQueue = field(default_factory=CoalescingQueue)
     clock: Callable[[], datetime] = wall_clock
+    #: The Cloud Tasks queue that fans the work out (``CLOUD_TASKS_QUEUE``); None: one process.
+    tasks: CloudTasks | None = None
 
     def now(self) -> datetime:
         return self.clock()

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import UTCDateTime
@@ -166,6 +175,13 @@ class CalendarRow(Base):
     watch_attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A push notification asked for a sync; cleared by the sync that follows it.
     sync_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A listing under way, page by page (each page is stored as it comes): when it began,
+    # the page to ask for next, and for a full listing its window. All None between syncs;
+    # an interrupted listing resumes at ``listing_page_token`` in the next cycle.
+    listing_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    listing_page_token: Mapped[str | None] = mapped_column(Text())
+    listing_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    listing_window_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PushChannel(Base):
@@ -198,7 +214,11 @@ class CalendarEventRow(Base):
     """
 
     __tablename__ = "calendar_events"
-    __table_args__ = (UniqueConstraint("calendar_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "event_id"),
+        # The follow-up's and the proposals' window queries: one calendar's events by start.
+        Index("ix_calendar_events_calendar_id_start", "calendar_id", "start"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The calendar's row (``calendars.id``), never Google's calendar id.
@@ -210,7 +230,7 @@ class CalendarEventRow(Base):
     original_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(32), default="confirmed")
     title: Mapped[str] = mapped_column(Text(), default="")
-    start: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     all_day: Mapped[bool] = mapped_column(Boolean(), default=False)
@@ -240,6 +260,9 @@ class CalendarEventRow(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The code of the event's Google Meet link (``abc-mnop-xyz``), when it has one.
     meet_code: Mapped[str | None] = mapped_column(String(32))
+    # The start of the last full listing that returned the event: what such a listing did
+    # not return by its end is gone (``calendars.listing_started_at``).
+    listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CreatedEvent(Base):
@@ -602,3 +625,33 @@ class BarrierAnswer(Base):
     reasons: Mapped[str] = mapped_column(String(255), default="")
     other_text: Mapped[str] = mapped_column(Text(), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TherapistLease(Base):
+    """Who is doing a therapist's share of the work now, until when, and when it last ran.
+
+    A worker claims the row (``holder``, ``expires_at`` on the wall clock) before it works for
+    the therapist and clears it after; a worker that dies leaves a lease that simply expires.
+    """
+
+    __tablename__ = "therapist_leases"
+
+    therapist_id: Mapped[int] = mapped_column(
+        ForeignKey("therapists.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the last completed run started (wall clock): the claim loop's "done this round".
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class CalendarSyncLease(Base):
+    """The one sync of a calendar running now, whichever process runs it."""
+
+    __tablename__ = "calendar_sync_leases"
+
+    calendar_row_id: Mapped[int] = mapped_column(
+        "calendar_id", ForeignKey("calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -23,6 +23,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if value.tzinfo is UTC:
+            # Already UTC, as every parsed time is: a sync binds tens of thousands of these.
+            return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("naive datetime given where an aware one is required")
         value = value.astimezone(UTC)

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from ..domain.marks import MarkSource
 from ..domain.outcomes import Outcome
 from ..google.deployments import deployment
-from ..google.id_tokens import IdTokenVerifier, InvalidIdToken
+from ..google.id_tokens import IdTokenVerifier, InvalidIdToken, verifier_for
 from ..services.followup.marks import MARKABLE, record_mark
 from ..services.outbox import review as outbox_review
 from ..services.pages.calendar_panel import SessionView, day_view, event_view
@@ -48,9 +48,6 @@ from .extensions import current_time, database, runtime
 
 bp = Blueprint("addon", __name__, url_prefix="/addon")
 log = logging.getLogger(__name__)
-
-# One verifier per key address, so the keys are fetched once per process, not per request.
-_VERIFIERS: dict[str, IdTokenVerifier] = {}
 
 _CHANGES = {
     "send-now": (outbox_review.send_now, "It goes out at the next run."),
@@ -78,10 +75,7 @@ def _refuse(why: str) -> NoReturn:
 
 
 def _verifier() -> IdTokenVerifier:
-    root = current_app.config["GOOGLE_API_ROOT"]
-    if root not in _VERIFIERS:
-        _VERIFIERS[root] = IdTokenVerifier(root)
-    return _VERIFIERS[root]
+    return verifier_for(current_app.config["GOOGLE_API_ROOT"])
 
 
 def _user_audience() -> str:

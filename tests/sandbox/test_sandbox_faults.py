@@ -86,6 +86,19 @@ def test_count_plays_fault_that_many_times_and_client_retries_through(
     assert sandbox.control("GET", "calls")["calls"]["oauth2.userinfo.get"] == 3
 
 
+def test_skip_lets_calls_through_before_the_fault_plays(sandbox: RunningSandbox) -> None:
+    call = _userinfo(sandbox)
+    sandbox.control("POST", "faults", {"method": "oauth2.userinfo.get", "status": 500, "skip": 2})
+
+    assert call.execute()["email"] == USER
+    assert call.execute()["email"] == USER
+    with pytest.raises(HttpError) as caught:
+        call.execute()
+
+    assert caught.value.status_code == 500
+    assert call.execute()["email"] == USER
+
+
 def test_unknown_status_is_refused_by_control(sandbox: RunningSandbox) -> None:
     with pytest.raises(Exception, match="400"):
         sandbox.control("POST", "faults", {"method": "oauth2.userinfo.get", "status": 418})

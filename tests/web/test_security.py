@@ -34,6 +34,8 @@ CSRF_EXEMPT = {
     "addon.homepage": "Google Calendar calls the add-on; its signed ID tokens are the credential",
     "addon.event_open": "as above",
     "addon.action": "as above",
+    "tasks.therapist": "Cloud Tasks sends no cookie; its headers or OIDC token are checked",
+    "tasks.calendar": "Cloud Tasks sends no cookie; its headers or OIDC token are checked",
 }
 REFUSED = "did not come from this site"
 PAGES = (

@@ -22,11 +22,12 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
@@ -72,7 +73,16 @@ ROLES = ("patient", "therapist")
 # Longer than any one send can take (Gmail's timeout is 30 s), so a live worker's lease
 # never expires under it; short enough that a dead worker's messages are seen within minutes.
 LEASE = timedelta(minutes=10)
-BATCH = 50
+
+#: The most messages one therapist's Gmail sends in any 24 hours. Gmail's own daily limit is
+#: 500 messages for a personal account or a Workspace trial (2,000 for paid Workspace), and
+#: an account over it cannot send anything, its owner's own mail included, for up to a day:
+#: a fifth of the smallest limit is left to the therapist. See docs/email.md.
+GMAIL_DAILY_LIMIT = 400
+DAY = timedelta(hours=24)
+#: Outcomes after which a therapist's other messages wait for the next dispatch: Gmail asked
+#: to slow down (or could not be reached), or the grant is gone; the next would meet the same.
+_STOPS = frozenset({SendOutcome.NOT_SENT, SendOutcome.PAUSED})
 
 DIED_WHILE_SENDING = (
     "The service stopped while sending this message: it may have been sent. "
@@ -177,25 +187,37 @@ def dispatch_due(
     """
     database: Database = runtime.database
     clock = runtime.now
+    due = _due(database, now, clock(), therapist_id)
+    waiting: dict[int, int] = {}
+    if runtime.config.get("MAIL_BACKEND", "gmail") == "gmail":
+        due, waiting = _within_gmail_limit(database, due, now)
+    held_back = [
+        f"{count} message(s) wait: Gmail's daily sending limit is near "
+        f"({GMAIL_DAILY_LIMIT} in 24 hours); they go out as the day's count falls."
+        for count in waiting.values()
+    ]
     if dry_run:
         return [
-            f"Would send the {describe(k, r)} (message {i})."
-            for i, k, r in _due(database, now, clock(), therapist_id)
-        ]
+            f"Would send the {describe(d.kind, d.recipient_role)} (message {d.id})." for d in due
+        ] + held_back
     worker = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     lines = _recover(database, now, clock(), therapist_id)
-    claimed = [
-        i
-        for i, _k, _r in _due(database, now, clock(), therapist_id)
-        if _claim(database, i, worker, now, clock())
-    ]
-    if claimed:
-        transport = transport_for(runtime.config, runtime.database, runtime.connections, now)
-        lines += [
-            _send_guarded(database, transport, message_id, worker, now, clock)
-            for message_id in claimed
-        ]
-    return lines
+    transport: Transport | None = None
+    stopped: set[int] = set()
+    for message in due:
+        # No cap per dispatch: everything due goes, one therapist's account at a time
+        # stopping where Gmail says so.
+        if message.therapist_id in stopped:
+            continue
+        if not _claim(database, message.id, worker, now, clock()):
+            continue
+        if transport is None:
+            transport = transport_for(runtime.config, runtime.database, runtime.connections, now)
+        line, outcome = _send_guarded(database, transport, message.id, worker, now, clock)
+        lines.append(line)
+        if outcome in _STOPS:
+            stopped.add(message.therapist_id)
+    return lines + held_back
 
 
 def _send_guarded(
@@ -205,7 +227,7 @@ def _send_guarded(
     worker: str,
     now: datetime,
     clock: Callable[[], datetime],
-) -> str:
+) -> tuple[str, SendOutcome | None]:
     """:func:`_send_one` with an error boundary: one message never stops the others.
 
     Whatever fails before the provider is called (``_send_one`` handles the call itself)
@@ -225,14 +247,26 @@ def _send_guarded(
             status=MessageStatus.FAILED,
             last_error=SET_ASIDE,
         )
-        return f"Message {message_id} was not sent: set aside after an unexpected problem."
+        return f"Message {message_id} was not sent: set aside after an unexpected problem.", None
 
 
-def _due(
-    database: Database, now: datetime, wall: datetime, therapist_id: int | None
-) -> list[tuple[int, str, str]]:
+@dataclass(frozen=True)
+class _Due:
+    id: int
+    therapist_id: int
+    kind: str
+    recipient_role: str
+
+
+def _due(database: Database, now: datetime, wall: datetime, therapist_id: int | None) -> list[_Due]:
+    """Every message due at ``now``, oldest first (ids and kinds only: no text is loaded)."""
     query = (
-        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.recipient_role)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.therapist_id,
+            OutboxMessage.kind,
+            OutboxMessage.recipient_role,
+        )
         .where(
             OutboxMessage.not_before <= now,
             or_(
@@ -242,12 +276,47 @@ def _due(
             ),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
-        .limit(BATCH)
     )
     if therapist_id is not None:
         query = query.where(OutboxMessage.therapist_id == therapist_id)
     with database.transaction() as db:
-        return [(row.id, row.kind, row.recipient_role) for row in db.execute(query)]
+        return [_Due(*row) for row in db.execute(query)]
+
+
+def sent_in_a_day(database: Database, therapist_ids: set[int], now: datetime) -> dict[int, int]:
+    """Messages that left (or may have left) each therapist's account in the 24 hours to ``now``."""
+    if not therapist_ids:
+        return {}
+    left = func.coalesce(OutboxMessage.sent_at, OutboxMessage.updated_at)
+    query = (
+        select(OutboxMessage.therapist_id, func.count())
+        .where(
+            OutboxMessage.therapist_id.in_(therapist_ids),
+            OutboxMessage.status.in_(
+                (MessageStatus.SENT, MessageStatus.SENDING, MessageStatus.UNKNOWN)
+            ),
+            left > now - DAY,
+        )
+        .group_by(OutboxMessage.therapist_id)
+    )
+    with database.transaction() as db:
+        return {row[0]: int(row[1]) for row in db.execute(query)}
+
+
+def _within_gmail_limit(
+    database: Database, due: list[_Due], now: datetime
+) -> tuple[list[_Due], dict[int, int]]:
+    """What may go now under :data:`GMAIL_DAILY_LIMIT`, and how many wait, by therapist."""
+    sent = sent_in_a_day(database, {message.therapist_id for message in due}, now)
+    allowed: list[_Due] = []
+    waiting: dict[int, int] = {}
+    for message in due:
+        if sent.get(message.therapist_id, 0) < GMAIL_DAILY_LIMIT:
+            sent[message.therapist_id] = sent.get(message.therapist_id, 0) + 1
+            allowed.append(message)
+        else:
+            waiting[message.therapist_id] = waiting.get(message.therapist_id, 0) + 1
+    return allowed, waiting
 
 
 def _recover(
@@ -333,7 +402,7 @@ def _send_one(
     worker: str,
     now: datetime,
     clock: Callable[[], datetime],
-) -> str:
+) -> tuple[str, SendOutcome | None]:
     with database.transaction() as db:
         row = db.get(OutboxMessage, message_id)
         assert row is not None  # claimed by us a moment ago; rows are never deleted here
@@ -353,7 +422,7 @@ def _send_one(
             blocked = SendResult(SendOutcome.REFUSED, "The address cannot be written in an email.")
     if blocked is not None:
         _record(database, message_id, worker, (MessageStatus.CLAIMED,), blocked, now)
-        return f"{what} was not sent: {blocked.reason}"
+        return f"{what} was not sent: {blocked.reason}", blocked.outcome
     # Committed before the call: from here on a crash leaves a trace, never a silent resend.
     if not _move(
         database,
@@ -366,7 +435,7 @@ def _send_one(
         claimed_at=clock(),
         attempts=OutboxMessage.attempts + 1,
     ):
-        return f"{what} was taken over by another worker."
+        return f"{what} was taken over by another worker.", None
     try:
         result = transport.deliver(sender, message, row.key)
     except Exception as exc:  # whatever happened, the call may have gone out
@@ -378,8 +447,8 @@ def _send_one(
         )
     _record(database, message_id, worker, (MessageStatus.SENDING,), result, now)
     if result.outcome is SendOutcome.SENT:
-        return f"{what} was sent."
-    return f"{what} was not confirmed: {result.reason}"
+        return f"{what} was sent.", result.outcome
+    return f"{what} was not confirmed: {result.reason}", result.outcome
 
 
 def _record(

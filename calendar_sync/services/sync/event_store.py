@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
 from ...domain.addresses import is_plain_address
@@ -27,6 +29,7 @@ from ...domain.sessions import (
     extract_title_tags,
     is_session,
 )
+from ...domain.title_names import TitleNames
 from ...google.events import CANCELLED, CalendarEvent
 from ...storage.models import (
     CalendarEventRow,
@@ -57,7 +60,7 @@ class Context:
     """What judging an event needs besides the event: rules, patients, our own events."""
 
     rules: SessionRules
-    patients: tuple[Patient, ...]
+    patients: PatientDirectory
     created_ids: frozenset[str]
     #: Events and series the therapist treats as sessions whatever the rules say.
     treated_as_sessions: frozenset[str] = frozenset()
@@ -78,15 +81,33 @@ def load_context(db: DbSession, calendar: CalendarRow, rules: SessionRules) -> C
             )
         )
     )
-    return Context(rules, patients, created, treated)
+    return Context(rules, PatientDirectory(patients), created, treated)
 
 
-def _name_pattern(name: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)", re.IGNORECASE)
+class PatientDirectory:
+    """A therapist's patients, ready to match events: addresses in a dict, names in one pattern.
+
+    The names' pattern is compiled once per directory version (the names, in order) and shared
+    by every sync that sees the same directory.
+    """
+
+    def __init__(self, patients: Iterable[Patient]) -> None:
+        self.patients = tuple(patients)
+        self.by_email: dict[str, Patient] = {}
+        for patient in self.patients:
+            if patient.email:
+                # The first entry with an address wins, as the directory is read in order.
+                self.by_email.setdefault(patient.email.lower(), patient)
+        self.names = _title_names(tuple(p.name for p in self.patients))
+
+
+@lru_cache(maxsize=256)
+def _title_names(names: tuple[str, ...]) -> TitleNames:
+    return TitleNames(names)
 
 
 def match_patient(
-    event: CalendarEvent, patients: Iterable[Patient]
+    event: CalendarEvent, patients: PatientDirectory | Iterable[Patient]
 ) -> tuple[str | None, Patient | None]:
     """The patient of an event: (email, directory entry), either may be None.
 
@@ -94,23 +115,21 @@ def match_patient(
     entry whose name or initials stand as a whole word in the title, when exactly one does.
     An invited address that is not one plain address (``domain.addresses``) is not kept.
     """
+    directory = patients if isinstance(patients, PatientDirectory) else PatientDirectory(patients)
     others = event.others
     email = others[0].email if len(others) == 1 else None
-    patients = tuple(patients)
     if email is not None and not is_plain_address(email):
         # Invited, but not at an address we could write to: a patient we cannot reach.
         return None, None
     if email is not None:
-        for patient in patients:
-            if patient.email and patient.email.lower() == email.lower():
-                return email, patient
-        return email, None
+        return email, directory.by_email.get(email.lower())
     if others:
         return None, None
     # Entries made for invited patients have no name to look for in titles.
-    found = [p for p in patients if p.name.strip() and _name_pattern(p.name).search(event.title)]
+    found = directory.names.found(event.title, stop_after=1)
     if len(found) == 1:
-        return found[0].email, found[0]
+        patient = directory.patients[found.pop()]
+        return patient.email, patient
     return None, None
 
 
@@ -119,49 +138,52 @@ def _changed_at(event: CalendarEvent, now: datetime) -> datetime:
     return min(event.updated, now) if event.updated is not None else now
 
 
-def _apply_one(
-    row: CalendarEventRow, event: CalendarEvent, context: Context, now: datetime, new: bool
-) -> None:
+_EVENTS = cast(Table, CalendarEventRow.__table__)
+# What an upsert must not overwrite: the row's identity and when it was first seen.
+_KEPT = frozenset({"id", "calendar_id", "event_id", "first_seen_at"})
+# What applying an event needs to know of the stored row.
+_STORED = (
+    _EVENTS.c.event_id,
+    _EVENTS.c.color_id,
+    _EVENTS.c.color_changed_at,
+    _EVENTS.c.title,
+    _EVENTS.c.tags_changed_at,
+    _EVENTS.c.patient_response,
+    _EVENTS.c.patient_response_at,
+)
+
+
+def _values(
+    calendar_id: int,
+    event: CalendarEvent,
+    stored: Any | None,
+    context: Context,
+    now: datetime,
+) -> dict[str, Any]:
+    """The stored row's columns for ``event`` (``stored``: the row as it was, if any)."""
     changed_at = _changed_at(event, now)
-    if new or row.color_id != event.color_id:
-        row.color_changed_at = changed_at if event.color_id is not None else None
-    if new or extract_title_tags(row.title or "") != extract_title_tags(event.title):
-        row.tags_changed_at = changed_at if extract_title_tags(event.title) else None
+    tags = extract_title_tags(event.title)
+    if stored is None or stored.color_id != event.color_id:
+        color_changed_at = changed_at if event.color_id is not None else None
+    else:
+        color_changed_at = stored.color_changed_at
+    if stored is None or extract_title_tags(stored.title or "") != tags:
+        tags_changed_at = changed_at if tags else None
+    else:
+        tags_changed_at = stored.tags_changed_at
     email, patient = match_patient(event, context.patients)
     invited = event.others[0] if len(event.others) == 1 and event.others[0].email else None
     if invited is not None and email is None:
         log.warning(
-            "calendar %s: an invited address that cannot be written to was not kept",
-            row.calendar_row_id,
+            "calendar %s: an invited address that cannot be written to was not kept", calendar_id
         )
     # The answer counts even from an address we cannot write to (a decline is a decline).
     response = invited.response if invited is not None else None
-    if new or response != row.patient_response:
-        row.patient_response_at = changed_at if response is not None else None
-    row.patient_response = response
-    row.patient_email = email
-    row.patient_id = patient.id if patient is not None else None
-    row.recurring_event_id = event.recurring_event_id
-    row.original_start = event.original_start
-    row.status = event.status
-    row.title = event.title
-    row.start = event.start
-    row.end = event.end
-    row.time_zone = event.time_zone
-    row.all_day = event.all_day
-    row.transparency = event.transparency
-    row.color_id = event.color_id
-    row.my_response = event.my_response
-    row.attendees_json = json.dumps([a.as_json() for a in event.attendees])
-    row.organizer_is_self = event.organizer_is_self
-    row.organizer_email = event.organizer_email
-    row.creator_email = event.creator_email
-    row.google_updated = event.updated
-    row.etag = event.etag
-    row.meet_code = event.meet_code
-    row.synced_at = now
-    row.cancelled_at = None
-    row.created_by_service = (
+    if stored is None or response != stored.patient_response:
+        response_at = changed_at if response is not None else None
+    else:
+        response_at = stored.patient_response_at
+    created_by_service = (
         event.event_id in context.created_ids or event.recurring_event_id in context.created_ids
     )
     facts = EventFacts(
@@ -174,10 +196,56 @@ def _apply_one(
         organizer=event.organizer_email or "",
     )
     # Our own events are proposals: one becomes a session once the patient accepts it.
-    ours_pending = row.created_by_service and response != "accepted"
+    ours_pending = created_by_service and response != "accepted"
     treated = context.treated_as_sessions
     chosen = event.event_id in treated or event.recurring_event_id in treated
-    row.is_session = not ours_pending and (chosen or is_session(facts, context.rules))
+    return {
+        "calendar_id": calendar_id,
+        "event_id": event.event_id,
+        "recurring_event_id": event.recurring_event_id,
+        "original_start": event.original_start,
+        "status": event.status,
+        "title": event.title,
+        "start": event.start,
+        "end": event.end,
+        "time_zone": event.time_zone,
+        "all_day": event.all_day,
+        "transparency": event.transparency,
+        "color_id": event.color_id,
+        "color_changed_at": color_changed_at,
+        "tags_changed_at": tags_changed_at,
+        "my_response": event.my_response,
+        "attendees_json": json.dumps([a.as_json() for a in event.attendees]),
+        "organizer_is_self": event.organizer_is_self,
+        "organizer_email": event.organizer_email,
+        "creator_email": event.creator_email,
+        "patient_email": email,
+        "patient_id": patient.id if patient is not None else None,
+        "patient_response": response,
+        "patient_response_at": response_at,
+        "is_session": not ours_pending and (chosen or is_session(facts, context.rules)),
+        "created_by_service": created_by_service,
+        "google_updated": event.updated,
+        "etag": event.etag,
+        "meet_code": event.meet_code,
+        "first_seen_at": now,
+        "synced_at": now,
+        "cancelled_at": None,
+    }
+
+
+def _upsert(db: DbSession, rows: list[dict[str, Any]], *, listed: bool) -> None:
+    """Insert or update ``rows`` by (calendar, event id) in one statement per batch."""
+    dialect = db.get_bind().dialect.name
+    insert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_into(_EVENTS)
+    kept = _KEPT if listed else _KEPT | {"listed_at"}
+    statement = statement.on_conflict_do_update(
+        index_elements=[_EVENTS.c.calendar_id, _EVENTS.c.event_id],
+        set_={name: statement.excluded[name] for name in rows[0] if name not in kept},
+    )
+    for offset in range(0, len(rows), _CHUNK):
+        db.execute(statement, rows[offset : offset + _CHUNK])
 
 
 def apply_events(
@@ -187,36 +255,49 @@ def apply_events(
     context: Context,
     now: datetime,
     window: tuple[datetime, datetime],
+    *,
+    listed_at: datetime | None = None,
 ) -> Applied:
     """Upsert listed events by (calendar, event id); a cancelled one is marked, not removed.
 
     An event not stored yet is only added when it overlaps ``window``, so the store stays
-    the window a full sync covers.
+    the window a full sync covers. With ``listed_at`` (a full listing's start), every event
+    listed and not cancelled is stamped with it, whether or not it could be stored anew.
+    Rows are written with bulk statements (SQLAlchemy Core), never one ORM object each.
     """
     result = Applied()
-    ids = [e.event_id for e in events]
-    stored: dict[str, CalendarEventRow] = {}
+    # The last word on an event wins, should a listing name it twice.
+    latest = {event.event_id: event for event in events}
+    ids = list(latest)
+    stored: dict[str, Any] = {}
     for offset in range(0, len(ids), _CHUNK):
         chunk = ids[offset : offset + _CHUNK]
         stored.update(
             (row.event_id, row)
-            for row in db.scalars(
-                select(CalendarEventRow).where(
-                    CalendarEventRow.calendar_row_id == calendar.id,
-                    CalendarEventRow.event_id.in_(chunk),
+            for row in db.execute(
+                select(*_STORED).where(
+                    _EVENTS.c.calendar_id == calendar.id, _EVENTS.c.event_id.in_(chunk)
                 )
             )
         )
-    for event in events:
-        row = stored.get(event.event_id)
+    cancelled_ids = [i for i, e in latest.items() if e.cancelled and i in stored]
+    for offset in range(0, len(cancelled_ids), _CHUNK):
+        done: Any = db.execute(
+            update(_EVENTS)
+            .where(
+                _EVENTS.c.calendar_id == calendar.id,
+                _EVENTS.c.event_id.in_(cancelled_ids[offset : offset + _CHUNK]),
+                _EVENTS.c.cancelled_at.is_(None),
+            )
+            .values(status=CANCELLED, cancelled_at=now, synced_at=now)
+        )
+        result.cancelled += done.rowcount
+    rows: list[dict[str, Any]] = []
+    unwritten: list[str] = []
+    for event_id, event in latest.items():
         if event.cancelled:
-            if row is not None and row.cancelled_at is None:
-                row.status = CANCELLED
-                row.cancelled_at = now
-                row.synced_at = now
-                result.cancelled += 1
             continue
-        new = row is None
+        row = stored.get(event_id)
         if row is None:
             inside = (
                 event.start is not None
@@ -226,53 +307,52 @@ def apply_events(
             if not inside:
                 result.skipped += 1
                 continue
-            row = CalendarEventRow(
-                calendar_row_id=calendar.id, event_id=event.event_id, first_seen_at=now
-            )
         try:
-            _apply_one(row, event, context, now, new)
+            values = _values(calendar.id, event, row, context, now)
         except Exception as exc:  # one event must never fail its calendar's sync
             log.warning(
                 "calendar %s: an event could not be stored (%s)", calendar.id, type(exc).__name__
             )
-            if not new:
-                db.expire(row)  # whatever was half applied is dropped; the stored row stands
             result.failed += 1
+            if row is not None:
+                unwritten.append(event_id)  # the stored row stands, and was listed
             continue
-        if new:
-            db.add(row)
-            stored[event.event_id] = row
-        result.upserted += 1
+        if listed_at is not None:
+            values["listed_at"] = listed_at
+        rows.append(values)
+    if rows:
+        _upsert(db, rows, listed=listed_at is not None)
+        result.upserted = len(rows)
+    if listed_at is not None and unwritten:
+        db.execute(
+            update(_EVENTS)
+            .where(_EVENTS.c.calendar_id == calendar.id, _EVENTS.c.event_id.in_(unwritten))
+            .values(listed_at=listed_at)
+        )
     return result
 
 
 def mark_missing(
     db: DbSession,
     calendar: CalendarRow,
-    listed_ids: set[str],
+    listed_at: datetime,
     window: tuple[datetime, datetime],
     now: datetime,
 ) -> int:
-    """After a full listing: stored events inside the window it no longer returned are gone."""
-    candidates = db.scalars(
-        select(CalendarEventRow.event_id).where(
-            CalendarEventRow.calendar_row_id == calendar.id,
-            CalendarEventRow.cancelled_at.is_(None),
-            CalendarEventRow.start >= window[0],
-            CalendarEventRow.start < window[1],
+    """After a full listing begun at ``listed_at``: stored events inside the window it did
+    not return are gone."""
+    done: Any = db.execute(
+        update(_EVENTS)
+        .where(
+            _EVENTS.c.calendar_id == calendar.id,
+            _EVENTS.c.cancelled_at.is_(None),
+            _EVENTS.c.start >= window[0],
+            _EVENTS.c.start < window[1],
+            or_(_EVENTS.c.listed_at.is_(None), _EVENTS.c.listed_at != listed_at),
         )
-    ).all()
-    gone = [event_id for event_id in candidates if event_id not in listed_ids]
-    for offset in range(0, len(gone), _CHUNK):
-        db.execute(
-            update(CalendarEventRow)
-            .where(
-                CalendarEventRow.calendar_row_id == calendar.id,
-                CalendarEventRow.event_id.in_(gone[offset : offset + _CHUNK]),
-            )
-            .values(status=CANCELLED, cancelled_at=now, synced_at=now)
-        )
-    return len(gone)
+        .values(status=CANCELLED, cancelled_at=now, synced_at=now)
+    )
+    return int(done.rowcount)
 
 
 def as_session(row: CalendarEventRow, calendar: CalendarRow, time_zone: ZoneInfo) -> Session:

@@ -42,3 +42,24 @@ def run_queued_job(runtime: Runtime, job: tuple[Any, ...]) -> None:
         log.info("therapist %s: queued work skipped, access must be renewed", therapist_id)
     except GoogleApiError as exc:
         log.warning("queued %s failed: %s %s", kind, exc.status, exc.reason)
+
+
+def sync_requested(runtime: Runtime, calendar_row_id: int) -> str:
+    """A push-requested sync of one calendar (a Cloud Tasks call), as of the wall clock.
+
+    :returns: ``synced``, ``busy`` (another process is syncing it: ask again later) or
+        ``skipped`` (the calendar is gone, unselected, or its therapist must reconnect).
+    """
+    now = runtime.now()
+    with runtime.database.transaction() as db:
+        calendar = db.get(CalendarRow, calendar_row_id)
+        if calendar is None or not calendar.selected or calendar.gone_at is not None:
+            return "skipped"
+        therapist_id = calendar.therapist_id
+    try:
+        apis = runtime.connections.apis(therapist_id, now)
+        result = sync_calendar_safely(runtime.database, apis, calendar_row_id, now)
+    except ReauthorizationNeeded:
+        log.info("therapist %s: sync task skipped, access must be renewed", therapist_id)
+        return "skipped"
+    return "busy" if result.busy else "synced"

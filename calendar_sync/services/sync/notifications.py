@@ -6,15 +6,21 @@ without touching Google. Polling stays on as a safety net.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from ...google import GoogleApiError
+from ...google.tasks import bucket, task_id
 from ...storage import Database
 from ...storage.models import CalendarRow, PushChannel
 from ..runtime import Runtime
 from .channels import token_matches
+from .queue import SPACING
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,36 @@ def receive(runtime: Runtime, notification: Notification, now: datetime) -> int:
             return 200
     if notification.state == "sync" or not wanted:
         return 200
-    if runtime.sync_queue.request(("sync", calendar_id)):
+    if request_sync(runtime, calendar_id, now):
         with database.transaction() as db:
             calendar = db.get(CalendarRow, calendar_id)
             if calendar is not None and calendar.sync_requested_at is None:
                 calendar.sync_requested_at = now
     return 200
+
+
+#: Notifications for one calendar within this window become one task, run at its end.
+PUSH_WINDOW = timedelta(seconds=SPACING)
+
+
+def request_sync(runtime: Runtime, calendar_row_id: int, now: datetime) -> bool:
+    """Ask for a sync of the calendar soon; False when one is already waiting.
+
+    With Cloud Tasks configured, a task named after the calendar and the current window
+    (scheduled at the window's end, so a burst of changes costs one sync); otherwise the
+    in-process queue. If the task cannot be created, the request stays recorded on the
+    calendar (``sync_requested_at``) and the next cycle syncs it.
+    """
+    tasks = runtime.tasks
+    if tasks is None:
+        return runtime.sync_queue.request(("sync", calendar_row_id))
+    window = bucket(now, PUSH_WINDOW)
+    try:
+        return tasks.create(
+            task_id("calendar", calendar_row_id, window),
+            f"/tasks/calendar/{calendar_row_id}",
+            schedule=window + PUSH_WINDOW,
+        )
+    except GoogleApiError as exc:
+        log.warning("calendar %s: sync task not enqueued (%s)", calendar_row_id, exc.status)
+        return True
