@@ -142,6 +142,8 @@ def session_card(view: SessionView, url: str) -> Card:
     if view.outcome is not Outcome.UNMARKED:
         marks.append(_button("Clear mark", url, {**mark, "outcome": Outcome.UNMARKED.value}))
     what: list[dict[str, Any]] = [_labelled("Mark", view.mark_words)]
+    if view.video:
+        what.append(_labelled("Google Meet", view.video))
     if view.if_unmarked:
         what.append(_text(escape(view.if_unmarked)))
     what.append(_buttons(marks))

@@ -107,16 +107,17 @@ def settled_evidence(
     }
 
 
+def as_evidence(row: MeetEvidence) -> Evidence:
+    """A stored answer as the rules gave it (the attendance and the minutes, no one's name)."""
+    return Evidence(
+        Attendance(row.attendance), row.minutes, row.joined, row.left, row.therapist_minutes
+    )
+
+
 def evidence_rows(db: DbSession, therapist_id: int) -> dict[tuple[str, str], Evidence]:
     """Every stored answer (pending ones too), for the pages."""
     return {
-        (row.calendar_id, row.event_id): Evidence(
-            Attendance(row.attendance),
-            row.minutes,
-            row.joined,
-            row.left,
-            row.therapist_minutes,
-        )
+        (row.calendar_id, row.event_id): as_evidence(row)
         for row in db.scalars(select(MeetEvidence).where(MeetEvidence.therapist_id == therapist_id))
     }
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session as DbSession
 from ...domain.decide import assess
 from ...domain.explain import consequence, duration_words, marked_by, ordinal
 from ...domain.marks import Mark, MarkSource
+from ...domain.meet import evidence_words
 from ...domain.outcomes import Outcome
 from ...domain.policy import counts_toward_ladder, ladder_step
 from ...domain.sessions import EventFacts, why_not_session
@@ -26,12 +27,14 @@ from ...storage.models import (
     CalendarEventRow,
     CalendarRow,
     FollowUpAction,
+    MeetEvidence,
     OutboxMessage,
     Patient,
     RescheduleProposal,
     Therapist,
 )
 from ..accounts.settings import load_settings, session_rules, therapist_zone
+from ..attendance.meet import as_evidence
 from ..followup import compose
 from ..followup.inputs import Inputs, load_inputs
 from ..followup.marks import MARKABLE
@@ -73,6 +76,8 @@ class SessionView:
     ladder: str
     outgoing: list[Outgoing]
     offered: str | None
+    #: What Google Meet showed, in words ("joined by video 10:02 to 10:49"), when it was read.
+    video: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,14 @@ def _session(
     for session in inputs.sessions:
         if key is None or session.patient_key != key or session.start < now - window:
             continue
-        verdict = assess(session, by_ref[session.ref], policy, inputs.connected_at, now)
+        verdict = assess(
+            session,
+            by_ref[session.ref],
+            policy,
+            inputs.connected_at,
+            now,
+            inputs.evidence.get(session.ref),
+        )
         if session.ref == ref:
             outcome = verdict.outcome
             words = _mark_words(verdict.outcome, verdict.assumed, verdict.decided_by)
@@ -244,7 +256,22 @@ def _session(
         ladder=ladder,
         outgoing=_outgoing_for(db, inputs.therapist.id, row, calendar_id, zone),
         offered=_offered(db, inputs.therapist.id, ref, zone),
+        video=_video(db, inputs.therapist.id, ref, zone),
     )
+
+
+def _video(db: DbSession, therapist_id: int, ref: tuple[str, str], zone: ZoneInfo) -> str | None:
+    """The Meet evidence of this session in words, as Today shows it; None when none was read."""
+    found = db.scalar(
+        select(MeetEvidence).where(
+            MeetEvidence.therapist_id == therapist_id,
+            MeetEvidence.calendar_id == ref[0],
+            MeetEvidence.event_id == ref[1],
+        )
+    )
+    if found is None:
+        return None
+    return evidence_words(as_evidence(found), zone)
 
 
 def _sessions(count: int) -> str:

@@ -37,6 +37,7 @@ from calendar_sync.services.accounts.settings import (
 from calendar_sync.services.attendance.meet import MEET_SCOPE, meet_status
 from calendar_sync.services.cycle import run_cycle
 from calendar_sync.services.followup.marks import record_mark
+from calendar_sync.services.pages.calendar_panel import SessionView, event_view
 from calendar_sync.services.pages.today import waiting_for_mark
 from calendar_sync.services.runtime import runtime_of
 from calendar_sync.storage.models import (
@@ -47,6 +48,9 @@ from calendar_sync.storage.models import (
     Therapist,
     TherapistNotice,
 )
+from calendar_sync.web.addon_cards import pushed, session_card
+
+from ...addon_calls import cards_in, texts
 
 THERAPIST = "dr.okafor@example.test"
 PATIENT = "sam.patient@example.test"
@@ -386,3 +390,26 @@ def test_turning_meet_off_takes_back_what_it_decided_and_had_not_gone(env: Any) 
     assert mailed_patient(env) == []
     tick(env, after_end(60 * 20 + 5))
     assert to_patient(env).count("pending") == 1
+
+
+def test_the_calendar_panel_shows_the_call_beside_the_session(env: Any) -> None:
+    conference(env, [therapist(), patient(2, 49)])
+    tick(env, after_end(15))
+    view = event_view(runtime_of(env.app), env.therapist_id, THERAPIST, env.event_id, after_end(16))
+    assert isinstance(view, SessionView)
+    assert view.video == "joined by video 10:02 to 10:49"
+    assert view.mark_words.startswith("Attended")
+    (card,) = cards_in(pushed(session_card(view, "https://practice.example.test/addon/action")))
+    shown = texts(card)
+    assert "Google Meet\njoined by video 10:02 to 10:49" in shown
+    assert "If it stays unmarked" not in shown
+
+
+def test_the_calendar_panel_says_nothing_of_video_before_a_call_is_read(env: Any) -> None:
+    tick(env, after_end(-30))  # the session is under way: nothing to read yet
+    view = event_view(
+        runtime_of(env.app), env.therapist_id, THERAPIST, env.event_id, after_end(-29)
+    )
+    assert isinstance(view, SessionView)
+    assert view.video is None
+    assert "Google Meet" not in texts(session_card(view, "https://practice.example.test/a"))
