@@ -34,10 +34,10 @@ from ..google.id_tokens import IdTokenVerifier, InvalidIdToken, verifier_for
 from ..services.followup.marks import MARKABLE, record_mark
 from ..services.outbox import review as outbox_review
 from ..services.pages.calendar_panel import SessionView, day_view, event_view
+from ..services.sync.event_store import own_event
 from ..services.sync.session_overrides import treat_as_session
 from ..storage.models import (
     CalendarEventRow,
-    CalendarRow,
     GoogleConnection,
     OutboxMessage,
     Therapist,
@@ -199,15 +199,7 @@ def action() -> Response:
 
 def _own_event(therapist_id: int, calendar_id: str, event_id: str) -> CalendarEventRow | None:
     with database().transaction() as db:
-        return db.scalar(
-            select(CalendarEventRow)
-            .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
-            .where(
-                CalendarRow.therapist_id == therapist_id,
-                CalendarRow.google_calendar_id == calendar_id,
-                CalendarEventRow.event_id == event_id,
-            )
-        )
+        return own_event(db, therapist_id, calendar_id, event_id)
 
 
 def _mark(therapist_id: int, wanted: Mapping[str, str]) -> str:

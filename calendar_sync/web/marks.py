@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..domain.marks import MarkSource
@@ -23,7 +22,8 @@ from ..services.followup.marks import (
     record_mark,
     use_mark_link,
 )
-from ..storage.models import CalendarEventRow, CalendarRow, Therapist
+from ..services.sync.event_store import own_event
+from ..storage.models import CalendarEventRow, Therapist
 from . import csrf
 from .auth import login_required, require_therapist
 from .extensions import current_time, database
@@ -35,15 +35,7 @@ bp = Blueprint("marks", __name__)
 def _event(therapist_id: int, calendar_id: str, event_id: str) -> CalendarEventRow | None:
     """The therapist's own session, or None: nobody marks another therapist's sessions."""
     with database().transaction() as db:
-        return db.scalar(
-            select(CalendarEventRow)
-            .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
-            .where(
-                CalendarRow.therapist_id == therapist_id,
-                CalendarRow.google_calendar_id == calendar_id,
-                CalendarEventRow.event_id == event_id,
-            )
-        )
+        return own_event(db, therapist_id, calendar_id, event_id)
 
 
 def _when(row: CalendarEventRow, therapist: Therapist) -> str:

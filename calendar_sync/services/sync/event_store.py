@@ -355,6 +355,22 @@ def mark_missing(
     return int(done.rowcount)
 
 
+def own_event(
+    db: DbSession, therapist_id: int, calendar_id: str, event_id: str
+) -> CalendarEventRow | None:
+    """The therapist's stored event of their calendar (both Google's ids), else None: nobody
+    reaches another therapist's events through a calendar id they name."""
+    return db.scalar(
+        select(CalendarEventRow)
+        .join(CalendarRow, CalendarEventRow.calendar_row_id == CalendarRow.id)
+        .where(
+            CalendarRow.therapist_id == therapist_id,
+            CalendarRow.google_calendar_id == calendar_id,
+            CalendarEventRow.event_id == event_id,
+        )
+    )
+
+
 def as_session(row: CalendarEventRow, calendar: CalendarRow, time_zone: ZoneInfo) -> Session:
     """The domain's view of a stored session (``time_zone``: the therapist's, for display).
 
