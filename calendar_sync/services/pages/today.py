@@ -61,9 +61,8 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
     marks_by_ref: dict[tuple[str, str], list[Mark]] = defaultdict(list)
     for mark in inputs.marks:
         marks_by_ref[mark.ref].append(mark)
-    misses: dict[str, list[datetime]] = defaultdict(list)
-    for session in inputs.sessions:
-        verdict = assess(
+    verdicts = {
+        session.ref: assess(
             session,
             marks_by_ref[session.ref],
             policy,
@@ -71,6 +70,11 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
             now,
             inputs.evidence.get(session.ref),
         )
+        for session in inputs.sessions
+    }
+    misses: dict[str, list[datetime]] = defaultdict(list)
+    for session in inputs.sessions:
+        verdict = verdicts[session.ref]
         if (
             session.patient_key
             and not verdict.history
@@ -81,14 +85,7 @@ def waiting_for_mark(runtime: Runtime, therapist_id: int, now: datetime) -> list
     for session in sorted(inputs.sessions, key=lambda s: s.start):
         if session.end > now or session.end < now - RECENT or session.cancelled:
             continue
-        verdict = assess(
-            session,
-            marks_by_ref[session.ref],
-            policy,
-            inputs.connected_at,
-            now,
-            inputs.evidence.get(session.ref),
-        )
+        verdict = verdicts[session.ref]
         if verdict.history or not (verdict.outcome is Outcome.UNMARKED or verdict.assumed):
             continue
         row = inputs.event_rows[session.ref]
